@@ -1,1 +1,34 @@
-fn main() {}
+//! `applianced-bench`: the benchmark program (numbers for docs/PERFORMANCE.md) and the helper
+//! processes that tests drive (the crash test's delivering child). Benchmarks are programs,
+//! not timed tests.
+
+mod crash_child;
+
+use argh::FromArgs;
+
+/// applianced benchmarks and test helpers.
+#[derive(FromArgs)]
+struct Args {
+    #[argh(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Cmd {
+    CrashChild(crash_child::CrashChild),
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Args = argh::from_env();
+    let r = match args.cmd {
+        Cmd::CrashChild(c) => crash_child::run(c),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("applianced-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

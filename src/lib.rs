@@ -1,0 +1,15 @@
+//! applianced: a mail server in one static binary for small office appliances.
+//!
+//! See `docs/ARCHITECTURE.md` for the rooms and the one way the arrows between them run.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod events;
+pub mod imap;
+pub mod proto;
+pub mod server;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,306 @@
+//! Administrative requests (`deliver`, `user ...`), executed the same way whether the CLI opened the
+//! database itself or handed the request to the running server over its control socket
+//! (`server::control`). This module holds the requests, their wire form and their execution;
+//! it does no socket IO.
+
+use crate::imap::fetchdata;
+use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
+
+/// Exit codes of `<sysexits.h>`, which MTAs understand.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const USAGE: u8 = 64;
+    pub const DATAERR: u8 = 65;
+    pub const NOINPUT: u8 = 66;
+    pub const NOUSER: u8 = 67;
+    pub const SOFTWARE: u8 = 70;
+    pub const CANTCREAT: u8 = 73;
+    pub const IOERR: u8 = 74;
+    pub const TEMPFAIL: u8 = 75;
+    pub const NOPERM: u8 = 77;
+    pub const CONFIG: u8 = 78;
+}
+
+/// One administrative request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Store one RFC 5322 message in the INBOX of each recipient.
+    Deliver {
+        recipients: Vec<String>,
+        message: Vec<u8>,
+    },
+    UserAdd {
+        address: String,
+        password_hash: String,
+    },
+    UserDel {
+        address: String,
+    },
+    UserPasswd {
+        address: String,
+        password_hash: String,
+    },
+    UserList,
+}
+
+/// The answer: lines to print and an exit code (one of [`exit`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub lines: Vec<String>,
+    pub code: u8,
+}
+
+impl Response {
+    fn ok(lines: Vec<String>) -> Self {
+        Response { lines, code: exit::OK }
+    }
+    fn fail(code: u8, line: impl Into<String>) -> Self {
+        Response { lines: vec![line.into()], code }
+    }
+}
+
+/// Checks that an account address is `local@domain`, printable, without spaces, at most 254 bytes.
+pub fn check_address(a: &str) -> Result<(), String> {
+    let ok = a.len() <= 254
+        && a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+        && a.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '"');
+    if ok { Ok(()) } else { Err(format!("{a:?} is not an address of the form user@domain")) }
+}
+
+/// Largest request payload accepted on the control socket.
+pub const MAX_PAYLOAD: usize = 256 << 20;
+
+impl Request {
+    /// The request as sent over the control socket: one header line, then the payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = match self {
+            Request::Deliver { recipients, message } => {
+                format!("DELIVER {} {}\n", message.len(), recipients.join(" ")).into_bytes()
+            }
+            Request::UserAdd { address, password_hash } => {
+                format!("USER-ADD {address} {password_hash}\n").into_bytes()
+            }
+            Request::UserDel { address } => format!("USER-DEL {address}\n").into_bytes(),
+            Request::UserPasswd { address, password_hash } => {
+                format!("USER-PASSWD {address} {password_hash}\n").into_bytes()
+            }
+            Request::UserList => b"USER-LIST\n".to_vec(),
+        };
+        if let Request::Deliver { message, .. } = self {
+            out.extend_from_slice(message);
+        }
+        out
+    }
+
+    /// Parses a header line; for `DELIVER` returns the payload length still to read.
+    pub fn parse_header(line: &str) -> Result<(Request, usize), String> {
+        let mut words = line.split_ascii_whitespace();
+        let verb = words.next().unwrap_or("");
+        let mut arg = || words.next().map(str::to_string).ok_or_else(|| format!("{verb}: missing argument"));
+        let req = match verb {
+            "DELIVER" => {
+                let len: usize = arg()?.parse().map_err(|_| "DELIVER: bad length".to_string())?;
+                if len > MAX_PAYLOAD {
+                    return Err("DELIVER: message too large".into());
+                }
+                let recipients: Vec<String> = words.map(str::to_string).collect();
+                return Ok((Request::Deliver { recipients, message: Vec::new() }, len));
+            }
+            "USER-ADD" => Request::UserAdd { address: arg()?, password_hash: arg()? },
+            "USER-DEL" => Request::UserDel { address: arg()? },
+            "USER-PASSWD" => Request::UserPasswd { address: arg()?, password_hash: arg()? },
+            "USER-LIST" => Request::UserList,
+            other => return Err(format!("unknown request {other:?}")),
+        };
+        Ok((req, 0))
+    }
+}
+
+impl Response {
+    /// Wire form: `* line` per line, then `<code>`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = String::new();
+        for l in &self.lines {
+            out.push_str("* ");
+            out.push_str(&l.replace('\n', " "));
+            out.push('\n');
+        }
+        out.push_str(&format!("{}\n", self.code));
+        out.into_bytes()
+    }
+
+    /// Parses the wire form; `None` if it is incomplete or malformed.
+    pub fn decode(text: &str) -> Option<Response> {
+        let mut lines = Vec::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("* ") {
+                lines.push(rest.to_string());
+            } else {
+                return Some(Response { lines, code: l.trim().parse().ok()? });
+            }
+        }
+        None
+    }
+}
+
+fn store_failure(e: &StoreError) -> Response {
+    let code = if e.is_temporary() { exit::TEMPFAIL } else { exit::SOFTWARE };
+    Response::fail(code, format!("error: {e}"))
+}
+
+/// Executes a request against an open store. Blocking: call it off the async executor.
+pub fn execute(store: &Store, req: Request) -> Response {
+    match req {
+        Request::Deliver { recipients, message } => deliver(store, recipients, message),
+        Request::UserAdd { address, password_hash } => {
+            if let Err(e) = check_address(&address) {
+                return Response::fail(exit::USAGE, e);
+            }
+            let a = address.clone();
+            match store.write_blocking(move |t| t.create_account(&a, &password_hash, DEFAULT_MAILBOXES)) {
+                Ok(_) => Response::ok(vec![format!("added {address}")]),
+                Err(StoreError::AccountExists) => {
+                    Response::fail(exit::CANTCREAT, format!("{address} already exists"))
+                }
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::UserDel { address } => {
+            let a = address.clone();
+            match store.write_blocking(move |t| {
+                let id = t.account_id(&a)?;
+                t.delete_account(id)
+            }) {
+                Ok(()) => Response::ok(vec![format!("deleted {address}")]),
+                Err(StoreError::NoSuchAccount) => {
+                    Response::fail(exit::NOUSER, format!("no account {address}"))
+                }
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::UserPasswd { address, password_hash } => {
+            let a = address.clone();
+            match store.write_blocking(move |t| {
+                let id = t.account_id(&a)?;
+                t.set_password(id, &password_hash)
+            }) {
+                Ok(()) => Response::ok(vec![format!("password of {address} changed")]),
+                Err(StoreError::NoSuchAccount) => {
+                    Response::fail(exit::NOUSER, format!("no account {address}"))
+                }
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::UserList => {
+            let listed = store.read().and_then(|r| {
+                r.accounts().map(|accts| {
+                    accts
+                        .into_iter()
+                        .map(|(_, a)| format!("{}\t{} messages\t{} bytes", a.name, a.messages, a.bytes))
+                        .collect()
+                })
+            });
+            match listed {
+                Ok(lines) => Response::ok(lines),
+                Err(e) => store_failure(&e),
+            }
+        }
+    }
+}
+
+fn deliver(store: &Store, recipients: Vec<String>, message: Vec<u8>) -> Response {
+    if recipients.is_empty() {
+        return Response::fail(exit::USAGE, "deliver: no recipient given");
+    }
+    let message = normalize_line_ends(message);
+    let data = match fetchdata::compute(&message) {
+        Ok(d) => d.encode(),
+        Err(e) => return Response::fail(exit::DATAERR, format!("not delivered: {e}")),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let names = recipients.clone();
+    match store.deliver_blocking(recipients, message, data, now) {
+        Err(e) => store_failure(&e),
+        Ok(results) => {
+            let mut code = exit::OK;
+            let mut lines = Vec::new();
+            for (rcpt, r) in names.iter().zip(results) {
+                match r {
+                    Ok(d) => lines.push(format!("{rcpt}: delivered, UID {}", d.uid)),
+                    Err(StoreError::NoSuchAccount) => {
+                        code = code.max(exit::NOUSER);
+                        lines.push(format!("{rcpt}: no such user"));
+                    }
+                    Err(e) => {
+                        code = code.max(if e.is_temporary() { exit::TEMPFAIL } else { exit::SOFTWARE });
+                        lines.push(format!("{rcpt}: not delivered: {e}"));
+                    }
+                }
+            }
+            Response { lines, code }
+        }
+    }
+}
+
+/// Turns bare LF line ends into CRLF (RFC 5322 §2.3; IMAP serves CRLF), leaving every other
+/// byte as it came. An MTA piping a message in its local form uses bare LFs.
+pub fn normalize_line_ends(raw: Vec<u8>) -> Vec<u8> {
+    let bare =
+        raw.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')).count();
+    if bare == 0 {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + bare);
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends() {
+        assert_eq!(normalize_line_ends(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(normalize_line_ends(b"x\r\n".to_vec()), b"x\r\n");
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        let r = Request::UserAdd { address: "a@b.c".into(), password_hash: "$argon2id$x".into() };
+        let wire = String::from_utf8(r.encode()).expect("utf8");
+        assert_eq!(Request::parse_header(wire.trim_end()).ok(), Some((r, 0)));
+        let d = Request::Deliver { recipients: vec!["a@b.c".into(), "d@e.f".into()], message: b"x".to_vec() };
+        let wire = d.encode();
+        let (parsed, len) = Request::parse_header("DELIVER 1 a@b.c d@e.f").expect("parses");
+        assert_eq!(len, 1);
+        assert!(matches!(parsed, Request::Deliver { recipients, .. } if recipients.len() == 2));
+        assert!(wire.ends_with(b"\nx"));
+        assert!(Request::parse_header("FROB").is_err());
+        assert!(Request::parse_header("DELIVER 99999999999 a@b").is_err());
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        let r = Response { lines: vec!["one".into(), "two".into()], code: 67 };
+        let text = String::from_utf8(r.encode()).expect("utf8");
+        assert_eq!(Response::decode(&text), Some(r));
+        assert_eq!(Response::decode("* half"), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert!(check_address("alice@example.com").is_ok());
+        for bad in ["alice", "@x", "a@", "a b@c", "a@b@c", ""] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+    }
+}

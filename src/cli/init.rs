@@ -1,0 +1,164 @@
+//! `applianced --init`: config, TLS certificate, database and the first account. Idempotent:
+//! run again, it keeps everything that exists and says so.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Args, fail};
+use crate::admin::{check_address, exit};
+use crate::config::{CONFIG_FILE, Config, Paths, default_listeners, running_as_root};
+use crate::events::Hub;
+use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
+use crate::{auth, tls};
+
+/// This machine's host name, or `localhost`.
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Creates a directory (mode 0750) and checks that we can write in it.
+fn ensure_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+    }
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let probe = dir.join(".applianced-write-test");
+    std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(b"x"))
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+pub fn run(args: &Args) -> u8 {
+    match init(args) {
+        Ok(()) => exit::OK,
+        Err((code, msg)) => fail(code, msg),
+    }
+}
+
+fn init(args: &Args) -> Result<(), (u8, String)> {
+    let root = running_as_root();
+    let (data_dir, config_file) = match (&args.data_dir, &args.config) {
+        (Some(d), c) => (d.clone(), c.clone().unwrap_or_else(|| d.join(CONFIG_FILE))),
+        (None, c) if root => (
+            PathBuf::from("/var/lib/applianced"),
+            c.clone().unwrap_or_else(|| PathBuf::from("/etc/applianced").join(CONFIG_FILE)),
+        ),
+        (None, c) => {
+            let d = PathBuf::from("applianced-data");
+            let cf = c.clone().unwrap_or_else(|| d.join(CONFIG_FILE));
+            (d, cf)
+        }
+    };
+    ensure_dir(&data_dir).map_err(|e| (exit::CANTCREAT, e))?;
+    if let Some(dir) = config_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        ensure_dir(dir).map_err(|e| (exit::CANTCREAT, e))?;
+    }
+
+    // 1. The config.
+    let config = if config_file.exists() {
+        println!("config      {} exists, unchanged", config_file.display());
+        Config::load(&config_file).map_err(|e| (exit::CONFIG, e.to_string()))?
+    } else {
+        let mut c =
+            Config { hostname: args.hostname.clone().unwrap_or_else(system_hostname), ..Config::default() };
+        let (imap, imaps) = default_listeners();
+        c.imap.listen = if args.imap_listen.is_empty() { imap } else { args.imap_listen.clone() };
+        c.imaps.listen = if args.imaps_listen.is_empty() { imaps } else { args.imaps_listen.clone() };
+        let config_dir = config_file.parent().unwrap_or(Path::new("."));
+        if config_dir != data_dir {
+            c.data_dir = Some(std::path::absolute(&data_dir).unwrap_or(data_dir.clone()));
+        }
+        c.check().map_err(|e| (exit::USAGE, e))?;
+        std::fs::write(&config_file, c.to_documented_toml())
+            .map_err(|e| (exit::CANTCREAT, format!("cannot write {}: {e}", config_file.display())))?;
+        println!("config      {} written", config_file.display());
+        c
+    };
+    let paths = Paths::resolve(&config_file, args.data_dir.as_deref(), &config);
+
+    // 2. The TLS certificate.
+    let cert = paths.from_config(&config.tls.certificate);
+    let key = paths.from_config(&config.tls.key);
+    if cert.exists() && key.exists() {
+        println!("certificate {} exists, unchanged", cert.display());
+    } else if cert.exists() != key.exists() {
+        return Err((
+            exit::CONFIG,
+            format!(
+                "only one of {} and {} exists: remove it or add the other",
+                cert.display(),
+                key.display()
+            ),
+        ));
+    } else {
+        tls::write_self_signed(&config.hostname, &cert, &key).map_err(|e| (exit::CANTCREAT, e))?;
+        println!("certificate {} written (self-signed for {})", cert.display(), config.hostname);
+    }
+
+    // 3. The database and 4. the first account.
+    let db = paths.database();
+    let existed = db.exists();
+    let store = Store::open(&db, &config.store.options(), Arc::new(Hub::new())).map_err(|e| {
+        let code = if matches!(e, StoreError::Storage(ref m) if m.contains("already open")) {
+            exit::TEMPFAIL
+        } else {
+            exit::SOFTWARE
+        };
+        (code, format!("cannot open {}: {e}", db.display()))
+    })?;
+    println!("database    {} {}", db.display(), if existed { "exists, unchanged" } else { "created" });
+    let admin =
+        args.admin.clone().unwrap_or_else(|| format!("admin@{}", config.hostname)).to_ascii_lowercase();
+    check_address(&admin).map_err(|e| (exit::USAGE, e))?;
+    let exists = store.read().and_then(|r| r.account_id(&admin)).is_ok();
+    let mut generated = None;
+    if exists {
+        println!("account     {admin} exists, unchanged");
+    } else {
+        let password = match &args.password_file {
+            Some(f) => auth::read_password_file(f).map_err(|e| (exit::NOINPUT, e))?,
+            None => {
+                let p = auth::generate_password().map_err(|e| (exit::SOFTWARE, e))?;
+                generated = Some(p.clone());
+                p
+            }
+        };
+        let hash = auth::hash_password(&password).map_err(|e| (exit::SOFTWARE, e))?;
+        let name = admin.clone();
+        store
+            .write_blocking(move |t| t.create_account(&name, &hash, DEFAULT_MAILBOXES))
+            .map_err(|e| (exit::SOFTWARE, format!("cannot create {admin}: {e}")))?;
+        println!("account     {admin} created with INBOX, Drafts, Sent, Trash, Junk, Archive");
+    }
+    store.close();
+    if let Some(p) = generated {
+        println!("password    {p}   (shown once: note it now)");
+    }
+    let dd = if args.data_dir.is_some() {
+        format!(" --data-dir {}", paths.data_dir.display())
+    } else {
+        String::new()
+    };
+    println!();
+    println!("Next:");
+    println!("  serve:          applianced{dd}");
+    println!(
+        "  IMAP:           {} (STARTTLS), {} (TLS)",
+        config.imap.listen.join(" "),
+        config.imaps.listen.join(" ")
+    );
+    println!("  add a user:     applianced{dd} user add alice@{}", config.hostname);
+    println!("  deliver mail:   applianced{dd} deliver alice@{} < message.eml", config.hostname);
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! The command line (argh). Its shape is a contract used outside the code base: extend it,
+//! do not change what exists.
+//!
+//! ```text
+//! applianced --init [--data-dir DIR] [--hostname NAME] [--admin ADDRESS] [--password-file FILE]
+//!                   [--imap-listen ADDR]... [--imaps-listen ADDR]...
+//! applianced [--data-dir DIR] [--config FILE]                  # serve
+//! applianced [--data-dir DIR] user add|del|passwd|list ...
+//! applianced [--data-dir DIR] deliver ADDRESS...               # one message on stdin
+//! applianced [--data-dir DIR] check                            # verify the database
+//! ```
+
+mod deliver;
+mod init;
+mod user;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use crate::admin::{self, Request, Response, exit};
+use crate::config::{Config, Paths};
+use crate::server::control;
+use crate::store::{Store, StoreError};
+
+/// applianced: an IMAP mail server for small office appliances. With no command, serves.
+#[derive(FromArgs, Debug)]
+pub struct Args {
+    /// set up a data directory: config, TLS certificate, database and the first account
+    #[argh(switch)]
+    pub init: bool,
+    /// data directory (default: /var/lib/applianced as root, ./applianced-data otherwise)
+    #[argh(option)]
+    pub data_dir: Option<PathBuf>,
+    /// config file (default: DATA_DIR/applianced.toml, or /etc/applianced/applianced.toml as root)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// with --init: the server's host name (default: this machine's)
+    #[argh(option)]
+    pub hostname: Option<String>,
+    /// with --init: address of the first account (default: admin@HOSTNAME)
+    #[argh(option)]
+    pub admin: Option<String>,
+    /// with --init: file holding the first account's password (default: generate one)
+    #[argh(option)]
+    pub password_file: Option<PathBuf>,
+    /// with --init: plain/STARTTLS listen address, repeatable (default 127.0.0.1:1143, or 0.0.0.0:143 as root)
+    #[argh(option)]
+    pub imap_listen: Vec<String>,
+    /// with --init: implicit-TLS listen address, repeatable (default 127.0.0.1:1993, or 0.0.0.0:993 as root)
+    #[argh(option)]
+    pub imaps_listen: Vec<String>,
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    User(user::UserCmd),
+    Deliver(deliver::DeliverCmd),
+    Check(CheckCmd),
+}
+
+/// Verify every page of the database and the counters of every mailbox (server must be stopped).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct CheckCmd {}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let code = run(args);
+    ExitCode::from(code)
+}
+
+fn init_logging(level: &str) {
+    let level = level.parse().unwrap_or(log::LevelFilter::Info);
+    // Errors only if a logger is already set (tests); then the existing one stays.
+    let _ = simple_logger::SimpleLogger::new().with_level(level).env().init();
+}
+
+/// Prints one line to stderr and returns the code, for early exits.
+fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
+    eprintln!("applianced: {msg}");
+    code
+}
+
+pub fn run(args: Args) -> u8 {
+    if args.init {
+        init_logging("warn");
+        return init::run(&args);
+    }
+    let config_file = Paths::config_file(args.data_dir.as_deref(), args.config.as_deref());
+    let (config, paths) = match load(&config_file, args.data_dir.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match args.command {
+        None => {
+            init_logging(&config.log.level);
+            match crate::server::serve(config, paths) {
+                Ok(()) => exit::OK,
+                Err(e) => fail(exit::SOFTWARE, e),
+            }
+        }
+        Some(Command::User(cmd)) => {
+            init_logging("warn");
+            user::run(cmd, &config, &paths)
+        }
+        Some(Command::Deliver(cmd)) => {
+            init_logging("warn");
+            deliver::run(cmd, &config, &paths)
+        }
+        Some(Command::Check(_)) => {
+            init_logging("warn");
+            check(&config, &paths)
+        }
+    }
+}
+
+/// Loads the config, or explains in one line that the data directory needs `--init`.
+fn load(config_file: &Path, data_dir: Option<&Path>) -> Result<(Config, Paths), u8> {
+    if !config_file.exists() {
+        let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+            config_file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+        });
+        return Err(fail(
+            exit::CONFIG,
+            format!(
+                "no configuration at {}: run `applianced --init --data-dir {}` first",
+                config_file.display(),
+                dir.display()
+            ),
+        ));
+    }
+    let config = Config::load(config_file).map_err(|e| fail(exit::CONFIG, e))?;
+    let paths = Paths::resolve(config_file, data_dir, &config);
+    Ok((config, paths))
+}
+
+/// Executes an admin request through the running server, or on the database directly when no
+/// server runs.
+fn execute(config: &Config, paths: &Paths, req: Request) -> Response {
+    for attempt in 0..50 {
+        match control::send(&paths.control_socket(), &req) {
+            Ok(Some(resp)) => return resp,
+            Ok(None) => {}
+            Err(e) => {
+                return Response { lines: vec![format!("control socket: {e}")], code: exit::TEMPFAIL };
+            }
+        }
+        let db = paths.database();
+        if !db.exists() {
+            return Response {
+                lines: vec![format!(
+                    "{} is not initialised: run `applianced --init` first",
+                    paths.data_dir.display()
+                )],
+                code: exit::CONFIG,
+            };
+        }
+        let hub = std::sync::Arc::new(crate::events::Hub::new());
+        match Store::open(&db, &config.store.options(), hub) {
+            Ok(store) => {
+                let resp = admin::execute(&store, req);
+                store.close();
+                return resp;
+            }
+            // A server holds the database but its socket is not up yet (starting or stopping).
+            Err(StoreError::Storage(e)) if e.contains("already open") && attempt < 49 => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => {
+                let code = if e.is_temporary() { exit::TEMPFAIL } else { exit::SOFTWARE };
+                return Response { lines: vec![format!("cannot open {}: {e}", db.display())], code };
+            }
+        }
+    }
+    Response { lines: vec!["the database stayed busy".into()], code: exit::TEMPFAIL }
+}
+
+/// Prints a response (its lines to stdout when it succeeded, to stderr otherwise).
+fn report(resp: &Response) -> u8 {
+    for l in &resp.lines {
+        if resp.code == exit::OK {
+            println!("{l}");
+        } else {
+            eprintln!("applianced: {l}");
+        }
+    }
+    resp.code
+}
+
+fn check(config: &Config, paths: &Paths) -> u8 {
+    let db = paths.database();
+    match Store::check_integrity(&db) {
+        Ok(true) => println!("{}: every page checks out", db.display()),
+        Ok(false) => println!("{}: repaired after an unclean shutdown", db.display()),
+        Err(e) => return fail(exit::SOFTWARE, format!("{}: {e}", db.display())),
+    }
+    let hub = std::sync::Arc::new(crate::events::Hub::new());
+    let store = match Store::open(&db, &config.store.options(), hub) {
+        Ok(s) => s,
+        Err(e) => return fail(exit::SOFTWARE, format!("{}: {e}", db.display())),
+    };
+    let mut bad = 0;
+    let result = store.read().and_then(|r| {
+        for (id, acct) in r.accounts()? {
+            for (mb_id, mb) in r.mailboxes(id)? {
+                if let Err(why) = r.verify_mailbox(mb_id)? {
+                    bad += 1;
+                    eprintln!("applianced: {} {}: {why}", acct.name, mb.name);
+                }
+            }
+        }
+        Ok(())
+    });
+    store.close();
+    match result {
+        Err(e) => fail(exit::SOFTWARE, e),
+        Ok(()) if bad > 0 => exit::SOFTWARE,
+        Ok(()) => {
+            println!("every mailbox's counters and indexes agree with its messages");
+            exit::OK
+        }
+    }
+}

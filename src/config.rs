@@ -1,0 +1,370 @@
+//! `applianced.toml`: the one configuration file, and where everything lives on disk.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file inside a data or config directory.
+pub const CONFIG_FILE: &str = "applianced.toml";
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "applianced.redb";
+/// Name of the control socket inside the data directory.
+pub const CONTROL_SOCKET: &str = "control.sock";
+
+/// True when running as root (the effective uid owns `/proc/self`).
+pub fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// The whole configuration. Every field has a default, so a file need only say what differs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Name of this server: greeting, certificate, Message-IDs.
+    pub hostname: String,
+    /// Where the database and control socket live. Relative paths are taken from the config
+    /// file's directory; unset means that directory itself.
+    pub data_dir: Option<PathBuf>,
+    pub imap: Listeners,
+    pub imaps: Listeners,
+    pub tls: Tls,
+    pub limits: Limits,
+    pub security: Security,
+    pub store: StoreSection,
+    pub log: Log,
+}
+
+/// Addresses to listen on, `HOST:PORT` (IPv6 as `[::]:143`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listeners {
+    pub listen: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain. Relative to the config file's directory.
+    pub certificate: PathBuf,
+    /// PEM private key. Relative to the config file's directory.
+    pub key: PathBuf,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls { certificate: "tls/cert.pem".into(), key: "tls/key.pem".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest command line accepted, in bytes (literals not counted).
+    pub max_line_length: usize,
+    /// Largest literal (APPEND message) accepted, in bytes.
+    pub max_literal_size: u64,
+    /// Connections at once, in all.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may stay unauthenticated.
+    pub login_timeout_secs: u64,
+    /// Seconds an authenticated connection may stay silent (RFC 9051 §5.4: at least 30 minutes).
+    pub idle_timeout_secs: u64,
+    /// Failed logins per address (and per account) before responses slow down.
+    pub login_failures_before_delay: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_length: 64 * 1024,
+            max_literal_size: 64 << 20,
+            max_connections: 2000,
+            max_connections_per_ip: 50,
+            login_timeout_secs: 60,
+            idle_timeout_secs: 31 * 60,
+            login_failures_before_delay: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Security {
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS on loopback connections.
+    pub allow_plaintext_loopback: bool,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security { allow_plaintext_loopback: true }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// Page cache of the database, in MiB.
+    pub cache_mb: usize,
+    /// Entries kept per account in the change log (for NOTIFY and MAPI resync).
+    pub change_log_limit: u64,
+    /// Verify every page checksum when the server starts (a full read of the file).
+    pub verify_on_open: bool,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { cache_mb: 64, change_log_limit: 100_000, verify_on_open: false }
+    }
+}
+
+impl StoreSection {
+    pub fn options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            cache_size: self.cache_mb << 20,
+            change_log_limit: self.change_log_limit.max(1),
+            verify_on_open: self.verify_on_open,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// error, warn, info, debug or trace.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: "info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let (imap, imaps) = default_listeners();
+        Config {
+            hostname: "localhost".into(),
+            data_dir: None,
+            imap: Listeners { listen: imap },
+            imaps: Listeners { listen: imaps },
+            tls: Tls::default(),
+            limits: Limits::default(),
+            security: Security::default(),
+            store: StoreSection::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+/// Ports 143 and 993 on every address as root; 1143 and 1993 on loopback otherwise.
+pub fn default_listeners() -> (Vec<String>, Vec<String>) {
+    if running_as_root() {
+        (vec!["0.0.0.0:143".into()], vec!["0.0.0.0:993".into()])
+    } else {
+        (vec!["127.0.0.1:1143".into()], vec!["127.0.0.1:1993".into()])
+    }
+}
+
+/// A config that could not be used, with the file it came from.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        config.check().map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: addresses parse, limits are sane.
+    pub fn check(&self) -> Result<(), String> {
+        for addr in self.imap.listen.iter().chain(&self.imaps.listen) {
+            addr.parse::<SocketAddr>().map_err(|_| format!("listen address {addr:?} is not HOST:PORT"))?;
+        }
+        if self.limits.max_line_length < 1024 {
+            return Err("limits.max_line_length must be at least 1024".into());
+        }
+        if self.hostname.is_empty() {
+            return Err("hostname must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// Renders the config as a documented file (used by `--init`).
+    pub fn to_documented_toml(&self) -> String {
+        let list = |v: &[String]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        let data_dir = match &self.data_dir {
+            Some(d) => format!("data_dir = {:?}\n", d.display().to_string()),
+            None => "# data_dir = \"/var/lib/applianced\"   # unset: the directory of this file\n".into(),
+        };
+        let l = &self.limits;
+        format!(
+            r#"# applianced configuration. Every key has a default; remove a line to get it.
+# Relative paths are taken from the directory of this file.
+
+# Name of this server: IMAP greeting, TLS certificate, Message-IDs of generated mail.
+hostname = {hostname:?}
+{data_dir}
+[imap]
+# Plain IMAP with STARTTLS (port 143 style). Logins need TLS except on loopback (see [security]).
+listen = [{imap}]
+
+[imaps]
+# IMAP over implicit TLS (port 993 style).
+listen = [{imaps}]
+
+[tls]
+# PEM files; `applianced --init` made a self-signed pair. Reloaded on SIGHUP.
+certificate = {cert:?}
+key = {key:?}
+
+[limits]
+# Longest command line, in bytes (literals are counted separately).
+max_line_length = {mll}
+# Largest literal (an APPENDed message), in bytes.
+max_literal_size = {mls}
+# Connections at once, in all and from one IP address.
+max_connections = {mc}
+max_connections_per_ip = {mcip}
+# Seconds before an unauthenticated connection is closed.
+login_timeout_secs = {lt}
+# Seconds of silence before an authenticated connection is closed (RFC 9051 asks for 30 minutes or more).
+idle_timeout_secs = {it}
+# Failed logins (per address and per account) after which each further attempt is slowed down.
+login_failures_before_delay = {lf}
+
+[security]
+# Allow passwords in plaintext (no TLS) on loopback connections, as Dovecot does.
+allow_plaintext_loopback = {apl}
+
+[store]
+# Page cache of the database, in MiB. Lower it on 512 MB boxes.
+cache_mb = {cache}
+# Entries kept per account in the change log (NOTIFY and MAPI resync reach back this far).
+change_log_limit = {cll}
+# Verify every page checksum at start-up (reads the whole database file).
+verify_on_open = {voo}
+
+[log]
+# error, warn, info, debug or trace.
+level = {level:?}
+"#,
+            hostname = self.hostname,
+            imap = list(&self.imap.listen),
+            imaps = list(&self.imaps.listen),
+            cert = self.tls.certificate.display().to_string(),
+            key = self.tls.key.display().to_string(),
+            mll = l.max_line_length,
+            mls = l.max_literal_size,
+            mc = l.max_connections,
+            mcip = l.max_connections_per_ip,
+            lt = l.login_timeout_secs,
+            it = l.idle_timeout_secs,
+            lf = l.login_failures_before_delay,
+            apl = self.security.allow_plaintext_loopback,
+            cache = self.store.cache_mb,
+            cll = self.store.change_log_limit,
+            voo = self.store.verify_on_open,
+            level = self.log.level,
+        )
+    }
+}
+
+/// Where the files of one installation are, resolved from the command line and the config.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The config file.
+    pub config: PathBuf,
+    /// The data directory (database, control socket).
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the config file from `--data-dir` / `--config`: an explicit `--config` wins;
+    /// then `DATA_DIR/applianced.toml`; then `/etc/applianced/applianced.toml` as root; then
+    /// `./applianced-data/applianced.toml`.
+    pub fn config_file(data_dir: Option<&Path>, config: Option<&Path>) -> PathBuf {
+        if let Some(c) = config {
+            return c.to_path_buf();
+        }
+        if let Some(d) = data_dir {
+            return d.join(CONFIG_FILE);
+        }
+        if running_as_root() {
+            return PathBuf::from("/etc/applianced").join(CONFIG_FILE);
+        }
+        PathBuf::from("applianced-data").join(CONFIG_FILE)
+    }
+
+    /// The paths of an installation whose config is at `config_file`.
+    pub fn resolve(config_file: &Path, data_dir: Option<&Path>, config: &Config) -> Paths {
+        let base = config_file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let data_dir = match (data_dir, &config.data_dir) {
+            (Some(d), _) => d.to_path_buf(),
+            (None, Some(d)) => base.join(d),
+            (None, None) => base.clone(),
+        };
+        Paths { config: config_file.to_path_buf(), data_dir }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.config.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+
+    pub fn control_socket(&self) -> PathBuf {
+        self.data_dir.join(CONTROL_SOCKET)
+    }
+
+    /// A path from the config, taken relative to the config file's directory.
+    pub fn from_config(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.config_dir().join(p) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_file_parses_back_to_the_same_values() {
+        let c = Config {
+            hostname: "mail.example.com".into(),
+            data_dir: Some("/var/lib/applianced".into()),
+            ..Config::default()
+        };
+        let text = c.to_documented_toml();
+        let back: Config = toml::from_str(&text).expect("documented config parses");
+        assert_eq!(back.hostname, "mail.example.com");
+        assert_eq!(back.imap.listen, c.imap.listen);
+        assert_eq!(back.limits.max_literal_size, c.limits.max_literal_size);
+        assert_eq!(back.data_dir, c.data_dir);
+        assert!(back.check().is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+        let mut c = Config::default();
+        c.imap.listen = vec!["localhost".into()];
+        assert!(c.check().is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! RFC 5322 header sections: splitting into fields with byte offsets, unfolding.
+
+/// One header field, as byte offsets into the raw message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Field {
+    /// Field name, without trailing whitespace (RFC 5322 §4.5.3 obs-optional allows
+    /// `Subject :`).
+    pub name: (usize, usize),
+    /// Raw value: from just after the colon up to, not including, the line break that ends
+    /// the field. Still folded and still RFC 2047-encoded.
+    pub value: (usize, usize),
+}
+
+impl Field {
+    pub fn name<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        raw.get(self.name.0..self.name.1).unwrap_or_default()
+    }
+
+    pub fn value<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        raw.get(self.value.0..self.value.1).unwrap_or_default()
+    }
+}
+
+/// The fields of one header section.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Fields(pub Vec<Field>);
+
+impl Fields {
+    /// Raw value of the first field called `name` (ASCII case-insensitive).
+    ///
+    /// When a field occurs more than once (invalid for the fields FETCH looks at, RFC 5322
+    /// §3.6), the first occurrence wins.
+    pub fn first<'a>(&self, raw: &'a [u8], name: &str) -> Option<&'a [u8]> {
+        self.0.iter().find(|f| f.name(raw).eq_ignore_ascii_case(name.as_bytes())).map(|f| f.value(raw))
+    }
+}
+
+/// Start of the line after the one starting at `pos` (past its LF), or `raw.len()`.
+pub(super) fn next_line(raw: &[u8], pos: usize) -> usize {
+    match raw.get(pos..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
+        Some(i) => pos + i + 1,
+        None => raw.len(),
+    }
+}
+
+/// True for an empty line: CRLF, or a bare LF (tolerated, RFC 5322 demands CRLF).
+pub(super) fn is_blank_line(line: &[u8]) -> bool {
+    line == b"\r\n" || line == b"\n"
+}
+
+/// Parses the header line starting at `start`, a line that does not begin with WSP.
+/// Returns the new field, or `None` for a line without a colon (a malformed line, kept in
+/// the header section but ignored).
+pub(super) fn parse_field_line(raw: &[u8], start: usize, end: usize) -> Option<Field> {
+    let line = raw.get(start..end)?;
+    let colon = line.iter().position(|&b| b == b':')?;
+    let mut name_end = colon;
+    while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
+        name_end -= 1;
+    }
+    Some(Field {
+        name: (start, start + name_end),
+        value: (start + colon + 1, start + line_content_len(line)),
+    })
+}
+
+/// Length of `line` without its trailing line break.
+pub(super) fn line_content_len(line: &[u8]) -> usize {
+    let mut n = line.len();
+    if n > 0 && line[n - 1] == b'\n' {
+        n -= 1;
+        if n > 0 && line[n - 1] == b'\r' {
+            n -= 1;
+        }
+    }
+    n
+}
+
+/// RFC 5322 §2.2.3 unfolding, plus trimming of the surrounding whitespace: every CR and LF
+/// is removed (in a field's raw value they only occur as folds, each followed by WSP, which
+/// is kept), then leading and trailing SP / HTAB are dropped.
+pub(super) fn unfold(value: &[u8]) -> Vec<u8> {
+    let unfolded: Vec<u8> = value.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+    trim_wsp(&unfolded).to_vec()
+}
+
+/// `s` without leading and trailing SP / HTAB / CR / LF.
+pub(super) fn trim_wsp(s: &[u8]) -> &[u8] {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !is_ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !is_ws(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfold_removes_breaks_keeps_wsp() {
+        assert_eq!(unfold(b" a\r\n b\r\n\tc  "), b"a b\tc");
+        assert_eq!(unfold(b""), b"");
+        assert_eq!(unfold(b"   "), b"");
+    }
+
+    #[test]
+    fn field_line_with_space_before_colon() {
+        let raw = b"Subject : hi\r\n";
+        let f = parse_field_line(raw, 0, raw.len()).expect("field");
+        assert_eq!(f.name(raw), b"Subject");
+        assert_eq!(f.value(raw), b" hi");
+        assert!(parse_field_line(b"no colon\r\n", 0, 10).is_none());
+    }
+}

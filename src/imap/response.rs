@@ -1,0 +1,92 @@
+//! Pieces of server responses shared by the command handlers: flag lists, UID sets, status
+//! lines. Strings go through `proto::string`, which picks quoted or literal forms.
+
+use crate::store::flag;
+
+/// The system flags as IMAP atoms, in bit order.
+pub const SYSTEM_FLAGS: [(u8, &str); 5] = [
+    (flag::SEEN, "\\Seen"),
+    (flag::ANSWERED, "\\Answered"),
+    (flag::FLAGGED, "\\Flagged"),
+    (flag::DELETED, "\\Deleted"),
+    (flag::DRAFT, "\\Draft"),
+];
+
+/// Writes a flag list: `(\Seen \Flagged $Forwarded)`, with `\Recent` when asked.
+pub fn flags(out: &mut Vec<u8>, bits: u8, keywords: &[String], recent: bool) {
+    out.push(b'(');
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+    };
+    for (bit, name) in SYSTEM_FLAGS {
+        if bits & bit != 0 {
+            sep(out);
+            out.extend_from_slice(name.as_bytes());
+        }
+    }
+    if recent {
+        sep(out);
+        out.extend_from_slice(b"\\Recent");
+    }
+    for k in keywords {
+        sep(out);
+        out.extend_from_slice(k.as_bytes());
+    }
+    out.push(b')');
+}
+
+/// Writes ascending numbers as a compact sequence set: `1:3,7,9:10`.
+pub fn number_set(out: &mut Vec<u8>, sorted: &[u32]) {
+    let mut i = 0;
+    let mut first = true;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        if start == end {
+            out.extend_from_slice(start.to_string().as_bytes());
+        } else {
+            out.extend_from_slice(format!("{start}:{end}").as_bytes());
+        }
+        i += 1;
+    }
+}
+
+/// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
+pub fn vanished(out: &mut Vec<u8>, sorted_uids: &[u32], earlier: bool) {
+    if sorted_uids.is_empty() {
+        return;
+    }
+    out.extend_from_slice(if earlier { b"* VANISHED (EARLIER) " } else { b"* VANISHED " });
+    number_set(out, sorted_uids);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_lists_and_sets() {
+        let mut out = Vec::new();
+        flags(&mut out, flag::SEEN | flag::DELETED, &["$Forwarded".into()], true);
+        assert_eq!(out, b"(\\Seen \\Deleted \\Recent $Forwarded)");
+        let mut out = Vec::new();
+        flags(&mut out, 0, &[], false);
+        assert_eq!(out, b"()");
+        let mut out = Vec::new();
+        number_set(&mut out, &[1, 2, 3, 7, 9, 10]);
+        assert_eq!(out, b"1:3,7,9:10");
+    }
+}

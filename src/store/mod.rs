@@ -1,0 +1,214 @@
+//! The mail store: one redb database file, ACID and crash safe.
+//!
+//! The store knows accounts, mailboxes, messages and the numbers IMAP and the MAPI extension sync
+//! by (UID, MODSEQ, change numbers), never IMAP syntax: the FETCH data it keeps per message is
+//! produced by `imap::fetchdata` at delivery and stored opaquely. Only this module touches redb.
+//!
+//! * Reads: [`Store::read`] gives a snapshot ([`Reader`]) that never waits for writers.
+//! * Writes: [`Store::write`] / [`Store::write_blocking`] send a closure over [`Tables`] to the one
+//!   writer thread, which batches concurrent writes into one durable commit (group commit) and
+//!   answers each caller after that commit. Committed changes are published to [`crate::events`].
+//!
+//! The format is described in `docs/storage.md`; every table is in [`schema`].
+
+mod error;
+mod read;
+pub mod records;
+pub mod schema;
+mod write;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use error::{Result, StoreError};
+pub use read::Reader;
+pub use records::{AccountRecord, ChangeKind, ChangeRecord, MailboxRecord, MessageRecord, SpecialUse, flag};
+pub use write::{FlagOp, HIERARCHY_DELIMITER, NewMessage, Tables, canonical_name};
+
+use crate::events::Hub;
+use writer::Writer;
+
+/// The mailboxes every new account gets besides INBOX, with their special use (RFC 6154).
+pub const DEFAULT_MAILBOXES: &[(&str, SpecialUse)] = &[
+    ("Drafts", SpecialUse::Drafts),
+    ("Sent", SpecialUse::Sent),
+    ("Trash", SpecialUse::Trash),
+    ("Junk", SpecialUse::Junk),
+    ("Archive", SpecialUse::Archive),
+];
+
+/// Tunables of the store, from the `[store]` section of the config.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// redb's page cache, in bytes.
+    pub cache_size: usize,
+    /// Entries kept per account in the change log.
+    pub change_log_limit: u64,
+    /// Verify every page's checksum on open (slow on big files; `applianced check` does it on demand).
+    pub verify_on_open: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { cache_size: 64 << 20, change_log_limit: 100_000, verify_on_open: false }
+    }
+}
+
+/// The open store. Cheap to share behind an `Arc`.
+pub struct Store {
+    db: Arc<Database>,
+    writer: Writer,
+    /// The writer thread, joined on close so that the last commit finishes before exit.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    hub: Arc<Hub>,
+}
+
+/// Where one delivered copy went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub account: u64,
+    pub mailbox: u64,
+    pub uid: u32,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it if it does not exist.
+    pub fn open(path: &Path, opts: &StoreOptions, hub: Arc<Hub>) -> Result<Store> {
+        let mut builder = Database::builder();
+        builder.set_cache_size(opts.cache_size);
+        builder.set_check_integrity_on_open(opts.verify_on_open);
+        let db = if path.exists() { builder.open(path)? } else { builder.create(path)? };
+        Self::init_format(&db)?;
+        let db = Arc::new(db);
+        let (writer, thread) = Writer::start(db.clone(), hub.clone(), opts.change_log_limit);
+        Ok(Store { db, writer, thread: Mutex::new(Some(thread)), hub })
+    }
+
+    fn init_format(db: &Database) -> Result<()> {
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(schema::META)?;
+            let format = meta.get("format")?.map(|v| v.value());
+            match format {
+                None => {
+                    meta.insert("format", schema::FORMAT_VERSION)?;
+                }
+                Some(v) if v > schema::FORMAT_VERSION => return Err(StoreError::Format(v)),
+                Some(_) => {}
+            }
+            // Create every table so that readers of a fresh file find them.
+            txn.open_table(schema::ACCOUNT_BY_NAME)?;
+            txn.open_table(schema::ACCOUNTS)?;
+            txn.open_table(schema::MAILBOX_BY_NAME)?;
+            txn.open_table(schema::MAILBOXES)?;
+            txn.open_table(schema::MESSAGES)?;
+            txn.open_table(schema::MODSEQ_INDEX)?;
+            txn.open_table(schema::TOMBSTONES)?;
+            txn.open_table(schema::BLOBS)?;
+            txn.open_table(schema::BLOB_REFS)?;
+            txn.open_table(schema::BLOB_CHUNKS)?;
+            txn.open_table(schema::CHANGES)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The event hub this store publishes committed changes to.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<Reader> {
+        Ok(Reader::new(self.db.begin_read()?))
+    }
+
+    /// Applies `f` in the writer's next transaction; returns once it is durable.
+    /// `f` may run more than once (when another job of its batch is refused), so it must not
+    /// have side effects outside the tables.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Tables<'_>) -> Result<T> + Send + 'static,
+    {
+        self.writer.submit_async(f).await.wait().await
+    }
+
+    /// [`Store::write`] for threads outside the async executor.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Tables<'_>) -> Result<T> + Send + 'static,
+    {
+        self.writer.submit(f).wait_blocking()
+    }
+
+    /// Stores one message once and files a copy in INBOX of each recipient, in one durable commit.
+    /// Returns one answer per recipient, in order: an unknown recipient fails alone.
+    pub fn deliver_blocking(
+        &self,
+        recipients: Vec<String>,
+        raw: Vec<u8>,
+        fetch_data: Vec<u8>,
+        internal_date: i64,
+    ) -> Result<Vec<Result<Delivered>>> {
+        self.write_blocking(move |t| deliver_in(t, &recipients, &raw, &fetch_data, internal_date))
+    }
+
+    /// Async form of [`Store::deliver_blocking`].
+    pub async fn deliver(
+        &self,
+        recipients: Vec<String>,
+        raw: Vec<u8>,
+        fetch_data: Vec<u8>,
+        internal_date: i64,
+    ) -> Result<Vec<Result<Delivered>>> {
+        self.write(move |t| deliver_in(t, &recipients, &raw, &fetch_data, internal_date)).await
+    }
+
+    /// Verifies every page checksum of the file (a full read).
+    pub fn check_integrity(path: &Path) -> Result<bool> {
+        let mut db = Database::open(path)?;
+        Ok(db.check_integrity()?)
+    }
+
+    /// Stops the writer after the jobs already queued and waits for its last commit.
+    pub fn close(&self) {
+        self.writer.close();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn deliver_in(
+    t: &mut Tables<'_>,
+    recipients: &[String],
+    raw: &[u8],
+    fetch_data: &[u8],
+    internal_date: i64,
+) -> Result<Vec<Result<Delivered>>> {
+    let blob = t.put_blob(raw, fetch_data)?;
+    let mut out = Vec::with_capacity(recipients.len());
+    for rcpt in recipients {
+        let r = t.account_id(rcpt).and_then(|account| {
+            let mailbox = t.mailbox_id(account, "INBOX")?;
+            let msg = NewMessage { blob, flags: 0, keywords: Vec::new(), internal_date, tz_minutes: 0 };
+            let uid = t.append(mailbox, &msg)?;
+            Ok(Delivered { account, mailbox, uid })
+        });
+        out.push(r);
+    }
+    t.drop_blob_if_unused(blob)?;
+    Ok(out)
+}

@@ -1,0 +1,255 @@
+//! The read side: a consistent snapshot of the store (a redb read transaction). Readers never
+//! wait for the writer. Every method costs in proportion to what it returns.
+
+use std::ops::{ControlFlow, RangeInclusive};
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+
+use super::error::{Result, StoreError};
+use super::records::{AccountRecord, BlobRecord, ChangeRecord, MailboxRecord, MessageRecord, flag};
+use super::schema::*;
+use super::write::canonical_name;
+
+/// A snapshot of the store.
+pub struct Reader {
+    txn: ReadTransaction,
+}
+
+/// Opens a table that may not exist yet in a fresh file (then every lookup is empty).
+fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    def: redb::TableDefinition<K, V>,
+) -> Result<Option<ReadOnlyTable<K, V>>> {
+    match txn.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Reader {
+    pub(super) fn new(txn: ReadTransaction) -> Self {
+        Reader { txn }
+    }
+
+    pub fn account_id(&self, name: &str) -> Result<u64> {
+        let key = name.to_ascii_lowercase();
+        let t = open(&self.txn, ACCOUNT_BY_NAME)?.ok_or(StoreError::NoSuchAccount)?;
+        t.get(key.as_str())?.map(|v| v.value()).ok_or(StoreError::NoSuchAccount)
+    }
+
+    pub fn account(&self, id: u64) -> Result<AccountRecord> {
+        let t = open(&self.txn, ACCOUNTS)?.ok_or(StoreError::NoSuchAccount)?;
+        let v = t.get(id)?.ok_or(StoreError::NoSuchAccount)?;
+        AccountRecord::decode(v.value())
+    }
+
+    /// Every account, by address.
+    pub fn accounts(&self) -> Result<Vec<(u64, AccountRecord)>> {
+        let Some(t) = open(&self.txn, ACCOUNT_BY_NAME)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            let id = e?.1.value();
+            out.push((id, self.account(id)?));
+        }
+        Ok(out)
+    }
+
+    pub fn mailbox_id(&self, account: u64, name: &str) -> Result<u64> {
+        let t = open(&self.txn, MAILBOX_BY_NAME)?.ok_or(StoreError::NoSuchMailbox)?;
+        t.get((account, canonical_name(name)))?.map(|v| v.value()).ok_or(StoreError::NoSuchMailbox)
+    }
+
+    pub fn mailbox(&self, id: u64) -> Result<MailboxRecord> {
+        let t = open(&self.txn, MAILBOXES)?.ok_or(StoreError::NoSuchMailbox)?;
+        let v = t.get(id)?.ok_or(StoreError::NoSuchMailbox)?;
+        MailboxRecord::decode(v.value())
+    }
+
+    /// An account's mailboxes, sorted by name.
+    pub fn mailboxes(&self, account: u64) -> Result<Vec<(u64, MailboxRecord)>> {
+        let Some(t) = open(&self.txn, MAILBOX_BY_NAME)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((account, "")..)? {
+            let (k, v) = e?;
+            if k.value().0 != account {
+                break;
+            }
+            let id = v.value();
+            out.push((id, self.mailbox(id)?));
+        }
+        Ok(out)
+    }
+
+    pub fn message(&self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>> {
+        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(None) };
+        match t.get((mailbox, uid))? {
+            Some(v) => Ok(Some(MessageRecord::decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits the messages whose UIDs fall in `uids`, in UID order, until `f` breaks.
+    pub fn scan(
+        &self,
+        mailbox: u64,
+        uids: RangeInclusive<u32>,
+        mut f: impl FnMut(u32, MessageRecord) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+        for e in t.range((mailbox, *uids.start())..=(mailbox, *uids.end()))? {
+            let (k, v) = e?;
+            if f(k.value().1, MessageRecord::decode(v.value())?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Visits the messages with the highest UIDs first (newest first), until `f` breaks.
+    pub fn scan_rev(
+        &self,
+        mailbox: u64,
+        mut f: impl FnMut(u32, MessageRecord) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+        for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev() {
+            let (k, v) = e?;
+            if f(k.value().1, MessageRecord::decode(v.value())?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// All UIDs of a mailbox, ascending: the sequence-number map of a SELECT.
+    pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>> {
+        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            out.push(e?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    /// Live messages changed (added or flagged) after `modseq`, as (UID, MODSEQ) in MODSEQ order.
+    /// Costs in proportion to the number of changes, not the mailbox (RFC 7162 CHANGEDSINCE).
+    pub fn changed_since(&self, mailbox: u64, modseq: u64) -> Result<Vec<(u32, u64)>> {
+        let Some(t) = open(&self.txn, MODSEQ_INDEX)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((mailbox, modseq.saturating_add(1))..=(mailbox, u64::MAX))? {
+            let (k, v) = e?;
+            out.push((v.value(), k.value().1));
+        }
+        Ok(out)
+    }
+
+    /// UIDs expunged after `modseq` (RFC 7162 VANISHED), ascending.
+    pub fn vanished_since(&self, mailbox: u64, modseq: u64) -> Result<Vec<u32>> {
+        let Some(t) = open(&self.txn, TOMBSTONES)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((mailbox, modseq.saturating_add(1))..=(mailbox, u64::MAX))? {
+            out.push(e?.1.value());
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The account's change log after change number `since`. `None` when the bounded log no longer
+    /// reaches back that far: the caller must resynchronise in full.
+    pub fn account_changes_since(
+        &self,
+        account: u64,
+        since: u64,
+    ) -> Result<Option<Vec<(u64, ChangeRecord)>>> {
+        let last = self.account(account)?.last_change;
+        let Some(t) = open(&self.txn, CHANGES)? else { return Ok(Some(Vec::new())) };
+        let oldest = match t.range((account, 0)..=(account, u64::MAX))?.next() {
+            Some(e) => e?.0.value().1,
+            None => last + 1,
+        };
+        if since + 1 < oldest && since < last {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for e in t.range((account, since + 1)..=(account, u64::MAX))? {
+            let (k, v) = e?;
+            out.push((k.value().1, ChangeRecord::decode(v.value())?));
+        }
+        Ok(Some(out))
+    }
+
+    pub fn blob(&self, blob: u64) -> Result<BlobRecord> {
+        let t = open(&self.txn, BLOBS)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
+        let v = t.get(blob)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
+        BlobRecord::decode(v.value())
+    }
+
+    /// Bytes `range` of a message (clamped to its size), reading only the chunks that hold them.
+    pub fn blob_bytes(&self, blob: u64, start: usize, len: usize) -> Result<Vec<u8>> {
+        let Some(t) = open(&self.txn, BLOB_CHUNKS)? else { return Ok(Vec::new()) };
+        let end = start.saturating_add(len);
+        let first = u32::try_from(start / CHUNK_SIZE).unwrap_or(u32::MAX);
+        let mut out = Vec::with_capacity(len.min(64 << 20));
+        for e in t.range((blob, first)..=(blob, u32::MAX))? {
+            let (k, v) = e?;
+            let base = k.value().1 as usize * CHUNK_SIZE;
+            if base >= end {
+                break;
+            }
+            let chunk = v.value();
+            let from = start.saturating_sub(base).min(chunk.len());
+            let to = (end - base).min(chunk.len());
+            out.extend_from_slice(&chunk[from..to]);
+        }
+        Ok(out)
+    }
+
+    /// A message's whole raw bytes.
+    pub fn raw(&self, blob: u64) -> Result<Vec<u8>> {
+        self.blob_bytes(blob, 0, usize::MAX)
+    }
+
+    /// Recounts a mailbox and checks it against its counters and indexes; an `Err` names the
+    /// first mismatch. Costs a full scan: for tests and `applianced check`, never for IMAP.
+    pub fn verify_mailbox(&self, mailbox: u64) -> Result<std::result::Result<(), String>> {
+        let rec = self.mailbox(mailbox)?;
+        let (mut exists, mut unseen, mut deleted, mut size) = (0u32, 0u32, 0u32, 0u64);
+        let mut modseqs = Vec::new();
+        let mut max_uid = 0;
+        self.scan(mailbox, 1..=u32::MAX, |uid, m| {
+            exists += 1;
+            if m.flags & flag::SEEN == 0 {
+                unseen += 1;
+            }
+            if m.flags & flag::DELETED != 0 {
+                deleted += 1;
+            }
+            size += u64::from(m.size);
+            modseqs.push((m.modseq, uid));
+            max_uid = uid;
+            ControlFlow::Continue(())
+        })?;
+        let counted = (exists, unseen, deleted, size);
+        let kept = (rec.exists, rec.unseen, rec.deleted, rec.size);
+        if counted != kept {
+            return Ok(Err(format!("counters {kept:?} but recount {counted:?}")));
+        }
+        if max_uid >= rec.uidnext {
+            return Ok(Err(format!("UID {max_uid} at or above UIDNEXT {}", rec.uidnext)));
+        }
+        let mut index: Vec<(u64, u32)> =
+            self.changed_since(mailbox, 0)?.into_iter().map(|(uid, m)| (m, uid)).collect();
+        modseqs.sort_unstable();
+        index.sort_unstable();
+        if modseqs != index {
+            return Ok(Err("MODSEQ index does not match the messages".into()));
+        }
+        if let Some(&(m, _)) = modseqs.last()
+            && m > rec.highest_modseq
+        {
+            return Ok(Err(format!("MODSEQ {m} above HIGHESTMODSEQ {}", rec.highest_modseq)));
+        }
+        Ok(Ok(()))
+    }
+}

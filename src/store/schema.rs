@@ -1,0 +1,52 @@
+//! Every table of the database, in one place: the on-disk format is a public interface
+//! (documented in `docs/storage.md`). Changing a key or value layout means bumping
+//! [`FORMAT_VERSION`] and writing a migration.
+
+use redb::TableDefinition;
+
+/// Version of the layout below, kept under `"format"` in [`META`].
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Size of one stored chunk of a message's raw bytes. Chunks of 1 KiB pack densely into redb's
+/// 4 KiB pages (whole values round up to a power-of-two page run) and let a partial FETCH read
+/// only the chunks it needs.
+pub const CHUNK_SIZE: usize = 1024;
+
+/// Named counters: `"format"`, `"next_account"`, `"next_mailbox"`, `"next_blob"`, `"last_uidvalidity"`.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Lower-cased address → account id.
+pub const ACCOUNT_BY_NAME: TableDefinition<&str, u64> = TableDefinition::new("account_by_name");
+
+/// Account id → [`super::records::AccountRecord`].
+pub const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+
+/// (account id, mailbox name) → mailbox id. Names are stored as given (UTF-8); INBOX is upper case.
+pub const MAILBOX_BY_NAME: TableDefinition<(u64, &str), u64> = TableDefinition::new("mailbox_by_name");
+
+/// Mailbox id → [`super::records::MailboxRecord`] (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, counters).
+pub const MAILBOXES: TableDefinition<u64, &[u8]> = TableDefinition::new("mailboxes");
+
+/// (mailbox id, UID) → [`super::records::MessageRecord`]: small, so that listing UID and flags of a
+/// whole mailbox is one dense range scan.
+pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
+
+/// (mailbox id, MODSEQ) → UID of the live message last changed at that MODSEQ. Exactly one entry
+/// per live message: "changed since N" is a range scan from N+1.
+pub const MODSEQ_INDEX: TableDefinition<(u64, u64), u32> = TableDefinition::new("modseq_index");
+
+/// (mailbox id, MODSEQ) → UID expunged at that MODSEQ, for QRESYNC's VANISHED.
+pub const TOMBSTONES: TableDefinition<(u64, u64), u32> = TableDefinition::new("tombstones");
+
+/// Blob id → [`super::records::BlobRecord`] (size and the opaque FETCH data computed at delivery).
+pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
+
+/// Blob id → number of messages that point at it: a message delivered to 20 people is stored once.
+pub const BLOB_REFS: TableDefinition<u64, u32> = TableDefinition::new("blob_refs");
+
+/// (blob id, chunk number) → up to [`CHUNK_SIZE`] raw bytes of the message.
+pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("blob_chunks");
+
+/// (account id, change number) → [`super::records::ChangeRecord`]: the bounded account-wide change
+/// log, oldest entries trimmed as new ones arrive.
+pub const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("changes");

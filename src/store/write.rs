@@ -1,0 +1,627 @@
+//! The write side: every mutation of the store, applied inside one write transaction of the
+//! group-commit writer ([`super::writer`]). Each operation checks everything it can fail on
+//! before it writes; should it fail anyway, the writer aborts the batch and replays the others,
+//! so a failed operation never leaves half its writes behind.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::error::{Result, StoreError};
+use super::records::{
+    AccountRecord, BlobRecord, ChangeKind, ChangeRecord, MailboxRecord, MessageRecord, SpecialUse, flag,
+};
+use super::schema::*;
+use crate::events::Change;
+
+/// The delimiter of mailbox hierarchy levels (`Archive/2024`).
+pub const HIERARCHY_DELIMITER: char = '/';
+
+/// The tables of one write transaction, opened once per batch.
+pub struct Tables<'txn> {
+    meta: Table<'txn, &'static str, u64>,
+    account_by_name: Table<'txn, &'static str, u64>,
+    accounts: Table<'txn, u64, &'static [u8]>,
+    mailbox_by_name: Table<'txn, (u64, &'static str), u64>,
+    mailboxes: Table<'txn, u64, &'static [u8]>,
+    messages: Table<'txn, (u64, u32), &'static [u8]>,
+    modseq_index: Table<'txn, (u64, u64), u32>,
+    tombstones: Table<'txn, (u64, u64), u32>,
+    blobs: Table<'txn, u64, &'static [u8]>,
+    blob_refs: Table<'txn, u64, u32>,
+    blob_chunks: Table<'txn, (u64, u32), &'static [u8]>,
+    changes: Table<'txn, (u64, u64), &'static [u8]>,
+    /// Entries kept per account in the change log.
+    change_log_limit: u64,
+    /// Changes made by the current operation, published to the event hub after the commit.
+    pub(super) events: Vec<Change>,
+}
+
+/// A new message for [`Tables::append`].
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub blob: u64,
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub internal_date: i64,
+    pub tz_minutes: i16,
+}
+
+/// What a flag change does (IMAP STORE's `FLAGS`, `+FLAGS`, `-FLAGS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl<'txn> Tables<'txn> {
+    pub(super) fn open(txn: &'txn WriteTransaction, change_log_limit: u64) -> Result<Self> {
+        Ok(Tables {
+            meta: txn.open_table(META)?,
+            account_by_name: txn.open_table(ACCOUNT_BY_NAME)?,
+            accounts: txn.open_table(ACCOUNTS)?,
+            mailbox_by_name: txn.open_table(MAILBOX_BY_NAME)?,
+            mailboxes: txn.open_table(MAILBOXES)?,
+            messages: txn.open_table(MESSAGES)?,
+            modseq_index: txn.open_table(MODSEQ_INDEX)?,
+            tombstones: txn.open_table(TOMBSTONES)?,
+            blobs: txn.open_table(BLOBS)?,
+            blob_refs: txn.open_table(BLOB_REFS)?,
+            blob_chunks: txn.open_table(BLOB_CHUNKS)?,
+            changes: txn.open_table(CHANGES)?,
+            change_log_limit,
+            events: Vec::new(),
+        })
+    }
+
+    fn next_id(&mut self, counter: &'static str) -> Result<u64> {
+        let next = self.meta.get(counter)?.map(|v| v.value()).unwrap_or(1);
+        self.meta.insert(counter, next + 1)?;
+        Ok(next)
+    }
+
+    // ---- accounts ----
+
+    /// The id of an account by its (case-insensitive) address.
+    pub fn account_id(&self, name: &str) -> Result<u64> {
+        let key = name.to_ascii_lowercase();
+        self.account_by_name.get(key.as_str())?.map(|v| v.value()).ok_or(StoreError::NoSuchAccount)
+    }
+
+    pub fn account(&self, id: u64) -> Result<AccountRecord> {
+        let v = self.accounts.get(id)?.ok_or(StoreError::NoSuchAccount)?;
+        AccountRecord::decode(v.value())
+    }
+
+    fn put_account(&mut self, id: u64, rec: &AccountRecord) -> Result<()> {
+        self.accounts.insert(id, rec.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Creates an account with the given mailboxes (name, special use); INBOX is always created.
+    pub fn create_account(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        mailboxes: &[(&str, SpecialUse)],
+    ) -> Result<u64> {
+        let key = name.to_ascii_lowercase();
+        if self.account_by_name.get(key.as_str())?.is_some() {
+            return Err(StoreError::AccountExists);
+        }
+        let id = self.next_id("next_account")?;
+        self.account_by_name.insert(key.as_str(), id)?;
+        let rec = AccountRecord {
+            name: key.clone(),
+            password_hash: password_hash.to_string(),
+            last_change: 0,
+            messages: 0,
+            bytes: 0,
+        };
+        self.put_account(id, &rec)?;
+        self.create_mailbox(id, "INBOX", SpecialUse::None)?;
+        for (mb, special) in mailboxes {
+            if !mb.eq_ignore_ascii_case("INBOX") {
+                self.create_mailbox(id, mb, *special)?;
+            }
+        }
+        Ok(id)
+    }
+
+    pub fn set_password(&mut self, account: u64, password_hash: &str) -> Result<()> {
+        let mut rec = self.account(account)?;
+        rec.password_hash = password_hash.to_string();
+        self.put_account(account, &rec)
+    }
+
+    /// Deletes an account and everything in it. Costs in proportion to the account's size.
+    pub fn delete_account(&mut self, account: u64) -> Result<()> {
+        let rec = self.account(account)?;
+        let names: Vec<(String, u64)> = self
+            .mailbox_by_name
+            .range((account, "")..)?
+            .map_while(|e| e.ok())
+            .take_while(|(k, _)| k.value().0 == account)
+            .map(|(k, v)| (k.value().1.to_string(), v.value()))
+            .collect();
+        for (name, id) in names {
+            self.drop_mailbox(account, &name, id)?;
+        }
+        let mut gone = Vec::new();
+        for e in self.changes.range((account, 0)..=(account, u64::MAX))? {
+            gone.push(e?.0.value());
+        }
+        for k in gone {
+            self.changes.remove(k)?;
+        }
+        self.accounts.remove(account)?;
+        self.account_by_name.remove(rec.name.as_str())?;
+        Ok(())
+    }
+
+    /// Appends to the account-wide change log, trimming it to its bound; returns the change number.
+    fn log_change(&mut self, account: u64, change: ChangeRecord) -> Result<u64> {
+        let mut rec = self.account(account)?;
+        rec.last_change += 1;
+        let n = rec.last_change;
+        match change.kind {
+            ChangeKind::Added => rec.messages += 1,
+            ChangeKind::Expunged => rec.messages = rec.messages.saturating_sub(1),
+            _ => {}
+        }
+        self.put_account(account, &rec)?;
+        self.changes.insert((account, n), change.encode().as_slice())?;
+        if n > self.change_log_limit {
+            self.changes.remove((account, n - self.change_log_limit))?;
+        }
+        self.events.push(Change { account, change_number: n, mailbox: change.mailbox });
+        Ok(n)
+    }
+
+    fn add_account_bytes(&mut self, account: u64, delta: i64) -> Result<()> {
+        let mut rec = self.account(account)?;
+        rec.bytes = rec.bytes.saturating_add_signed(delta);
+        self.put_account(account, &rec)
+    }
+
+    // ---- mailboxes ----
+
+    pub fn mailbox_id(&self, account: u64, name: &str) -> Result<u64> {
+        let name = canonical_name(name);
+        self.mailbox_by_name.get((account, name))?.map(|v| v.value()).ok_or(StoreError::NoSuchMailbox)
+    }
+
+    pub fn mailbox(&self, id: u64) -> Result<MailboxRecord> {
+        let v = self.mailboxes.get(id)?.ok_or(StoreError::NoSuchMailbox)?;
+        MailboxRecord::decode(v.value())
+    }
+
+    fn put_mailbox(&mut self, id: u64, rec: &MailboxRecord) -> Result<()> {
+        self.mailboxes.insert(id, rec.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Gives the mailbox its next MODSEQ and returns it (RFC 7162 §3.1: strictly increasing).
+    fn bump_modseq(rec: &mut MailboxRecord) -> u64 {
+        rec.highest_modseq += 1;
+        rec.highest_modseq
+    }
+
+    fn next_uidvalidity(&mut self) -> Result<u32> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1);
+        let last = self.meta.get("last_uidvalidity")?.map(|v| v.value()).unwrap_or(0);
+        // RFC 9051 §2.3.1.1: a name reused later must get a different UIDVALIDITY.
+        let v = (now & 0xffff_ffff).max(last + 1).max(1);
+        let v = if v > u64::from(u32::MAX) { 1 } else { v };
+        self.meta.insert("last_uidvalidity", v)?;
+        Ok(v as u32)
+    }
+
+    pub fn create_mailbox(&mut self, account: u64, name: &str, special_use: SpecialUse) -> Result<u64> {
+        let name = canonical_name(name);
+        if self.mailbox_by_name.get((account, name))?.is_some() {
+            return Err(StoreError::MailboxExists);
+        }
+        self.account(account)?;
+        let id = self.next_id("next_mailbox")?;
+        let rec = MailboxRecord {
+            account,
+            name: name.to_string(),
+            uidvalidity: self.next_uidvalidity()?,
+            uidnext: 1,
+            highest_modseq: 1,
+            exists: 0,
+            unseen: 0,
+            deleted: 0,
+            size: 0,
+            first_recent_uid: 1,
+            special_use,
+            subscribed: true,
+        };
+        self.mailbox_by_name.insert((account, name), id)?;
+        self.put_mailbox(id, &rec)?;
+        self.log_change(
+            account,
+            ChangeRecord { kind: ChangeKind::MailboxCreated, mailbox: id, uid: 0, modseq: 1 },
+        )?;
+        Ok(id)
+    }
+
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted (RFC 9051 §6.3.9).
+    pub fn delete_mailbox(&mut self, account: u64, name: &str) -> Result<()> {
+        let name = canonical_name(name);
+        if name == "INBOX" {
+            return Err(StoreError::NotAllowed("INBOX cannot be deleted"));
+        }
+        let id = self.mailbox_id(account, name)?;
+        self.drop_mailbox(account, name, id)
+    }
+
+    fn drop_mailbox(&mut self, account: u64, name: &str, id: u64) -> Result<()> {
+        let mut uids = Vec::new();
+        for e in self.messages.range((id, 0)..=(id, u32::MAX))? {
+            let (k, v) = e?;
+            uids.push((k.value().1, MessageRecord::decode(v.value())?));
+        }
+        let mut bytes = 0i64;
+        for (uid, msg) in &uids {
+            self.messages.remove((id, *uid))?;
+            self.modseq_index.remove((id, msg.modseq))?;
+            self.release_blob(msg.blob)?;
+            bytes += i64::from(msg.size);
+        }
+        let mut stones = Vec::new();
+        for e in self.tombstones.range((id, 0)..=(id, u64::MAX))? {
+            stones.push(e?.0.value());
+        }
+        for k in stones {
+            self.tombstones.remove(k)?;
+        }
+        let mut acct = self.account(account)?;
+        acct.messages = acct.messages.saturating_sub(uids.len() as u64);
+        acct.bytes = acct.bytes.saturating_sub(bytes as u64);
+        self.put_account(account, &acct)?;
+        self.mailboxes.remove(id)?;
+        self.mailbox_by_name.remove((account, name))?;
+        self.log_change(
+            account,
+            ChangeRecord { kind: ChangeKind::MailboxDeleted, mailbox: id, uid: 0, modseq: 0 },
+        )?;
+        Ok(())
+    }
+
+    /// Renames a mailbox and its children (RFC 9051 §6.3.6). Renaming INBOX moves its messages
+    /// into a new mailbox of the new name and leaves INBOX empty.
+    pub fn rename_mailbox(&mut self, account: u64, from: &str, to: &str) -> Result<()> {
+        let from = canonical_name(from).to_string();
+        let to = canonical_name(to).to_string();
+        let from_id = self.mailbox_id(account, &from)?;
+        if self.mailbox_by_name.get((account, to.as_str()))?.is_some() {
+            return Err(StoreError::MailboxExists);
+        }
+        if to == "INBOX" {
+            return Err(StoreError::NotAllowed("cannot rename a mailbox to INBOX"));
+        }
+        let prefix = format!("{from}{HIERARCHY_DELIMITER}");
+        if to.starts_with(&prefix) {
+            return Err(StoreError::NotAllowed("cannot rename a mailbox into itself"));
+        }
+        if from == "INBOX" {
+            let to_id = self.create_mailbox(account, &to, SpecialUse::None)?;
+            let uids: Vec<u32> = self.uids(from_id)?;
+            for uid in uids {
+                self.move_message(from_id, uid, to_id)?;
+            }
+            return Ok(());
+        }
+        let mut renames = vec![(from.clone(), from_id)];
+        for e in self.mailbox_by_name.range((account, prefix.as_str())..)? {
+            let (k, v) = e?;
+            let (acct, name) = k.value();
+            if acct != account || !name.starts_with(&prefix) {
+                break;
+            }
+            renames.push((name.to_string(), v.value()));
+        }
+        let targets: Vec<String> =
+            renames.iter().map(|(name, _)| format!("{to}{}", &name[from.len()..])).collect();
+        for t in &targets[1..] {
+            if self.mailbox_by_name.get((account, t.as_str()))?.is_some() {
+                return Err(StoreError::MailboxExists);
+            }
+        }
+        for ((old, id), new) in renames.iter().zip(&targets) {
+            self.mailbox_by_name.remove((account, old.as_str()))?;
+            self.mailbox_by_name.insert((account, new.as_str()), *id)?;
+            let mut rec = self.mailbox(*id)?;
+            rec.name = new.clone();
+            let modseq = rec.highest_modseq;
+            self.put_mailbox(*id, &rec)?;
+            self.log_change(
+                account,
+                ChangeRecord { kind: ChangeKind::MailboxChanged, mailbox: *id, uid: 0, modseq },
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn set_subscribed(&mut self, account: u64, name: &str, subscribed: bool) -> Result<()> {
+        let id = self.mailbox_id(account, name)?;
+        let mut rec = self.mailbox(id)?;
+        rec.subscribed = subscribed;
+        self.put_mailbox(id, &rec)
+    }
+
+    /// Marks every message below `uid` as no longer `\Recent` (done when a session selects
+    /// the mailbox read-write and takes the recent ones for itself).
+    pub fn claim_recent(&mut self, mailbox: u64) -> Result<u32> {
+        let mut rec = self.mailbox(mailbox)?;
+        let first = rec.first_recent_uid;
+        rec.first_recent_uid = rec.uidnext;
+        self.put_mailbox(mailbox, &rec)?;
+        Ok(first)
+    }
+
+    fn uids(&self, mailbox: u64) -> Result<Vec<u32>> {
+        let mut out = Vec::new();
+        for e in self.messages.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            out.push(e?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    // ---- blobs ----
+
+    /// Stores a message's bytes once, with no references yet; messages added with its id take one each.
+    pub fn put_blob(&mut self, raw: &[u8], fetch_data: &[u8]) -> Result<u64> {
+        let id = self.next_id("next_blob")?;
+        let rec = BlobRecord { size: to_u32(raw.len()), fetch_data: fetch_data.to_vec() };
+        self.blobs.insert(id, rec.encode().as_slice())?;
+        self.blob_refs.insert(id, 0)?;
+        for (i, chunk) in raw.chunks(CHUNK_SIZE).enumerate() {
+            self.blob_chunks.insert((id, to_u32(i)), chunk)?;
+        }
+        Ok(id)
+    }
+
+    fn blob_size(&self, blob: u64) -> Result<u32> {
+        let v = self.blobs.get(blob)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
+        Ok(BlobRecord::decode(v.value())?.size)
+    }
+
+    fn retain_blob(&mut self, blob: u64) -> Result<()> {
+        let n = self.blob_refs.get(blob)?.map(|v| v.value()).unwrap_or(0);
+        self.blob_refs.insert(blob, n + 1)?;
+        Ok(())
+    }
+
+    fn release_blob(&mut self, blob: u64) -> Result<()> {
+        let n = self.blob_refs.get(blob)?.map(|v| v.value()).unwrap_or(0);
+        if n > 1 {
+            self.blob_refs.insert(blob, n - 1)?;
+            return Ok(());
+        }
+        self.blob_refs.remove(blob)?;
+        let size = self.blob_size(blob)?;
+        self.blobs.remove(blob)?;
+        for i in 0..to_u32((size as usize).div_ceil(CHUNK_SIZE)) {
+            self.blob_chunks.remove((blob, i))?;
+        }
+        Ok(())
+    }
+
+    /// Drops blobs that no message took (a delivery whose every recipient failed).
+    pub fn drop_blob_if_unused(&mut self, blob: u64) -> Result<()> {
+        if self.blob_refs.get(blob)?.map(|v| v.value()) == Some(0) {
+            self.blob_refs.insert(blob, 1)?;
+            self.release_blob(blob)?;
+        }
+        Ok(())
+    }
+
+    // ---- messages ----
+
+    fn message(&self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>> {
+        match self.messages.get((mailbox, uid))? {
+            Some(v) => Ok(Some(MessageRecord::decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds a message pointing at an existing blob; returns its UID.
+    pub fn append(&mut self, mailbox: u64, msg: &NewMessage) -> Result<u32> {
+        let mut rec = self.mailbox(mailbox)?;
+        let size = self.blob_size(msg.blob)?;
+        if rec.uidnext == u32::MAX {
+            return Err(StoreError::NotAllowed("mailbox has run out of UIDs"));
+        }
+        let uid = rec.uidnext;
+        rec.uidnext += 1;
+        let modseq = Self::bump_modseq(&mut rec);
+        let flags = msg.flags & flag::ALL;
+        rec.exists += 1;
+        rec.size += u64::from(size);
+        if flags & flag::SEEN == 0 {
+            rec.unseen += 1;
+        }
+        if flags & flag::DELETED != 0 {
+            rec.deleted += 1;
+        }
+        let mut keywords = msg.keywords.clone();
+        keywords.sort();
+        keywords.dedup();
+        let m = MessageRecord {
+            blob: msg.blob,
+            modseq,
+            internal_date: msg.internal_date,
+            tz_minutes: msg.tz_minutes,
+            size,
+            flags,
+            keywords,
+        };
+        self.retain_blob(msg.blob)?;
+        self.messages.insert((mailbox, uid), m.encode().as_slice())?;
+        self.modseq_index.insert((mailbox, modseq), uid)?;
+        let account = rec.account;
+        self.put_mailbox(mailbox, &rec)?;
+        self.add_account_bytes(account, i64::from(size))?;
+        self.log_change(account, ChangeRecord { kind: ChangeKind::Added, mailbox, uid, modseq })?;
+        Ok(uid)
+    }
+
+    /// Changes a message's flags and keywords. Returns the new MODSEQ and the resulting flags, or
+    /// `None` for the MODSEQ when nothing changed (RFC 7162 §3.2: no new MODSEQ then). With
+    /// `unchanged_since`, a message modified after it is left alone and `Err(Conflict)` returned.
+    pub fn store_flags(
+        &mut self,
+        mailbox: u64,
+        uid: u32,
+        op: FlagOp,
+        flags: u8,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<(Option<u64>, MessageRecord)> {
+        let mut m = self.message(mailbox, uid)?.ok_or(StoreError::Conflict("no such message"))?;
+        if let Some(limit) = unchanged_since
+            && m.modseq > limit
+        {
+            return Err(StoreError::Conflict("modified since UNCHANGEDSINCE"));
+        }
+        let flags = flags & flag::ALL;
+        let new_flags = match op {
+            FlagOp::Replace => flags,
+            FlagOp::Add => m.flags | flags,
+            FlagOp::Remove => m.flags & !flags,
+        };
+        let mut new_kw: Vec<String> = match op {
+            FlagOp::Replace => keywords.to_vec(),
+            FlagOp::Add => m.keywords.iter().chain(keywords).cloned().collect(),
+            FlagOp::Remove => m.keywords.iter().filter(|k| !keywords.contains(k)).cloned().collect(),
+        };
+        new_kw.sort();
+        new_kw.dedup();
+        if new_flags == m.flags && new_kw == m.keywords {
+            return Ok((None, m));
+        }
+        let mut rec = self.mailbox(mailbox)?;
+        let was_seen = m.flags & flag::SEEN != 0;
+        let is_seen = new_flags & flag::SEEN != 0;
+        if was_seen && !is_seen {
+            rec.unseen += 1;
+        } else if !was_seen && is_seen {
+            rec.unseen -= 1;
+        }
+        let was_del = m.flags & flag::DELETED != 0;
+        let is_del = new_flags & flag::DELETED != 0;
+        if was_del && !is_del {
+            rec.deleted -= 1;
+        } else if !was_del && is_del {
+            rec.deleted += 1;
+        }
+        let modseq = Self::bump_modseq(&mut rec);
+        self.modseq_index.remove((mailbox, m.modseq))?;
+        self.modseq_index.insert((mailbox, modseq), uid)?;
+        m.modseq = modseq;
+        m.flags = new_flags;
+        m.keywords = new_kw;
+        self.messages.insert((mailbox, uid), m.encode().as_slice())?;
+        let account = rec.account;
+        self.put_mailbox(mailbox, &rec)?;
+        self.log_change(account, ChangeRecord { kind: ChangeKind::Flags, mailbox, uid, modseq })?;
+        Ok((Some(modseq), m))
+    }
+
+    /// Removes a message, leaving a tombstone with its MODSEQ. Returns false if it was not there.
+    pub fn expunge(&mut self, mailbox: u64, uid: u32) -> Result<bool> {
+        let Some(m) = self.message(mailbox, uid)? else {
+            return Ok(false);
+        };
+        let mut rec = self.mailbox(mailbox)?;
+        rec.exists -= 1;
+        rec.size -= u64::from(m.size);
+        if m.flags & flag::SEEN == 0 {
+            rec.unseen -= 1;
+        }
+        if m.flags & flag::DELETED != 0 {
+            rec.deleted -= 1;
+        }
+        let modseq = Self::bump_modseq(&mut rec);
+        self.messages.remove((mailbox, uid))?;
+        self.modseq_index.remove((mailbox, m.modseq))?;
+        self.tombstones.insert((mailbox, modseq), uid)?;
+        self.release_blob(m.blob)?;
+        let account = rec.account;
+        self.put_mailbox(mailbox, &rec)?;
+        self.add_account_bytes(account, -i64::from(m.size))?;
+        self.log_change(account, ChangeRecord { kind: ChangeKind::Expunged, mailbox, uid, modseq })?;
+        Ok(true)
+    }
+
+    /// Expunges every message flagged `\Deleted`, or only those among `only` (UID EXPUNGE).
+    /// Touches only the deleted messages when the mailbox's counter says there are none.
+    pub fn expunge_deleted(&mut self, mailbox: u64, only: Option<&[u32]>) -> Result<Vec<u32>> {
+        let rec = self.mailbox(mailbox)?;
+        if rec.deleted == 0 {
+            return Ok(Vec::new());
+        }
+        let mut doomed = Vec::new();
+        match only {
+            Some(uids) => {
+                for &uid in uids {
+                    if let Some(m) = self.message(mailbox, uid)?
+                        && m.flags & flag::DELETED != 0
+                    {
+                        doomed.push(uid);
+                    }
+                }
+            }
+            None => {
+                for e in self.messages.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+                    let (k, v) = e?;
+                    if MessageRecord::decode(v.value())?.flags & flag::DELETED != 0 {
+                        doomed.push(k.value().1);
+                    }
+                }
+            }
+        }
+        for &uid in &doomed {
+            self.expunge(mailbox, uid)?;
+        }
+        Ok(doomed)
+    }
+
+    /// Copies a message into another mailbox (same blob, new UID, same flags and date).
+    pub fn copy_message(&mut self, from: u64, uid: u32, to: u64) -> Result<Option<u32>> {
+        let Some(m) = self.message(from, uid)? else {
+            return Ok(None);
+        };
+        let new = NewMessage {
+            blob: m.blob,
+            flags: m.flags,
+            keywords: m.keywords,
+            internal_date: m.internal_date,
+            tz_minutes: m.tz_minutes,
+        };
+        Ok(Some(self.append(to, &new)?))
+    }
+
+    /// Moves a message (RFC 6851): a copy and an expunge in the same transaction.
+    pub fn move_message(&mut self, from: u64, uid: u32, to: u64) -> Result<Option<u32>> {
+        let new_uid = self.copy_message(from, uid, to)?;
+        if new_uid.is_some() {
+            self.expunge(from, uid)?;
+        }
+        Ok(new_uid)
+    }
+}
+
+/// INBOX is case-insensitive (RFC 9051 §5.1); every other name is kept as given.
+pub fn canonical_name(name: &str) -> &str {
+    if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name }
+}

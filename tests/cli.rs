@@ -1,0 +1,196 @@
+//! The command line as an admin and an MTA use it: `--init`, `deliver`, `user`, serving, and
+//! one clear line with a non-zero exit for every kind of bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_applianced");
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("applianced-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    fn data(&self) -> PathBuf {
+        self.0.join("data")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str], data: &Path, stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn applianced");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn init(data: &Path) -> Output {
+    let pw = data.parent().expect("parent").join("pw");
+    std::fs::write(&pw, "s3cret-pass\n").expect("password file");
+    Command::new(BIN)
+        .args(["--init", "--hostname", "mail.test", "--admin", "admin@mail.test", "--data-dir"])
+        .arg(data)
+        .arg("--password-file")
+        .arg(&pw)
+        .args(["--imap-listen", "127.0.0.1:0", "--imaps-listen", "127.0.0.1:0"])
+        .output()
+        .expect("run --init")
+}
+
+const MAIL: &[u8] =
+    b"From: Alice <alice@example.com>\r\nTo: admin@mail.test\r\nSubject: hello\r\n\r\nHi!\r\n";
+
+#[test]
+fn init_twice_is_harmless() {
+    let t = TempDir::new("init");
+    let first = init(&t.data());
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(text(&first).contains("admin@mail.test created"));
+    for f in ["applianced.toml", "applianced.redb", "tls/cert.pem", "tls/key.pem"] {
+        assert!(t.data().join(f).exists(), "{f} missing");
+    }
+    let config = std::fs::read_to_string(t.data().join("applianced.toml")).expect("config");
+    let cert = std::fs::read(t.data().join("tls/cert.pem")).expect("cert");
+    assert!(config.contains("hostname = \"mail.test\"") && config.contains("# "), "documented config");
+
+    let o = run(&["deliver", "admin@mail.test"], &t.data(), MAIL);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let second = init(&t.data());
+    assert!(second.status.success(), "{}", text(&second));
+    let out = text(&second);
+    assert_eq!(out.matches("unchanged").count(), 4, "{out}");
+    assert_eq!(std::fs::read_to_string(t.data().join("applianced.toml")).expect("config"), config);
+    assert_eq!(std::fs::read(t.data().join("tls/cert.pem")).expect("cert"), cert);
+    let list = run(&["user", "list"], &t.data(), b"");
+    assert!(text(&list).contains("admin@mail.test\t1 messages"), "mail kept: {}", text(&list));
+}
+
+#[test]
+fn deliver_and_its_errors() {
+    let t = TempDir::new("deliver");
+    assert!(init(&t.data()).status.success());
+    let ok = run(&["deliver", "Admin@Mail.Test"], &t.data(), MAIL);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+
+    let unknown = run(&["deliver", "nobody@mail.test"], &t.data(), MAIL);
+    assert_eq!(unknown.status.code(), Some(67), "EX_NOUSER: {}", text(&unknown));
+    assert!(text(&unknown).contains("nobody@mail.test: no such user"));
+
+    let empty = run(&["deliver", "admin@mail.test"], &t.data(), b"");
+    assert_eq!(empty.status.code(), Some(65), "EX_DATAERR: {}", text(&empty));
+    let garbage = run(&["deliver", "admin@mail.test"], &t.data(), b"\x00\x01\x02 not mail\n");
+    assert_eq!(garbage.status.code(), Some(65), "{}", text(&garbage));
+    // No Date, no From, bare LF: an MTA would take it, so do we, as it is.
+    let sloppy = run(&["deliver", "admin@mail.test"], &t.data(), b"Subject: x\n\nbody\n");
+    assert_eq!(sloppy.status.code(), Some(0), "{}", text(&sloppy));
+
+    let none = run(&["deliver"], &t.data(), MAIL);
+    assert_eq!(none.status.code(), Some(64), "{}", text(&none));
+    let list = run(&["user", "list"], &t.data(), b"");
+    assert!(text(&list).contains("admin@mail.test\t2 messages"), "{}", text(&list));
+}
+
+#[test]
+fn bad_places_and_files_get_one_clear_line() {
+    let t = TempDir::new("bad");
+    // Not initialised.
+    let o = run(&[], &t.data(), b"");
+    assert_eq!(o.status.code(), Some(78));
+    assert!(text(&o).contains("--init"), "{}", text(&o));
+    assert_eq!(text(&o).lines().count(), 1, "{}", text(&o));
+
+    // A data directory that cannot be written (below a regular file: refused even to root).
+    let file = t.0.join("plain-file");
+    std::fs::write(&file, "x").expect("file");
+    let o = Command::new(BIN).arg("--init").arg("--data-dir").arg(file.join("data")).output().expect("run");
+    assert_eq!(o.status.code(), Some(73), "{}", text(&o));
+    assert!(text(&o).contains("cannot create"), "{}", text(&o));
+    assert_eq!(text(&o).lines().count(), 1);
+
+    // A corrupted database file.
+    assert!(init(&t.data()).status.success());
+    let db = t.data().join("applianced.redb");
+    let mut bytes = std::fs::read(&db).expect("db");
+    for b in bytes.iter_mut().take(512) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&db, &bytes).expect("corrupt");
+    let o = run(&["deliver", "admin@mail.test"], &t.data(), MAIL);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("cannot open"), "{}", text(&o));
+    assert_eq!(text(&o).lines().count(), 1, "{}", text(&o));
+    let o = run(&["check"], &t.data(), b"");
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A broken config.
+    std::fs::write(t.data().join("applianced.toml"), "hostname = 5\n").expect("config");
+    let o = run(&["user", "list"], &t.data(), b"");
+    assert_eq!(o.status.code(), Some(78), "{}", text(&o));
+}
+
+#[test]
+fn deliver_and_user_go_through_a_running_server() {
+    let t = TempDir::new("served");
+    assert!(init(&t.data()).status.success());
+    let mut server =
+        Command::new(BIN).arg("--data-dir").arg(t.data()).stderr(Stdio::piped()).spawn().expect("serve");
+    let stderr = server.stderr.take().expect("stderr");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    // Wait for the server to say it is up.
+    loop {
+        let line = lines.next().expect("server said something").expect("line");
+        if line.contains("serving") {
+            break;
+        }
+    }
+    let o = run(&["deliver", "admin@mail.test"], &t.data(), MAIL);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["user", "add", "carol@mail.test"], &t.data(), b"");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("password: "));
+    let o = run(&["deliver", "carol@mail.test", "admin@mail.test"], &t.data(), MAIL);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["user", "list"], &t.data(), b"");
+    let out = text(&o);
+    assert!(
+        out.contains("admin@mail.test\t2 messages") && out.contains("carol@mail.test\t1 messages"),
+        "{out}"
+    );
+    let o = run(&["user", "del", "carol@mail.test"], &t.data(), b"");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["user", "del", "carol@mail.test"], &t.data(), b"");
+    assert_eq!(o.status.code(), Some(67));
+
+    // SIGTERM: the server stops cleanly and removes its socket.
+    let pid = server.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let status = server.wait().expect("wait");
+    assert!(status.success(), "clean exit on SIGTERM");
+    assert!(!t.data().join("control.sock").exists());
+    let o = run(&["user", "list"], &t.data(), b"");
+    assert!(text(&o).contains("admin@mail.test\t2 messages"), "{}", text(&o));
+}
