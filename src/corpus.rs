@@ -142,7 +142,7 @@ impl Corpus {
                 "multipart/mixed",
                 vec![
                     MimePart::new("text/plain", body),
-                    MimePart::new("application/pdf", data).attachment(name).transfer_encoding("base64"),
+                    MimePart::new("application/pdf", data).attachment(name),
                 ],
             ))
         };

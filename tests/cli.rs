@@ -1,11 +1,12 @@
 //! The command line as an admin and an MTA use it: `--init`, `deliver`, `user`, serving, and
 //! one clear line with a non-zero exit for every kind of bad input.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_applianced");
+mod common;
+
+use common::BIN;
 
 struct TempDir(PathBuf);
 
@@ -28,19 +29,7 @@ impl Drop for TempDir {
 }
 
 fn run(args: &[&str], data: &Path, stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn applianced");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
+    common::cli(data, args, stdin)
 }
 
 fn text(o: &Output) -> String {

@@ -347,3 +347,22 @@ fn a_refused_job_leaves_nothing_and_its_batch_mates_commit() {
     assert_eq!(r.mailbox(inbox).expect("mb").exists, 26);
     assert_eq!(r.verify_mailbox(inbox).expect("verify"), Ok(()));
 }
+
+#[test]
+fn a_delivery_wakes_subscribers_at_once() {
+    let (_dir, store) = temp_store();
+    let acct = store.write_blocking(|t| t.create_account("a@x.test", "h", &[])).expect("account");
+    let other = store.write_blocking(|t| t.create_account("b@x.test", "h", &[])).expect("account");
+    let sub = store.hub().subscribe(acct);
+    let quiet = store.hub().subscribe(other);
+    let started = std::time::Instant::now();
+    let resp = applianced::admin::execute(
+        &store,
+        applianced::admin::Request::Deliver { recipients: vec!["a@x.test".into()], message: body(1, 100) },
+    );
+    assert_eq!(resp.code, 0, "{resp:?}");
+    let change = sub.wait_blocking(std::time::Duration::from_secs(5)).expect("woken");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(change.account, acct);
+    assert!(quiet.try_changed().is_none(), "another account's subscriber stays asleep");
+}

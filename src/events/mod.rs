@@ -28,6 +28,7 @@ pub struct Hub {
 }
 
 /// A subscription to one account's changes. Signals coalesce: after a wake-up, read the store.
+#[derive(Clone)]
 pub struct Subscription {
     rx: Receiver<Change>,
 }

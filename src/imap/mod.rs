@@ -1,8 +1,38 @@
-//! IMAP protocol logic over message bytes and stored records.
+//! IMAP: the session state machine and one file per command (`cmd/`).
 //!
+//! * `session`: the four states of RFC 9051 §3, checked in one place, and the dispatcher.
+//! * `cmd/`: the command handlers; each reads and writes through the store and writes its
+//!   responses into the session's output buffer. No sockets here: `server::imap` moves bytes.
+//! * `selected`: the selected mailbox's sequence map and the reporting of others' changes.
 //! * `fetchdata`: what FETCH needs (ENVELOPE, BODYSTRUCTURE, MIME part offsets), computed once at
 //!   delivery and stored opaquely by the store.
-//! * `response`: response pieces shared by the command handlers.
+//! * `login`: password checks with throttling and a success cache.
+//! * `response`: response pieces shared by the handlers.
 
+pub mod cmd;
 pub mod fetchdata;
+pub mod login;
 pub mod response;
+pub mod selected;
+pub mod session;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every session of a server shares.
+pub struct Context {
+    pub store: Arc<Store>,
+    pub config: Config,
+    pub logins: login::Logins,
+    /// STARTTLS and implicit TLS are available (a certificate is loaded).
+    pub tls_available: bool,
+}
+
+impl Context {
+    pub fn new(store: Arc<Store>, config: Config, tls_available: bool) -> Self {
+        let logins = login::Logins::new(store.clone(), config.limits.login_failures_before_delay);
+        Context { store, config, logins, tls_available }
+    }
+}

@@ -1,3 +1,10 @@
-//! Wire-format building blocks shared by the protocol front ends: pure serialisation, no IO.
+//! Bytes and grammar of IMAP only: no IO, no store (see `docs/ARCHITECTURE.md`).
+//!
+//! The session pushes received bytes into a [`framing::Framer`], which hands back complete
+//! commands; [`parse::parse_command`] turns each into a typed [`command::Command`].
+//! [`string`] writes strings in responses (quoted or literal).
 
+pub mod command;
+pub mod framing;
+pub mod parse;
 pub mod string;

@@ -2,6 +2,7 @@
 //! touches sockets.
 
 pub mod control;
+pub mod imap;
 
 use std::sync::Arc;
 
@@ -48,6 +49,26 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     let store = Arc::new(store);
     let control = control::bind(&paths.control_socket())
         .map_err(|e| ServeError(format!("control socket {}: {e}", paths.control_socket().display())))?;
+    let cert = paths.from_config(&config.tls.certificate);
+    let key = paths.from_config(&config.tls.key);
+    let tls_config = match tls::load(&cert, &key) {
+        Ok(c) => Some(c),
+        Err(e) if config.imaps.listen.is_empty() => {
+            log::warn!("no TLS ({e}): STARTTLS is off");
+            None
+        }
+        Err(e) => return Err(ServeError(format!("TLS: {e}"))),
+    };
+    let mut listeners = Vec::new();
+    for (addrs, implicit) in [(&config.imap.listen, false), (&config.imaps.listen, true)] {
+        for a in addrs {
+            let l = smol::block_on(smol::net::TcpListener::bind(a.as_str()))
+                .map_err(|e| ServeError(format!("cannot listen on {a}: {e}")))?;
+            let local = l.local_addr().map_err(|e| ServeError(e.to_string()))?;
+            log::info!("IMAP{} listening on {local}", if implicit { "S" } else { "" });
+            listeners.push((l, implicit));
+        }
+    }
     let mut signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| ServeError(format!("signals: {e}")))?;
 
@@ -66,6 +87,15 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
                 .map_err(|e| ServeError(format!("threads: {e}")))?,
         );
     }
+    let (shutdown_tx, shutdown_rx) = smol::channel::unbounded::<()>();
+    let tls = tls_config.map(|c| Arc::new(tls::Tls::new(c)));
+    let ctx = Arc::new(crate::imap::Context::new(store.clone(), config.clone(), tls.is_some()));
+    let limits =
+        limits::ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip);
+    let shared = Arc::new(imap::Shared { ctx, tls: tls.clone(), limits, shutdown: shutdown_rx });
+    for (l, implicit) in listeners {
+        ex.spawn(imap::accept_loop(l, shared.clone(), implicit, ex.clone())).detach();
+    }
     let server = Arc::new(Server { store: store.clone(), config, paths: paths.clone() });
     ex.spawn(control::serve(control, store.clone(), ex.clone())).detach();
     log::info!(
@@ -77,13 +107,27 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     smol::block_on(ex.run(async {
         while let Some(sig) = signals.next().await {
             match sig {
-                Ok(Signal::Hup) => log::info!("SIGHUP: nothing to reload yet"),
+                Ok(Signal::Hup) => match &tls {
+                    Some(t) => match t.reload(&cert, &key) {
+                        Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                        Err(e) => log::error!("SIGHUP: keeping the old certificate: {e}"),
+                    },
+                    None => log::info!("SIGHUP: no TLS to reload"),
+                },
                 Ok(s) => {
                     log::info!("{s:?}: shutting down");
                     break;
                 }
                 Err(e) => log::warn!("signal: {e}"),
             }
+        }
+    }));
+    // Sessions say BYE and end; give them a moment to flush.
+    shutdown_tx.close();
+    smol::block_on(ex.run(async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while shared.limits.live() > 0 && std::time::Instant::now() < deadline {
+            async_io::Timer::after(std::time::Duration::from_millis(10)).await;
         }
     }));
     drop(server);

@@ -1,0 +1,51 @@
+//! CREATE (RFC 9051 §6.3.4), with the USE option of RFC 6154 §3.
+
+use super::check_new_name;
+use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::proto::command::{MailboxName, SpecialUse as Use};
+use crate::store::{HIERARCHY_DELIMITER, SpecialUse, StoreError};
+
+pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcome {
+    let name = mailbox.as_str().trim_end_matches(HIERARCHY_DELIMITER).to_string();
+    if mailbox.is_inbox() {
+        return Err(Error::No(Some("ALREADYEXISTS"), "INBOX always exists".into()));
+    }
+    check_new_name(&name)?;
+    let special = match uses {
+        [] => SpecialUse::None,
+        [u] => match u {
+            Use::All => SpecialUse::All,
+            Use::Archive => SpecialUse::Archive,
+            Use::Drafts => SpecialUse::Drafts,
+            Use::Flagged => SpecialUse::Flagged,
+            Use::Junk => SpecialUse::Junk,
+            Use::Sent => SpecialUse::Sent,
+            Use::Trash => SpecialUse::Trash,
+            _ => return Err(Error::No(Some("USEATTR"), "that special use is not supported".into())),
+        },
+        _ => return Err(Error::No(Some("USEATTR"), "one special use per mailbox".into())),
+    };
+    let account = s.account_id();
+    // RFC 9051 §6.3.4: create missing superior levels too.
+    s.ctx
+        .store
+        .write(move |t| {
+            let mut path = String::new();
+            let levels: Vec<&str> = name.split(HIERARCHY_DELIMITER).collect();
+            for (i, level) in levels.iter().enumerate() {
+                if i > 0 {
+                    path.push(HIERARCHY_DELIMITER);
+                }
+                path.push_str(level);
+                let last = i + 1 == levels.len();
+                match t.create_mailbox(account, &path, if last { special } else { SpecialUse::None }) {
+                    Ok(_) => {}
+                    Err(StoreError::MailboxExists) if !last => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Done::text("CREATE completed"))
+}

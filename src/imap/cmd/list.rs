@@ -1,0 +1,126 @@
+//! LIST (RFC 9051 §6.3.9) with LIST-EXTENDED (RFC 5258), SPECIAL-USE (RFC 6154), LIST-STATUS
+//! (RFC 5819) and CHILDREN; LSUB (RFC 3501 §6.3.9).
+
+use std::collections::BTreeMap;
+
+use super::list_match::{join, matches};
+use super::status::{recent_count, write_status};
+use super::wire_name;
+use crate::imap::session::{Done, Outcome, Session};
+use crate::proto::command::{ListReturn, ListSelect, StatusAttribute};
+use crate::store::{HIERARCHY_DELIMITER, MailboxRecord, SpecialUse};
+
+fn special_attr(u: SpecialUse) -> Option<&'static str> {
+    match u {
+        SpecialUse::None => None,
+        SpecialUse::Drafts => Some("\\Drafts"),
+        SpecialUse::Sent => Some("\\Sent"),
+        SpecialUse::Trash => Some("\\Trash"),
+        SpecialUse::Junk => Some("\\Junk"),
+        SpecialUse::Archive => Some("\\Archive"),
+        SpecialUse::All => Some("\\All"),
+        SpecialUse::Flagged => Some("\\Flagged"),
+    }
+}
+
+pub async fn list(
+    s: &mut Session,
+    select: &[ListSelect],
+    reference: &str,
+    patterns: &[String],
+    returns: &[ListReturn],
+    out: &mut Vec<u8>,
+) -> Outcome {
+    // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+    if patterns.len() == 1 && patterns[0].is_empty() {
+        out.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+        return Ok(Done::text("LIST completed"));
+    }
+    let account = s.account_id();
+    let want_status: Option<Vec<StatusAttribute>> = returns.iter().find_map(|r| match r {
+        ListReturn::Status(a) => Some(a.to_vec()),
+        _ => None,
+    });
+    let only_subscribed = select.contains(&ListSelect::Subscribed);
+    let only_special = select.contains(&ListSelect::SpecialUse);
+    let show_subscribed = only_subscribed || returns.contains(&ListReturn::Subscribed);
+    let full: Vec<String> = patterns.iter().map(|p| join(reference, p, HIERARCHY_DELIMITER)).collect();
+    let recent_needed = want_status.as_ref().is_some_and(|a| a.contains(&StatusAttribute::Recent));
+    let boxes: Vec<(u64, MailboxRecord, u32)> = s
+        .read(move |r| {
+            let mut v = Vec::new();
+            for (id, rec) in r.mailboxes(account)? {
+                let recent = if recent_needed { recent_count(r, id, &rec)? } else { 0 };
+                v.push((id, rec, recent));
+            }
+            Ok(v)
+        })
+        .await?;
+    // Names that exist, and intermediate levels that do not (listed as \NonExistent).
+    let mut entries: BTreeMap<String, Option<usize>> = BTreeMap::new();
+    for (i, (_, rec, _)) in boxes.iter().enumerate() {
+        let mut prefix = String::new();
+        for level in rec.name.split(HIERARCHY_DELIMITER) {
+            if !prefix.is_empty() {
+                prefix.push(HIERARCHY_DELIMITER);
+            }
+            prefix.push_str(level);
+            entries.entry(prefix.clone()).or_insert(None);
+        }
+        entries.insert(rec.name.clone(), Some(i));
+    }
+    let has_children = |name: &str| {
+        let p = format!("{name}{HIERARCHY_DELIMITER}");
+        entries.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
+    };
+    for (name, idx) in &entries {
+        if !full.iter().any(|p| matches(p, name, HIERARCHY_DELIMITER)) {
+            continue;
+        }
+        let rec = idx.map(|i| &boxes[i]);
+        if let Some((_, r, _)) = rec {
+            if only_subscribed && !r.subscribed {
+                continue;
+            }
+            if only_special && r.special_use == SpecialUse::None {
+                continue;
+            }
+        } else if only_subscribed || only_special {
+            continue;
+        }
+        let mut attrs: Vec<&str> = Vec::new();
+        match rec {
+            None => attrs.push("\\NonExistent"),
+            Some((_, r, _)) => {
+                if show_subscribed && r.subscribed {
+                    attrs.push("\\Subscribed");
+                }
+                if let Some(a) = special_attr(r.special_use) {
+                    attrs.push(a);
+                }
+            }
+        }
+        attrs.push(if has_children(name) { "\\HasChildren" } else { "\\HasNoChildren" });
+        out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+        out.extend_from_slice(&wire_name(name, s.utf8));
+        out.extend_from_slice(b"\r\n");
+        if let (Some(st), Some((id, r, recent))) = (&want_status, rec) {
+            write_status(out, r, *id, st, s.utf8, *recent);
+        }
+    }
+    Ok(Done::text("LIST completed"))
+}
+
+pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec<u8>) -> Outcome {
+    let account = s.account_id();
+    let full = join(reference, pattern, HIERARCHY_DELIMITER);
+    let boxes = s.read(move |r| r.mailboxes(account)).await?;
+    for (_, rec) in boxes {
+        if rec.subscribed && matches(&full, &rec.name, HIERARCHY_DELIMITER) {
+            out.extend_from_slice(b"* LSUB () \"/\" ");
+            out.extend_from_slice(&wire_name(&rec.name, s.utf8));
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    Ok(Done::text("LSUB completed"))
+}

@@ -1,0 +1,16 @@
+//! LOGIN (RFC 9051 §6.2.3). Plaintext passwords only where `Session::secure` (checked before
+//! dispatch); failures are throttled per address and account by `imap::login`.
+
+use crate::imap::session::{Done, Error, Outcome, Session};
+
+pub async fn run(s: &mut Session, user: &str, password: &[u8]) -> Outcome {
+    let password = std::str::from_utf8(password)
+        .map_err(|_| Error::No(Some("AUTHENTICATIONFAILED"), "invalid credentials".into()))?;
+    match s.ctx.logins.check(s.peer.ip(), user, password).await {
+        Some(account) => {
+            s.logged_in(account);
+            Ok(Done::with_code(format!("CAPABILITY {}", s.capabilities()), "LOGIN completed"))
+        }
+        None => Err(Error::No(Some("AUTHENTICATIONFAILED"), "invalid credentials".into())),
+    }
+}

@@ -1,0 +1,169 @@
+//! One file per command. Each handler runs after the session checked its state, writes untagged
+//! responses into `out`, and returns the tagged OK's text or an error.
+
+pub mod append;
+pub mod authenticate;
+pub mod copy;
+pub mod create;
+pub mod delete;
+pub mod enable;
+pub mod expunge;
+pub mod fetch;
+pub mod list;
+pub mod list_match;
+pub mod login;
+pub mod rename;
+pub mod search;
+pub mod select;
+pub mod status;
+pub mod store;
+pub mod subscribe;
+
+use super::selected::Selected;
+use super::session::Error;
+use crate::proto::command::SequenceSet;
+use crate::store::{HIERARCHY_DELIMITER, flag};
+
+/// Resolves a sequence set against the selected mailbox into (sequence number, UID) pairs in
+/// ascending order. Sequence numbers outside 1..=EXISTS are an error (RFC 9051 §6.4.5); UIDs
+/// that do not exist are skipped silently. `$` takes the saved SEARCHRES result.
+pub fn resolve(
+    sel: &Selected,
+    set: &SequenceSet,
+    uid: bool,
+    saved: Option<&[u32]>,
+) -> Result<Vec<(u32, u32)>, Error> {
+    let ranges = match set {
+        SequenceSet::Saved => {
+            let saved = saved.unwrap_or(&[]);
+            return Ok(saved.iter().filter_map(|u| sel.seq_of(*u).map(|s| (s, *u))).collect());
+        }
+        SequenceSet::Ranges(r) => r,
+    };
+    let mut out = Vec::new();
+    if uid {
+        let max = sel.max_uid();
+        for r in ranges.iter() {
+            let (lo, hi) = r.resolve(max);
+            let start = sel.uids.partition_point(|u| *u < lo);
+            for (i, u) in sel.uids[start..].iter().enumerate() {
+                if *u > hi {
+                    break;
+                }
+                out.push((start as u32 + i as u32 + 1, *u));
+            }
+        }
+    } else {
+        let max = sel.exists();
+        for r in ranges.iter() {
+            let (lo, hi) = r.resolve(max);
+            if lo == 0 || hi > max {
+                return Err(Error::Bad("invalid message sequence number".into()));
+            }
+            for seq in lo..=hi {
+                if let Some(u) = sel.uid_of(seq) {
+                    out.push((seq, u));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Flags of a STORE or APPEND as store bits and keywords; `\Recent` and other `\` extensions
+/// cannot be set (RFC 9051 §2.3.2) and are refused.
+pub fn flag_bits(flags: &[crate::proto::command::Flag]) -> Result<(u8, Vec<String>), Error> {
+    use crate::proto::command::Flag;
+    let mut bits = 0;
+    let mut keywords = Vec::new();
+    for f in flags {
+        match f {
+            Flag::Seen => bits |= flag::SEEN,
+            Flag::Answered => bits |= flag::ANSWERED,
+            Flag::Flagged => bits |= flag::FLAGGED,
+            Flag::Deleted => bits |= flag::DELETED,
+            Flag::Draft => bits |= flag::DRAFT,
+            Flag::Keyword(k) => keywords.push(k.as_str().to_string()),
+            Flag::Extension(e) => return Err(Error::Bad(format!("\\{} cannot be stored", e.as_str()))),
+        }
+    }
+    Ok((bits, keywords))
+}
+
+/// Checks a mailbox name a client wants to create: UTF-8, not empty, no empty hierarchy levels,
+/// no wildcard characters, bounded length.
+pub fn check_new_name(name: &str) -> Result<(), Error> {
+    let bad = name.is_empty()
+        || name.len() > 512
+        || name.contains(['*', '%'])
+        || name.chars().any(char::is_control)
+        || name.split(HIERARCHY_DELIMITER).any(str::is_empty);
+    if bad {
+        return Err(Error::No(Some("CANNOT"), format!("{name:?} is not a valid mailbox name")));
+    }
+    Ok(())
+}
+
+/// The name of a mailbox as sent to the client: UTF-8 when enabled, modified UTF-7 otherwise.
+pub fn wire_name(name: &str, utf8: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if utf8 {
+        crate::proto::string::write_astring(&mut out, name.as_bytes());
+    } else {
+        let encoded = crate::proto::command::encode_modified_utf7(name);
+        crate::proto::string::write_astring(&mut out, encoded.as_bytes());
+    }
+    out
+}
+
+/// `date-time` of INTERNALDATE: `"17-Jul-1996 02:44:25 -0700"` (RFC 9051 §9).
+pub fn format_internal_date(unix: i64, tz_minutes: i16) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let local = unix + i64::from(tz_minutes) * 60;
+    let days = local.div_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let sign = if tz_minutes < 0 { '-' } else { '+' };
+    let tz = i32::from(tz_minutes).abs();
+    format!(
+        "{day:02}-{}-{year:04} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        tz / 60,
+        tz % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_dates() {
+        assert_eq!(format_internal_date(0, 0), "01-Jan-1970 00:00:00 +0000");
+        assert_eq!(format_internal_date(837_596_665, -420), "17-Jul-1996 02:44:25 -0700");
+        assert_eq!(format_internal_date(1_709_210_096, 60), "29-Feb-2024 13:34:56 +0100");
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_new_name("Work/2024").is_ok());
+        for bad in ["", "a//b", "/a", "a/", "x*", "a%", "a\u{1}"] {
+            assert!(check_new_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

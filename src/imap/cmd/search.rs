@@ -1,0 +1,301 @@
+//! SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH results (RFC 4731),
+//! SEARCHRES (RFC 5182) and the MODSEQ key (RFC 7162 §3.1.5). Flags, sizes and dates come from the
+//! message records; header keys read only the header bytes; BODY and TEXT decode the message
+//! (RFC 2047 words, transfer encodings, charsets) with mail-parser and match case-insensitively.
+
+use mail_parser::MimeHeaders;
+
+use crate::imap::fetchdata::FetchData;
+use crate::imap::response::number_set;
+use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
+use crate::store::{MessageRecord, Reader, StoreError, flag};
+
+/// What a search needs to know beyond the message itself.
+struct Env {
+    /// (sequence number, UID) of every message, for sequence-set keys and `*`.
+    max_seq: u32,
+    max_uid: u32,
+    recent: (u32, u32),
+    saved: Option<Vec<u32>>,
+    now: i64,
+}
+
+/// One message under evaluation, with what was loaded for it so far.
+struct Candidate<'a> {
+    r: &'a Reader,
+    seq: u32,
+    uid: u32,
+    m: MessageRecord,
+    data: Option<FetchData>,
+    raw: Option<Vec<u8>>,
+}
+
+impl Candidate<'_> {
+    fn data(&mut self) -> Result<&FetchData, StoreError> {
+        if self.data.is_none() {
+            let b = self.r.blob(self.m.blob)?;
+            self.data = Some(
+                FetchData::decode(&b.fetch_data).ok_or_else(|| StoreError::Corrupt("FETCH data".into()))?,
+            );
+        }
+        self.data.as_ref().ok_or(StoreError::Closed)
+    }
+    fn raw(&mut self) -> Result<&[u8], StoreError> {
+        if self.raw.is_none() {
+            self.raw = Some(self.r.raw(self.m.blob)?);
+        }
+        Ok(self.raw.as_deref().unwrap_or_default())
+    }
+    fn header(&mut self) -> Result<Vec<u8>, StoreError> {
+        let n = self.data()?.header_len as usize;
+        let raw = self.raw()?;
+        Ok(raw[..n.min(raw.len())].to_vec())
+    }
+}
+
+fn contains_ci(hay: &str, needle: &[u8]) -> bool {
+    let needle = String::from_utf8_lossy(needle).to_lowercase();
+    hay.to_lowercase().contains(&needle)
+}
+
+/// The decoded values of the header fields named `name` (RFC 2047 words decoded).
+fn header_values(raw: &[u8], name: &str) -> Vec<String> {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(raw) else { return Vec::new() };
+    msg.headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| {
+            let v = &h.value;
+            match v {
+                mail_parser::HeaderValue::Text(t) => t.to_string(),
+                mail_parser::HeaderValue::TextList(l) => l.join(" "),
+                mail_parser::HeaderValue::Address(a) => a
+                    .iter()
+                    .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::from_utf8_lossy(
+                    raw.get(h.offset_start() as usize..h.offset_end() as usize).unwrap_or_default(),
+                )
+                .trim()
+                .to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The decoded text of the message's bodies (text parts, HTML as text, attachment names).
+fn body_text(raw: &[u8]) -> String {
+    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else { return String::new() };
+    let mut text = String::new();
+    for i in 0..msg.text_body.len().max(msg.html_body.len()) {
+        if let Some(t) = msg.body_text(i) {
+            text.push_str(&t);
+            text.push('\n');
+        }
+    }
+    for a in msg.attachments() {
+        if let Some(n) = a.attachment_name() {
+            text.push_str(n);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn in_set(set: &SequenceSet, n: u32, max: u32, saved: Option<&[u32]>, uid_of_saved: u32) -> bool {
+    match set.contains(n, max) {
+        Some(b) => b,
+        None => saved.is_some_and(|s| s.binary_search(&uid_of_saved).is_ok()),
+    }
+}
+
+fn day(unix: i64, tz_minutes: i16) -> i64 {
+    (unix + i64::from(tz_minutes) * 60).div_euclid(86_400)
+}
+
+fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreError> {
+    use SearchKey as K;
+    let f = c.m.flags;
+    Ok(match k {
+        K::All => true,
+        K::Answered => f & flag::ANSWERED != 0,
+        K::Deleted => f & flag::DELETED != 0,
+        K::Draft => f & flag::DRAFT != 0,
+        K::Flagged => f & flag::FLAGGED != 0,
+        K::Seen => f & flag::SEEN != 0,
+        K::Unanswered => f & flag::ANSWERED == 0,
+        K::Undeleted => f & flag::DELETED == 0,
+        K::Undraft => f & flag::DRAFT == 0,
+        K::Unflagged => f & flag::FLAGGED == 0,
+        K::Unseen => f & flag::SEEN == 0,
+        K::Keyword(a) => c.m.keywords.iter().any(|k| k.eq_ignore_ascii_case(a.as_str())),
+        K::Unkeyword(a) => !c.m.keywords.iter().any(|k| k.eq_ignore_ascii_case(a.as_str())),
+        K::Recent => c.uid >= env.recent.0 && c.uid < env.recent.1,
+        K::Old => !(c.uid >= env.recent.0 && c.uid < env.recent.1),
+        K::New => c.uid >= env.recent.0 && c.uid < env.recent.1 && f & flag::SEEN == 0,
+        K::Larger(n) => u64::from(c.m.size) > *n,
+        K::Smaller(n) => u64::from(c.m.size) < *n,
+        K::Before(d) => day(c.m.internal_date, c.m.tz_minutes) < d.days_since_epoch(),
+        K::On(d) => day(c.m.internal_date, c.m.tz_minutes) == d.days_since_epoch(),
+        K::Since(d) => day(c.m.internal_date, c.m.tz_minutes) >= d.days_since_epoch(),
+        K::SentBefore(d) | K::SentOn(d) | K::SentSince(d) => {
+            let sent = c.data()?.date.map(|t| t.div_euclid(86_400));
+            let want = d.days_since_epoch();
+            match (k, sent) {
+                (_, None) => false,
+                (K::SentBefore(_), Some(s)) => s < want,
+                (K::SentOn(_), Some(s)) => s == want,
+                (_, Some(s)) => s >= want,
+            }
+        }
+        K::Older(secs) => env.now - c.m.internal_date >= i64::from(secs.get()),
+        K::Younger(secs) => env.now - c.m.internal_date <= i64::from(secs.get()),
+        K::From(v) => header_values(&c.header()?, "From").iter().any(|h| contains_ci(h, v)),
+        K::To(v) => header_values(&c.header()?, "To").iter().any(|h| contains_ci(h, v)),
+        K::Cc(v) => header_values(&c.header()?, "Cc").iter().any(|h| contains_ci(h, v)),
+        K::Bcc(v) => header_values(&c.header()?, "Bcc").iter().any(|h| contains_ci(h, v)),
+        K::Subject(v) => header_values(&c.header()?, "Subject").iter().any(|h| contains_ci(h, v)),
+        // RFC 9051 §6.4.4: HEADER with an empty string matches every message that has the field.
+        K::Header(name, v) => {
+            header_values(&c.header()?, name).iter().any(|h| v.is_empty() || contains_ci(h, v))
+        }
+        K::Body(v) => contains_ci(&body_text(c.raw()?), v),
+        K::Text(v) => {
+            let header = String::from_utf8_lossy(&c.header()?).to_string();
+            contains_ci(&header, v) || contains_ci(&body_text(c.raw()?), v)
+        }
+        K::Uid(set) => in_set(set, c.uid, env.max_uid, env.saved.as_deref(), c.uid),
+        K::SequenceSet(set) => in_set(set, c.seq, env.max_seq, env.saved.as_deref(), c.uid),
+        K::Not(k) => !eval(k, c, env)?,
+        K::Or(a, b) => eval(a, c, env)? || eval(b, c, env)?,
+        K::And(keys) => {
+            for k in keys.iter() {
+                if !eval(k, c, env)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        K::ModSeq { mod_seq, .. } => c.m.modseq >= *mod_seq,
+        K::EmailId(id) => id.as_str() == format!("M{}", c.m.blob),
+        K::ThreadId(_) | K::SavedBefore(_) | K::SavedOn(_) | K::SavedSince(_) | K::SaveDateSupported => false,
+    })
+}
+
+fn uses_modseq(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        _ => false,
+    }
+}
+
+pub async fn run(
+    s: &mut Session,
+    uid: bool,
+    returns: Option<&[SearchReturn]>,
+    charset: Option<&str>,
+    criteria: &SearchKey,
+    tag: &Tag,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    if let Some(cs) = charset
+        && !cs.eq_ignore_ascii_case("UTF-8")
+        && !cs.eq_ignore_ascii_case("US-ASCII")
+    {
+        return Err(Error::No(Some("BADCHARSET (UTF-8 US-ASCII)"), format!("charset {cs} is not supported")));
+    }
+    if returns.is_some_and(|r| r.iter().any(|x| matches!(x, SearchReturn::Partial(_)))) {
+        return Err(Error::Bad("PARTIAL is not supported yet".into()));
+    }
+    let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
+    let modseq = uses_modseq(criteria);
+    if modseq {
+        s.condstore = true;
+    }
+    let env = Env {
+        max_seq: sel.exists(),
+        max_uid: sel.max_uid(),
+        recent: sel.recent,
+        saved: s.saved.clone(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
+    let mailbox = sel.mailbox;
+    let all: Vec<(u32, u32)> = sel.uids.iter().enumerate().map(|(i, u)| (i as u32 + 1, *u)).collect();
+    let criteria = criteria.clone();
+    let (hits, max_modseq) = s
+        .read(move |r| {
+            let mut hits = Vec::new();
+            let mut max_modseq = 0;
+            for (seq, u) in all {
+                let Some(m) = r.message(mailbox, u)? else { continue };
+                let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
+                if eval(&criteria, &mut c, &env)? {
+                    max_modseq = max_modseq.max(c.m.modseq);
+                    hits.push((seq, u));
+                }
+            }
+            Ok((hits, max_modseq))
+        })
+        .await?;
+    let numbers: Vec<u32> = hits.iter().map(|(seq, u)| if uid { *u } else { *seq }).collect();
+    let esearch = returns.is_some() || s.rev2;
+    let returns: Vec<SearchReturn> = match returns {
+        Some([]) | None => vec![SearchReturn::All],
+        Some(r) => r.to_vec(),
+    };
+    if returns.contains(&SearchReturn::Save) {
+        let mut saved: Vec<u32> = hits.iter().map(|(_, u)| *u).collect();
+        saved.sort_unstable();
+        s.saved = Some(saved);
+        if returns.len() == 1 {
+            return Ok(Done::text("SEARCH completed, result saved"));
+        }
+    }
+    if !esearch {
+        out.extend_from_slice(b"* SEARCH");
+        for n in &numbers {
+            out.extend_from_slice(format!(" {n}").as_bytes());
+        }
+        if modseq && !numbers.is_empty() {
+            out.extend_from_slice(format!(" (MODSEQ {max_modseq})").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        return Ok(Done::text("SEARCH completed"));
+    }
+    // RFC 4731 §3.1: `* ESEARCH (TAG "x") [UID] MIN n MAX n COUNT n ALL set`.
+    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    for r in &returns {
+        match r {
+            SearchReturn::Min if !sorted.is_empty() => {
+                out.extend_from_slice(format!(" MIN {}", sorted[0]).as_bytes())
+            }
+            SearchReturn::Max if !sorted.is_empty() => {
+                out.extend_from_slice(format!(" MAX {}", sorted[sorted.len() - 1]).as_bytes())
+            }
+            SearchReturn::Count => out.extend_from_slice(format!(" COUNT {}", sorted.len()).as_bytes()),
+            SearchReturn::All if !sorted.is_empty() => {
+                out.extend_from_slice(b" ALL ");
+                number_set(out, &sorted);
+            }
+            _ => {}
+        }
+    }
+    if modseq && !sorted.is_empty() {
+        out.extend_from_slice(format!(" MODSEQ {max_modseq}").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(Done::text("SEARCH completed"))
+}

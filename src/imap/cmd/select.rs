@@ -1,0 +1,74 @@
+//! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3; RFC 3501 §6.3.1), with CONDSTORE (RFC 7162 §3.1.8).
+
+use std::collections::BTreeSet;
+
+use super::wire_name;
+use crate::imap::selected::Selected;
+use crate::imap::session::{Done, Error, Outcome, Session, State};
+use crate::proto::command::{MailboxName, SelectParams};
+
+pub async fn run(
+    s: &mut Session,
+    mailbox: &MailboxName,
+    params: &SelectParams,
+    examine: bool,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    if params.qresync.is_some() {
+        return Err(Error::Bad("QRESYNC is not enabled".into()));
+    }
+    if s.selected.take().is_some() {
+        // RFC 7162 §3.2.11, RFC 9051 §6.3.2: the previous mailbox is closed.
+        out.extend_from_slice(b"* OK [CLOSED] previous mailbox closed\r\n");
+        s.state = State::Authenticated;
+    }
+    if params.condstore {
+        s.condstore = true;
+    }
+    let account = s.account_id();
+    let name = mailbox.as_str().to_string();
+    let id = s.read(move |r| r.mailbox_id(account, &name)).await?;
+    // A read-write select takes the messages that arrived since the last one as \Recent.
+    let first_recent =
+        if examine { None } else { Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?) };
+    let (rec, uids) = s.read(move |r| Ok((r.mailbox(id)?, r.uids(id)?))).await?;
+    let recent = match first_recent {
+        Some(first) => (first, rec.uidnext),
+        None => (0, 0),
+    };
+    let recent_count = uids.iter().filter(|u| **u >= recent.0 && **u < recent.1).count();
+    out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+    out.extend_from_slice(
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n",
+    );
+    out.extend_from_slice(format!("* {} EXISTS\r\n", uids.len()).as_bytes());
+    if !s.rev2 {
+        out.extend_from_slice(format!("* {recent_count} RECENT\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", rec.uidvalidity).as_bytes());
+    out.extend_from_slice(format!("* OK [UIDNEXT {}] predicted next UID\r\n", rec.uidnext).as_bytes());
+    if s.condstore {
+        out.extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] highest\r\n", rec.highest_modseq).as_bytes());
+    } else {
+        out.extend_from_slice(b"* OK [NOMODSEQ] ask with CONDSTORE for MODSEQs\r\n");
+    }
+    if s.rev2 {
+        out.extend_from_slice(b"* LIST () \"/\" ");
+        out.extend_from_slice(&wire_name(&rec.name, s.utf8));
+        out.extend_from_slice(b"\r\n");
+    }
+    s.selected = Some(Selected {
+        mailbox: id,
+        name: rec.name,
+        uidvalidity: rec.uidvalidity,
+        read_only: examine,
+        uids,
+        modseq: rec.highest_modseq,
+        recent,
+        pending_expunge: BTreeSet::new(),
+        own_modseqs: BTreeSet::new(),
+    });
+    s.state = State::Selected;
+    let verb = if examine { "EXAMINE" } else { "SELECT" };
+    Ok(Done::with_code(if examine { "READ-ONLY" } else { "READ-WRITE" }, format!("{verb} completed")))
+}

@@ -1,0 +1,88 @@
+//! STORE and UID STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3).
+
+use crate::imap::response;
+use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::proto::command::{SequenceSet, StoreAction, StoreMode, StoreModifier};
+use crate::store::{FlagOp, StoreError};
+
+pub async fn run(
+    s: &mut Session,
+    uid: bool,
+    set: &SequenceSet,
+    action: &StoreAction,
+    modifiers: &[StoreModifier],
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
+    if sel.read_only {
+        return Err(Error::No(Some("READ-ONLY"), "mailbox is read-only".into()));
+    }
+    let targets = super::resolve(sel, set, uid, s.saved.as_deref())?;
+    let (bits, keywords) = super::flag_bits(&action.flags)?;
+    let op = match action.mode {
+        StoreMode::Replace => FlagOp::Replace,
+        StoreMode::Add => FlagOp::Add,
+        StoreMode::Remove => FlagOp::Remove,
+    };
+    let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(m)| *m).next();
+    if unchanged_since.is_some() {
+        s.condstore = true;
+    }
+    let id = sel.mailbox;
+    let t2 = targets.clone();
+    let results = s
+        .ctx
+        .store
+        .write(move |t| {
+            let mut res = Vec::with_capacity(t2.len());
+            for &(seq, u) in &t2 {
+                match t.store_flags(id, u, op, bits, &keywords, unchanged_since) {
+                    Ok((modseq, m)) => res.push((seq, u, Some((modseq, m)))),
+                    // Expunged meanwhile, or modified since UNCHANGEDSINCE: reported, not fatal.
+                    Err(StoreError::Conflict(_)) => res.push((seq, u, None)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(res)
+        })
+        .await?;
+    let condstore = s.condstore;
+    let mut failed = Vec::new();
+    let sel = s.selected.as_mut().ok_or_else(|| Error::Bad("no mailbox selected".into()))?;
+    for (seq, u, r) in results {
+        let Some((modseq, m)) = r else {
+            failed.push(if uid { u } else { seq });
+            continue;
+        };
+        if let Some(ms) = modseq {
+            sel.own_modseqs.insert(ms);
+        }
+        // .SILENT suppresses the FLAGS echo, but under CONDSTORE the MODSEQ is still sent (RFC 7162 §3.1.3).
+        if action.silent && !(condstore && modseq.is_some()) {
+            continue;
+        }
+        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        if uid {
+            out.extend_from_slice(format!("UID {u} ").as_bytes());
+        }
+        if !action.silent {
+            out.extend_from_slice(b"FLAGS ");
+            response::flags(out, m.flags, &m.keywords, sel.is_recent(u));
+        }
+        if condstore {
+            if !action.silent {
+                out.push(b' ');
+            }
+            out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes());
+        }
+        out.extend_from_slice(b")\r\n");
+    }
+    if failed.is_empty() {
+        Ok(Done::text("STORE completed"))
+    } else {
+        failed.sort_unstable();
+        let mut set = Vec::new();
+        response::number_set(&mut set, &failed);
+        Ok(Done::with_code(format!("MODIFIED {}", String::from_utf8_lossy(&set)), "conditional STORE failed"))
+    }
+}

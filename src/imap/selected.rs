@@ -1,0 +1,117 @@
+//! The selected mailbox as one session sees it: the sequence-number map, and the changes of other
+//! sessions reported at the moments the RFC allows (RFC 9051 §5.2, §7.5.1). What changed is read
+//! from the store's MODSEQ index and tombstones, so a refresh costs in proportion to the changes.
+
+use std::collections::BTreeSet;
+
+use crate::store::{Reader, Result};
+
+use super::response;
+
+/// The session's view of its selected mailbox.
+#[derive(Debug)]
+pub struct Selected {
+    pub mailbox: u64,
+    pub name: String,
+    pub uidvalidity: u32,
+    /// EXAMINE, or a mailbox the session may not change.
+    pub read_only: bool,
+    /// UIDs in sequence-number order: `uids[n - 1]` has sequence number n.
+    pub uids: Vec<u32>,
+    /// Everything up to this MODSEQ has been reported to the client.
+    pub modseq: u64,
+    /// UIDs in `recent.0 .. recent.1` are `\Recent` for this session (RFC 3501 only).
+    pub recent: (u32, u32),
+    /// UIDs expunged by others but not yet reported (reporting is not allowed during FETCH,
+    /// STORE and SEARCH, RFC 9051 §7.5.1); they keep their sequence numbers until then.
+    pub pending_expunge: BTreeSet<u32>,
+    /// Changes this session made itself and reported already (STORE answers, .SILENT): not echoed.
+    pub own_modseqs: BTreeSet<u64>,
+}
+
+impl Selected {
+    /// The sequence number of a UID, if the session knows it.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    }
+
+    /// The UID at a sequence number.
+    pub fn uid_of(&self, seq: u32) -> Option<u32> {
+        self.uids.get(seq.checked_sub(1)? as usize).copied()
+    }
+
+    /// Messages the client knows of (the last EXISTS).
+    pub fn exists(&self) -> u32 {
+        self.uids.len() as u32
+    }
+
+    /// The highest UID known, or 0.
+    pub fn max_uid(&self) -> u32 {
+        self.uids.last().copied().unwrap_or(0)
+    }
+
+    pub fn is_recent(&self, uid: u32) -> bool {
+        uid >= self.recent.0 && uid < self.recent.1
+    }
+
+    /// Reads what others changed since the last refresh and writes the untagged responses:
+    /// `EXPUNGE` (or `VANISHED` under QRESYNC) when `expunge_allowed`, then `EXISTS` for new
+    /// messages, then `FETCH (FLAGS ..)` for flag changes of known messages.
+    pub fn refresh(
+        &mut self,
+        r: &Reader,
+        out: &mut Vec<u8>,
+        expunge_allowed: bool,
+        qresync: bool,
+        condstore: bool,
+    ) -> Result<()> {
+        let rec = r.mailbox(self.mailbox)?;
+        if rec.highest_modseq <= self.modseq && (self.pending_expunge.is_empty() || !expunge_allowed) {
+            return Ok(());
+        }
+        let since = self.modseq;
+        for uid in r.vanished_since(self.mailbox, since)? {
+            if self.uids.binary_search(&uid).is_ok() {
+                self.pending_expunge.insert(uid);
+            }
+        }
+        if expunge_allowed && !self.pending_expunge.is_empty() {
+            let gone: Vec<u32> = std::mem::take(&mut self.pending_expunge).into_iter().collect();
+            if qresync {
+                response::vanished(out, &gone, false);
+                self.uids.retain(|u| gone.binary_search(u).is_err());
+            } else {
+                // Highest sequence numbers first, so that each number is valid when it is sent.
+                for uid in gone.iter().rev() {
+                    if let Ok(i) = self.uids.binary_search(uid) {
+                        self.uids.remove(i);
+                        out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                    }
+                }
+            }
+        }
+        let changed = r.changed_since(self.mailbox, since)?;
+        let known_max = self.max_uid();
+        let mut new: Vec<u32> = changed.iter().map(|(u, _)| *u).filter(|u| *u > known_max).collect();
+        new.sort_unstable();
+        if !new.is_empty() {
+            self.uids.extend(new);
+            out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
+        }
+        for (uid, modseq) in changed {
+            if uid > known_max || self.own_modseqs.remove(&modseq) {
+                continue;
+            }
+            let (Some(seq), Some(m)) = (self.seq_of(uid), r.message(self.mailbox, uid)?) else { continue };
+            out.extend_from_slice(format!("* {seq} FETCH (UID {uid} FLAGS ").as_bytes());
+            response::flags(out, m.flags, &m.keywords, self.is_recent(uid));
+            if qresync || condstore {
+                out.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+            }
+            out.extend_from_slice(b")\r\n");
+        }
+        self.own_modseqs.retain(|m| *m > rec.highest_modseq);
+        self.modseq = rec.highest_modseq;
+        Ok(())
+    }
+}

@@ -1,0 +1,483 @@
+//! One IMAP session: the states of RFC 9051 §3 (not authenticated, authenticated, selected,
+//! logout), checked in one place before dispatch, and the dispatcher to `cmd/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Context;
+use super::cmd;
+use super::login::Account;
+use super::selected::Selected;
+use crate::events::Subscription;
+use crate::proto::command::{Command, CommandBody, Tag};
+use crate::proto::framing::Rejection;
+use crate::proto::parse::{ParseOptions, parse_command_with, parse_done};
+use crate::store::{Reader, StoreError};
+
+/// What the connection loop must do after a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    /// Flush and close.
+    Logout,
+    /// Flush, then start TLS on the connection.
+    StartTls,
+    /// Flush, then wait for `DONE` while pushing changes.
+    Idle,
+    /// Flush; the next line is a raw line (an AUTHENTICATE response), not a command.
+    RawLine,
+}
+
+/// A command's failure, answered as a tagged NO or BAD.
+#[derive(Debug)]
+pub enum Error {
+    /// `NO [code] text`
+    No(Option<&'static str>, String),
+    /// `BAD text`
+    Bad(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::NoSuchMailbox => Some("NONEXISTENT"),
+            StoreError::MailboxExists => Some("ALREADYEXISTS"),
+            StoreError::NotAllowed(_) => Some("CANNOT"),
+            StoreError::Storage(_) | StoreError::Closed => Some("UNAVAILABLE"),
+            StoreError::Corrupt(_) | StoreError::Format(_) => Some("SERVERBUG"),
+            _ => None,
+        };
+        if code == Some("SERVERBUG") || code == Some("UNAVAILABLE") {
+            log::error!("store: {e}");
+        }
+        Error::No(code, e.to_string())
+    }
+}
+
+/// A handler's success: the text (and code) of the tagged OK.
+pub struct Done {
+    pub code: Option<String>,
+    pub text: String,
+}
+
+impl Done {
+    pub fn text(text: impl Into<String>) -> Self {
+        Done { code: None, text: text.into() }
+    }
+    pub fn with_code(code: impl Into<String>, text: impl Into<String>) -> Self {
+        Done { code: Some(code.into()), text: text.into() }
+    }
+}
+
+pub type Outcome = Result<Done, Error>;
+
+/// The states of RFC 9051 §3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    NotAuthenticated,
+    Authenticated,
+    Selected,
+    Logout,
+}
+
+pub struct Session {
+    pub ctx: Arc<Context>,
+    pub peer: SocketAddr,
+    /// The connection is encrypted (implicit TLS or after STARTTLS).
+    pub tls: bool,
+    pub state: State,
+    pub account: Option<Account>,
+    pub selected: Option<Selected>,
+    /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour.
+    pub rev2: bool,
+    /// CONDSTORE is active (ENABLE, SELECT (CONDSTORE), or a command that uses MODSEQ).
+    pub condstore: bool,
+    /// QRESYNC was enabled (implies CONDSTORE).
+    pub qresync: bool,
+    /// UTF8=ACCEPT or IMAP4rev2: mailbox names are UTF-8 on the wire.
+    pub utf8: bool,
+    /// An AUTHENTICATE PLAIN waiting for the client's response.
+    pub sasl: Option<Tag>,
+    /// The tag of the running IDLE.
+    pub idle_tag: Option<Tag>,
+    /// Changes of this account, once logged in.
+    pub subscription: Option<Subscription>,
+    /// SEARCHRES (RFC 5182): UIDs saved by the last `SEARCH RETURN (SAVE)`.
+    pub saved: Option<Vec<u32>>,
+}
+
+impl Session {
+    pub fn new(ctx: Arc<Context>, peer: SocketAddr, tls: bool) -> Self {
+        Session {
+            ctx,
+            peer,
+            tls,
+            state: State::NotAuthenticated,
+            account: None,
+            selected: None,
+            rev2: false,
+            condstore: false,
+            qresync: false,
+            utf8: false,
+            sasl: None,
+            idle_tag: None,
+            subscription: None,
+            saved: None,
+        }
+    }
+
+    /// Passwords may be sent: over TLS, or on loopback when the config allows it.
+    pub fn secure(&self) -> bool {
+        self.tls || (self.peer.ip().is_loopback() && self.ctx.config.security.allow_plaintext_loopback)
+    }
+
+    /// The capability list for the current state (RFC 9051 §7.2.2).
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
+        if self.state == State::NotAuthenticated {
+            if !self.tls && self.ctx.tls_available {
+                caps.push("STARTTLS");
+            }
+            if self.secure() {
+                caps.push("AUTH=PLAIN");
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        } else {
+            caps.extend([
+                "NAMESPACE",
+                "UNSELECT",
+                "UIDPLUS",
+                "MOVE",
+                "CHILDREN",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "SPECIAL-USE",
+                "STATUS=SIZE",
+                "MULTIAPPEND",
+                "BINARY",
+                "ESEARCH",
+                "SEARCHRES",
+                "CONDSTORE",
+                "UTF8=ACCEPT",
+            ]);
+        }
+        caps.join(" ")
+    }
+
+    pub fn greeting(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(
+            format!(
+                "* OK [CAPABILITY {}] {} applianced ready\r\n",
+                self.capabilities(),
+                self.ctx.config.hostname
+            )
+            .as_bytes(),
+        );
+    }
+
+    /// How long the client may stay silent.
+    pub fn timeout(&self) -> Duration {
+        let l = &self.ctx.config.limits;
+        Duration::from_secs(if self.state == State::NotAuthenticated {
+            l.login_timeout_secs
+        } else {
+            l.idle_timeout_secs
+        })
+    }
+
+    /// May the client send a synchronising literal of `size` bytes? (Refusing costs it nothing.)
+    pub fn accept_literal(&self, size: u64) -> bool {
+        size <= self.ctx.config.limits.max_literal_size
+    }
+
+    /// Answers a command the framer refused at a known boundary.
+    pub fn rejected(&mut self, tag: Option<&[u8]>, reason: &Rejection, out: &mut Vec<u8>) -> Next {
+        let tag = tag.and_then(|t| Tag::try_from(t).ok());
+        let (resp, text) = match reason {
+            Rejection::LineTooLong => ("BAD", "command line too long".to_string()),
+            Rejection::LiteralTooBig { size, .. } => {
+                ("NO [TOOBIG]", format!("literal of {size} bytes is over the limit"))
+            }
+            Rejection::CommandTooBig => ("NO [TOOBIG]", "command too big".into()),
+            _ => ("BAD", "malformed literal".into()),
+        };
+        log::info!("{}: refused: {text}", self.peer);
+        match tag {
+            Some(t) => out.extend_from_slice(format!("{t} {resp} {text}\r\n").as_bytes()),
+            None => out.extend_from_slice(format!("* BAD {text}\r\n").as_bytes()),
+        }
+        if matches!(reason, Rejection::BadLiteral | Rejection::LiteralTooBig { synchronising: false, .. }) {
+            out.extend_from_slice(b"* BYE cannot find the end of that command\r\n");
+            return Next::Logout;
+        }
+        Next::Continue
+    }
+
+    /// Runs one framed command (or the raw line an AUTHENTICATE is waiting for).
+    pub async fn command(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Next {
+        if let Some(tag) = self.sasl.take() {
+            let outcome = cmd::authenticate::response(self, bytes).await;
+            return self.finish(&tag, "AUTHENTICATE", outcome, out);
+        }
+        let cmd = match parse_command_with(bytes, ParseOptions { utf8: self.utf8 }) {
+            Ok(c) => c,
+            Err(e) => {
+                match e.tag {
+                    Some(t) => out.extend_from_slice(format!("{t} BAD {}\r\n", e.message).as_bytes()),
+                    None => out.extend_from_slice(format!("* BAD {}\r\n", e.message).as_bytes()),
+                }
+                return Next::Continue;
+            }
+        };
+        let Command { tag, body } = cmd;
+        let name = body.name();
+        if let Err(e) = self.allowed(&body) {
+            return self.finish(&tag, name, Err(e), out);
+        }
+        let outcome = match body {
+            CommandBody::Capability => {
+                out.extend_from_slice(format!("* CAPABILITY {}\r\n", self.capabilities()).as_bytes());
+                Ok(Done::text("CAPABILITY completed"))
+            }
+            CommandBody::Noop | CommandBody::Check => {
+                self.refresh(out, true).await;
+                Ok(Done::text(format!("{name} completed")))
+            }
+            CommandBody::Logout => {
+                out.extend_from_slice(b"* BYE logging out\r\n");
+                out.extend_from_slice(format!("{tag} OK LOGOUT completed\r\n").as_bytes());
+                self.state = State::Logout;
+                return Next::Logout;
+            }
+            CommandBody::StartTls => {
+                out.extend_from_slice(format!("{tag} OK begin TLS negotiation now\r\n").as_bytes());
+                return Next::StartTls;
+            }
+            CommandBody::Id { .. } => {
+                out.extend_from_slice(b"* ID (\"name\" \"applianced\" \"version\" \"");
+                out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+                out.extend_from_slice(b"\")\r\n");
+                Ok(Done::text("ID completed"))
+            }
+            CommandBody::Login { username, password } => {
+                cmd::login::run(self, &username, password.expose()).await
+            }
+            CommandBody::Authenticate { mechanism, initial_response } => {
+                match cmd::authenticate::start(self, &mechanism, initial_response) {
+                    cmd::authenticate::Start::Continue => {
+                        out.extend_from_slice(b"+ \r\n");
+                        self.sasl = Some(tag);
+                        return Next::RawLine;
+                    }
+                    cmd::authenticate::Start::Response(r) => cmd::authenticate::response_bytes(self, r).await,
+                    cmd::authenticate::Start::Failed(e) => Err(e),
+                }
+            }
+            CommandBody::Enable { capabilities } => Ok(cmd::enable::run(self, &capabilities, out)),
+            CommandBody::Namespace => {
+                out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                Ok(Done::text("NAMESPACE completed"))
+            }
+            CommandBody::Select { mailbox, params } => {
+                cmd::select::run(self, &mailbox, &params, false, out).await
+            }
+            CommandBody::Examine { mailbox, params } => {
+                cmd::select::run(self, &mailbox, &params, true, out).await
+            }
+            CommandBody::Create { mailbox, special_use } => {
+                cmd::create::run(self, &mailbox, &special_use).await
+            }
+            CommandBody::Delete { mailbox } => cmd::delete::run(self, &mailbox).await,
+            CommandBody::Rename { from, to } => cmd::rename::run(self, &from, &to).await,
+            CommandBody::Subscribe { mailbox } => cmd::subscribe::run(self, &mailbox, true).await,
+            CommandBody::Unsubscribe { mailbox } => cmd::subscribe::run(self, &mailbox, false).await,
+            CommandBody::List { select, reference, patterns, returns } => {
+                cmd::list::list(self, &select, &reference, &patterns, &returns, out).await
+            }
+            CommandBody::Lsub { reference, pattern } => {
+                cmd::list::lsub(self, &reference, &pattern, out).await
+            }
+            CommandBody::Status { mailbox, attributes } => {
+                cmd::status::run(self, &mailbox, &attributes, out).await
+            }
+            CommandBody::Append { mailbox, messages } => {
+                cmd::append::run(self, &mailbox, &messages, bytes).await
+            }
+            CommandBody::Idle => {
+                self.refresh(out, true).await;
+                out.extend_from_slice(b"+ idling\r\n");
+                self.idle_tag = Some(tag);
+                return Next::Idle;
+            }
+            CommandBody::Close => cmd::expunge::close(self).await,
+            CommandBody::Unselect => {
+                self.selected = None;
+                self.state = State::Authenticated;
+                Ok(Done::text("UNSELECT completed"))
+            }
+            CommandBody::Expunge => cmd::expunge::expunge(self, None, out).await,
+            CommandBody::UidExpunge { set } => cmd::expunge::expunge(self, Some(&set), out).await,
+            CommandBody::Search { uid, returns, charset, criteria } => {
+                cmd::search::run(self, uid, returns.as_deref(), charset.as_deref(), &criteria, &tag, out)
+                    .await
+            }
+            CommandBody::Fetch { uid, set, attributes, modifiers } => {
+                cmd::fetch::run(self, uid, &set, &attributes, &modifiers, out).await
+            }
+            CommandBody::Store { uid, set, action, modifiers } => {
+                cmd::store::run(self, uid, &set, &action, &modifiers, out).await
+            }
+            CommandBody::Copy { uid, set, mailbox } => {
+                cmd::copy::run(self, uid, &set, &mailbox, false, out).await
+            }
+            CommandBody::Move { uid, set, mailbox } => {
+                cmd::copy::run(self, uid, &set, &mailbox, true, out).await
+            }
+            other => Err(Error::Bad(format!("{} is not supported yet", other.name()))),
+        };
+        self.finish(&tag, name, outcome, out)
+    }
+
+    /// Writes the tagged response, after the changes others made (where the RFC allows them).
+    fn finish(&mut self, tag: &Tag, name: &str, outcome: Outcome, out: &mut Vec<u8>) -> Next {
+        match outcome {
+            Ok(done) => match done.code {
+                Some(code) => {
+                    out.extend_from_slice(format!("{tag} OK [{code}] {}\r\n", done.text).as_bytes())
+                }
+                None => out.extend_from_slice(format!("{tag} OK {}\r\n", done.text).as_bytes()),
+            },
+            Err(Error::No(code, text)) => {
+                log::debug!("{}: {name}: NO {text}", self.peer);
+                match code {
+                    Some(c) => out.extend_from_slice(format!("{tag} NO [{c}] {text}\r\n").as_bytes()),
+                    None => out.extend_from_slice(format!("{tag} NO {text}\r\n").as_bytes()),
+                }
+            }
+            Err(Error::Bad(text)) => out.extend_from_slice(format!("{tag} BAD {text}\r\n").as_bytes()),
+        }
+        Next::Continue
+    }
+
+    /// The one place where session state is checked (STYLE.md §5).
+    fn allowed(&self, body: &CommandBody) -> Result<(), Error> {
+        use CommandBody as C;
+        let needs = match body {
+            C::Capability | C::Noop | C::Logout | C::Id { .. } => return Ok(()),
+            C::StartTls => {
+                if self.tls {
+                    return Err(Error::Bad("TLS is already active".into()));
+                }
+                if !self.ctx.tls_available {
+                    return Err(Error::No(None, "TLS is not configured".into()));
+                }
+                State::NotAuthenticated
+            }
+            C::Login { .. } | C::Authenticate { .. } => {
+                if self.state == State::NotAuthenticated && !self.secure() {
+                    return Err(Error::No(Some("PRIVACYREQUIRED"), "use STARTTLS or port 993 first".into()));
+                }
+                State::NotAuthenticated
+            }
+            C::Check
+            | C::Close
+            | C::Unselect
+            | C::Expunge
+            | C::UidExpunge { .. }
+            | C::Search { .. }
+            | C::Fetch { .. }
+            | C::Store { .. }
+            | C::Copy { .. }
+            | C::Move { .. }
+            | C::Sort { .. }
+            | C::Thread { .. } => State::Selected,
+            _ => State::Authenticated,
+        };
+        let ok = match needs {
+            State::NotAuthenticated => self.state == State::NotAuthenticated,
+            State::Authenticated => matches!(self.state, State::Authenticated | State::Selected),
+            State::Selected => self.state == State::Selected,
+            State::Logout => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            let why = match needs {
+                State::NotAuthenticated => "already authenticated",
+                State::Selected => "no mailbox selected",
+                _ => "log in first",
+            };
+            Err(Error::Bad(format!("{} not allowed now: {why}", body.name())))
+        }
+    }
+
+    /// Logs the session in.
+    pub fn logged_in(&mut self, account: Account) {
+        log::info!("{}: logged in as {}", self.peer, account.name);
+        self.subscription = Some(self.ctx.store.hub().subscribe(account.id));
+        self.account = Some(account);
+        self.state = State::Authenticated;
+    }
+
+    /// The account id; handlers run only after the state check, so there always is one.
+    pub fn account_id(&self) -> u64 {
+        self.account.as_ref().map(|a| a.id).unwrap_or(0)
+    }
+
+    /// Runs `f` on a store snapshot, off the executor.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.ctx.store.clone();
+        Ok(smol::unblock(move || f(&store.read()?)).await?)
+    }
+
+    /// Reports others' changes to the selected mailbox (EXISTS, EXPUNGE, FETCH FLAGS).
+    pub async fn refresh(&mut self, out: &mut Vec<u8>, expunge_allowed: bool) {
+        let Some(mut sel) = self.selected.take() else { return };
+        let qresync = self.qresync;
+        let condstore = self.condstore;
+        let store = self.ctx.store.clone();
+        let (sel, bytes) = smol::unblock(move || {
+            let mut buf = Vec::new();
+            if let Ok(r) = store.read()
+                && let Err(e) = sel.refresh(&r, &mut buf, expunge_allowed, qresync, condstore)
+            {
+                log::warn!("refresh: {e}");
+            }
+            (sel, buf)
+        })
+        .await;
+        out.extend_from_slice(&bytes);
+        self.selected = Some(sel);
+    }
+
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+    }
+
+    /// The account's change subscription, for IDLE.
+    pub fn subscription(&self) -> Option<Subscription> {
+        self.subscription.clone()
+    }
+
+    /// During IDLE: something changed in the account.
+    pub async fn idle_update(&mut self, out: &mut Vec<u8>) {
+        self.refresh(out, true).await;
+    }
+
+    /// The line that ends IDLE.
+    pub fn idle_end(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let tag = self.idle_tag.take();
+        let tag = tag.as_ref().map(|t| t.as_str()).unwrap_or("*");
+        if parse_done(line).is_ok() {
+            out.extend_from_slice(format!("{tag} OK IDLE terminated\r\n").as_bytes());
+        } else {
+            out.extend_from_slice(format!("{tag} BAD expected DONE\r\n").as_bytes());
+        }
+    }
+}

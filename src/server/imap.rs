@@ -1,0 +1,275 @@
+//! IMAP connections: listeners for the plain/STARTTLS and implicit-TLS ports, and the loop that
+//! moves bytes between a socket and an `imap::Session`. All IO is here; the session only sees
+//! framed commands and writes responses into a buffer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+
+use super::limits::{ConnectionLimits, Refusal};
+use super::tls::Tls;
+use crate::imap::Context;
+use crate::imap::session::{Next, Session};
+use crate::proto::framing::{Frame, Framer};
+
+/// A byte stream: TCP, TLS over TCP, and later a COMPRESS layer over either.
+pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
+type Stream = Box<dyn Duplex>;
+
+/// What every connection task shares.
+pub struct Shared {
+    pub ctx: Arc<Context>,
+    /// `None` when no certificate is configured (then no STARTTLS and no implicit TLS).
+    pub tls: Option<Arc<Tls>>,
+    pub limits: Arc<ConnectionLimits>,
+    /// Closed when the server shuts down: every session says BYE and ends.
+    pub shutdown: smol::channel::Receiver<()>,
+}
+
+/// Accepts connections on one listener until shutdown.
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+    ex: Arc<smol::Executor<'static>>,
+) {
+    loop {
+        let accepted = smol::future::or(async { Some(listener.accept().await) }, async {
+            let _ = shared.shutdown.recv().await;
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { return };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                log::warn!("accept: {e}");
+                // Out of descriptors and the like: do not spin.
+                async_io::Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        ex.spawn(async move {
+            let permit = match shared.limits.admit(peer.ip()) {
+                Ok(p) => p,
+                Err(why) => {
+                    let text = match why {
+                        Refusal::Total => "too many connections to this server",
+                        Refusal::PerAddress => "too many connections from your address",
+                    };
+                    log::warn!("{peer}: refused, {text}");
+                    let mut s = stream;
+                    let _ = s.write_all(format!("* BYE [UNAVAILABLE] {text}\r\n").as_bytes()).await;
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            if let Err(e) = connection(stream, peer, implicit_tls, &shared).await {
+                log::debug!("{peer}: {e}");
+            }
+            drop(permit);
+        })
+        .detach();
+    }
+}
+
+/// Races a future against a timeout and the server's shutdown.
+enum Event<T> {
+    Done(T),
+    TimedOut,
+    Shutdown,
+}
+
+async fn guarded<T>(
+    f: impl std::future::Future<Output = T>,
+    timeout: Duration,
+    shutdown: &smol::channel::Receiver<()>,
+) -> Event<T> {
+    smol::future::or(
+        async { Event::Done(f.await) },
+        smol::future::or(
+            async {
+                async_io::Timer::after(timeout).await;
+                Event::TimedOut
+            },
+            async {
+                let _ = shutdown.recv().await;
+                Event::Shutdown
+            },
+        ),
+    )
+    .await
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let ctx = &shared.ctx;
+    let handshake = Duration::from_secs(ctx.config.limits.login_timeout_secs);
+    let mut io: Stream = if implicit_tls {
+        let Some(tls) = &shared.tls else { return Ok(()) };
+        match guarded(tls.acceptor().accept(tcp), handshake, &shared.shutdown).await {
+            Event::Done(Ok(s)) => Box::new(s),
+            Event::Done(Err(e)) => return Err(e),
+            _ => return Ok(()),
+        }
+    } else {
+        Box::new(tcp)
+    };
+    let mut session = Session::new(shared.ctx.clone(), peer, implicit_tls);
+    let limits = &ctx.config.limits;
+    let mut framer = Framer::new(limits.max_line_length, limits.max_literal_size);
+    let mut out = Vec::with_capacity(4096);
+    session.greeting(&mut out);
+    io.write_all(&out).await?;
+    io.flush().await?;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        out.clear();
+        let timeout = session.timeout();
+        let n = match guarded(io.read(&mut buf), timeout, &shared.shutdown).await {
+            Event::Done(r) => r?,
+            Event::TimedOut => {
+                log::info!("{peer}: closed after {}s of silence", timeout.as_secs());
+                let _ = io.write_all(b"* BYE autologout; idle for too long\r\n").await;
+                return Ok(());
+            }
+            Event::Shutdown => {
+                let _ = io.write_all(b"* BYE server shutting down\r\n").await;
+                let _ = io.flush().await;
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        framer.push(&buf[..n]);
+        while let Some(frame) = framer.next() {
+            let next = match frame {
+                Frame::Command(bytes) => session.command(&bytes, &mut out).await,
+                Frame::ContinuationNeeded { tag, size } => {
+                    if session.accept_literal(size) {
+                        out.extend_from_slice(b"+ ready for literal data\r\n");
+                    } else {
+                        framer.refuse_literal();
+                        let tag = String::from_utf8_lossy(&tag).into_owned();
+                        out.extend_from_slice(format!("{tag} NO [TOOBIG] literal too large\r\n").as_bytes());
+                    }
+                    Next::Continue
+                }
+                Frame::Rejected { tag, reason } => session.rejected(tag.as_deref(), &reason, &mut out),
+            };
+            match next {
+                Next::Continue => {}
+                Next::RawLine => framer.expect_raw_line(),
+                Next::Logout => {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    return Ok(());
+                }
+                Next::StartTls => {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    out.clear();
+                    // RFC 9051 §6.2.1: anything the client sent after STARTTLS in plaintext is discarded.
+                    framer = Framer::new(limits.max_line_length, limits.max_literal_size);
+                    let Some(tls) = &shared.tls else { return Ok(()) };
+                    io = match guarded(tls.acceptor().accept(io), handshake, &shared.shutdown).await {
+                        Event::Done(Ok(s)) => Box::new(s),
+                        Event::Done(Err(e)) => return Err(e),
+                        _ => return Ok(()),
+                    };
+                    session.tls_started();
+                    break;
+                }
+                Next::Idle => {
+                    framer.expect_raw_line();
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    out.clear();
+                    if !idle(&mut io, &mut session, &mut framer, &mut buf, &mut out, shared).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if !out.is_empty() {
+            io.write_all(&out).await?;
+            io.flush().await?;
+        }
+    }
+}
+
+/// IDLE (RFC 2177, RFC 9051 §6.3.13): push changes as the store reports them until `DONE`.
+/// Returns false when the connection should end.
+async fn idle(
+    io: &mut Stream,
+    session: &mut Session,
+    framer: &mut Framer,
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+    shared: &Shared,
+) -> std::io::Result<bool> {
+    let Some(sub) = session.subscription() else { return Ok(true) };
+    let timeout = session.timeout();
+    loop {
+        enum Wake {
+            Read(std::io::Result<usize>),
+            Changed,
+        }
+        let wake = guarded(
+            smol::future::or(async { Wake::Read(io.read(buf).await) }, async {
+                let _ = sub.changed().await;
+                Wake::Changed
+            }),
+            timeout,
+            &shared.shutdown,
+        )
+        .await;
+        out.clear();
+        match wake {
+            Event::Done(Wake::Changed) => session.idle_update(out).await,
+            Event::Done(Wake::Read(r)) => {
+                let n = r?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                framer.push(&buf[..n]);
+                let mut done = false;
+                for frame in framer.by_ref() {
+                    if let Frame::Command(line) = frame {
+                        session.idle_end(&line, out);
+                        done = true;
+                        break;
+                    }
+                }
+                if done {
+                    io.write_all(out).await?;
+                    io.flush().await?;
+                    return Ok(true);
+                }
+            }
+            Event::TimedOut => {
+                let _ = io.write_all(b"* BYE autologout; idle for too long\r\n").await;
+                return Ok(false);
+            }
+            Event::Shutdown => {
+                let _ = io.write_all(b"* BYE server shutting down\r\n").await;
+                let _ = io.flush().await;
+                return Ok(false);
+            }
+        }
+        if !out.is_empty() {
+            io.write_all(out).await?;
+            io.flush().await?;
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Test helpers: a real `applianced` process on loopback ports chosen by the kernel, and a
+//! client that plays scripted IMAP sessions (`C:` lines sent, `S:` lines expected).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_applianced");
+pub const USER: &str = "bob@mail.test";
+pub const PASSWORD: &str = "bobs-secret";
+
+/// A running server with its own data directory; killed and removed on drop.
+pub struct Server {
+    pub dir: PathBuf,
+    pub imap: u16,
+    pub imaps: u16,
+    child: Child,
+}
+
+impl Server {
+    /// `--init` a fresh data directory (with `extra_config` appended to the config) and serve it.
+    pub fn start(tag: &str, extra_config: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("applianced-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let pw = dir.join("pw");
+        std::fs::write(&pw, PASSWORD).expect("pw");
+        let data = dir.join("data");
+        let o = Command::new(BIN)
+            .args(["--init", "--hostname", "mail.test", "--admin", USER, "--data-dir"])
+            .arg(&data)
+            .arg("--password-file")
+            .arg(&pw)
+            .args(["--imap-listen", "127.0.0.1:0", "--imaps-listen", "127.0.0.1:0"])
+            .output()
+            .expect("init");
+        assert!(o.status.success(), "init: {}", String::from_utf8_lossy(&o.stderr));
+        if !extra_config.is_empty() {
+            let cfg = data.join("applianced.toml");
+            let text = std::fs::read_to_string(&cfg).expect("config");
+            std::fs::write(&cfg, patch_config(&text, extra_config)).expect("config");
+        }
+        let mut child =
+            Command::new(BIN).arg("--data-dir").arg(&data).stderr(Stdio::piped()).spawn().expect("serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let (mut imap, mut imaps) = (0, 0);
+        loop {
+            let line = lines.next().expect("server exited early").expect("line");
+            if let Some(rest) = line.split("IMAPS listening on ").nth(1) {
+                imaps = port(rest);
+            } else if let Some(rest) = line.split("IMAP listening on ").nth(1) {
+                imap = port(rest);
+            }
+            if line.contains("serving") {
+                break;
+            }
+        }
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Server { dir, imap, imaps, child }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Runs the CLI against this server's data directory.
+    pub fn cli(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        cli(&self.data(), args, stdin)
+    }
+
+    pub fn deliver(&self, to: &str, message: &[u8]) {
+        let o = self.cli(&["deliver", to], message);
+        assert!(o.status.success(), "deliver: {}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.imap)
+    }
+
+    /// A logged-in client.
+    pub fn login(&self) -> Client {
+        let mut c = self.connect();
+        c.run(&format!("C: L1 LOGIN {USER} {PASSWORD}\nS: L1 OK *"));
+        c
+    }
+}
+
+/// Replaces `key = ...` lines inside `[section]` blocks, given as `section.key = value` lines.
+fn patch_config(text: &str, patches: &str) -> String {
+    let mut out = String::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t.trim_matches(['[', ']']).to_string();
+        }
+        let mut replaced = false;
+        for p in patches.lines().filter(|l| !l.trim().is_empty()) {
+            let (full, value) = p.split_once('=').expect("section.key = value");
+            let full = full.trim();
+            let (sec, key) = full.rsplit_once('.').expect("section.key");
+            if sec == section && t.starts_with(&format!("{key} =")) {
+                out.push_str(&format!("{key} = {}\n", value.trim()));
+                replaced = true;
+            }
+        }
+        if !replaced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn port(rest: &str) -> u16 {
+    rest.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in log line")
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn cli(data: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(stdin).expect("stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// A plain IMAP client that reads whole responses, literals included.
+pub struct Client {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut c = Client { stream, reader };
+        let greeting = c.line();
+        assert!(greeting.starts_with("* OK"), "greeting: {greeting}");
+        c
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// One response line, with any literal it announces appended (as text).
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        loop {
+            let mut part = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut part).expect("read");
+            assert!(n > 0, "server closed the connection; so far: {}", String::from_utf8_lossy(&line));
+            line.extend_from_slice(&part);
+            let trimmed = part.strip_suffix(b"\r\n").unwrap_or(&part);
+            let Some(open) = trimmed.iter().rposition(|b| *b == b'{') else { break };
+            let Some(len) = trimmed
+                .strip_suffix(b"}")
+                .and_then(|s| std::str::from_utf8(&s[open + 1..]).ok())
+                .and_then(|s| s.trim_end_matches('+').parse::<usize>().ok())
+            else {
+                break;
+            };
+            let mut lit = vec![0u8; len];
+            self.reader.read_exact(&mut lit).expect("literal");
+            line.extend_from_slice(&lit);
+        }
+        String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()
+    }
+
+    /// Sends a command and returns every line up to and including its tagged response.
+    pub fn cmd(&mut self, tag: &str, command: &str) -> Vec<String> {
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        self.until(tag)
+    }
+
+    pub fn until(&mut self, tag: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self.line();
+            let done = l.starts_with(&format!("{tag} "));
+            out.push(l);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// Plays a script: `C: text` lines are sent; `S: text` lines must come in order (a trailing `*`
+    /// matches any rest of the line). Untagged lines not in the script are skipped while waiting.
+    pub fn run(&mut self, script: &str) {
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(c) = line.strip_prefix("C: ") {
+                self.send(format!("{c}\r\n").as_bytes());
+            } else if let Some(expected) = line.strip_prefix("S: ") {
+                let mut seen = Vec::new();
+                loop {
+                    let got = self.line();
+                    if matches(expected, &got) {
+                        break;
+                    }
+                    let tagged = !got.starts_with('*') && !got.starts_with('+');
+                    seen.push(got);
+                    assert!(!tagged, "expected {expected:?}, got {seen:#?}");
+                }
+            } else {
+                panic!("script line {line:?} must start with C: or S:");
+            }
+        }
+    }
+}
+
+/// Glob match where `*` stands for any run of characters (and nothing else is special).
+pub fn matches(pattern: &str, got: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == got;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !got.starts_with(first) || got.len() < first.len() + last.len() || !got.ends_with(last) {
+        return false;
+    }
+    let mut rest = &got[first.len()..got.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+pub fn mail(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <alice@example.com>\r\nTo: {USER}\r\nSubject: {subject}\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <{subject}@example.com>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}

@@ -1,0 +1,224 @@
+//! IMAP over real TCP against a server process bound to loopback, with scripted sessions.
+
+mod common;
+
+use common::{PASSWORD, Server, USER, mail};
+
+#[test]
+fn greeting_capability_and_login_rules() {
+    let s = Server::start("login", "");
+    let mut c = s.connect();
+    c.run(
+        "C: a1 CAPABILITY
+         S: * CAPABILITY IMAP4rev1 IMAP4rev2 *
+         S: a1 OK CAPABILITY completed
+         C: a2 SELECT INBOX
+         S: a2 BAD SELECT not allowed now: log in first
+         C: a3 LOGIN bob@mail.test wrong
+         S: a3 NO [AUTHENTICATIONFAILED] invalid credentials
+         C: a4 LOGIN nobody@mail.test wrong
+         S: a4 NO [AUTHENTICATIONFAILED] invalid credentials
+         C: a5 FROB
+         S: a5 BAD *
+         C: a6 NOOP
+         S: a6 OK NOOP completed",
+    );
+    c.run(&format!("C: a7 LOGIN {USER} {PASSWORD}\nS: a7 OK [CAPABILITY IMAP4rev1 *] LOGIN completed"));
+    c.run("C: a8 LOGIN x y\nS: a8 BAD LOGIN not allowed now: already authenticated\nC: a9 LOGOUT\nS: * BYE *\nS: a9 OK *");
+}
+
+#[test]
+fn authenticate_plain_with_and_without_initial_response() {
+    let s = Server::start("auth", "");
+    // "\0bob@mail.test\0bobs-secret"
+    let b64 = "AGJvYkBtYWlsLnRlc3QAYm9icy1zZWNyZXQ=";
+    let mut c = s.connect();
+    c.run(&format!("C: a1 AUTHENTICATE PLAIN {b64}\nS: a1 OK [CAPABILITY *] AUTHENTICATE completed"));
+    let mut c = s.connect();
+    c.run(&format!("C: a1 AUTHENTICATE PLAIN\nS: + *\nC: {b64}\nS: a1 OK * AUTHENTICATE completed"));
+    let mut c = s.connect();
+    c.run("C: a1 AUTHENTICATE PLAIN\nS: + *\nC: *\nS: a1 BAD AUTHENTICATE cancelled");
+    c.run("C: a2 AUTHENTICATE CRAM-MD5\nS: a2 NO mechanism CRAM-MD5 is not supported");
+}
+
+#[test]
+fn select_fetch_store_search_expunge() {
+    let s = Server::start("mailbox", "");
+    for i in 1..=3 {
+        s.deliver(USER, &mail(&format!("hello{i}"), &format!("body number {i}")));
+    }
+    let mut c = s.login();
+    c.run(
+        "C: s1 SELECT INBOX
+         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
+         S: * 3 EXISTS
+         S: * 3 RECENT
+         S: * OK [UIDVALIDITY *
+         S: * OK [UIDNEXT 4] *
+         S: s1 OK [READ-WRITE] SELECT completed
+         C: f1 FETCH 1:* (UID FLAGS RFC822.SIZE)
+         S: * 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE *
+         S: * 2 FETCH (UID 2 *
+         S: * 3 FETCH (UID 3 *
+         S: f1 OK FETCH completed
+         C: f2 FETCH 2 (ENVELOPE)
+         S: * 2 FETCH (ENVELOPE (\"Mon, 7 Feb 1994 21:52:25 -0800\" \"hello2\" ((\"Alice\" NIL \"alice\" \"example.com\")) *
+         S: f2 OK FETCH completed
+         C: f3 FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject)] BODY[TEXT]<0.4>)
+         S: * 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {19}*Subject: hello2* BODY[TEXT]<0> \"body\" FLAGS (\\Seen \\Recent))
+         S: f3 OK FETCH completed
+         C: f4 FETCH 5 FLAGS
+         S: f4 BAD invalid message sequence number
+         C: st1 STORE 1 +FLAGS (\\Deleted $Work)
+         S: * 1 FETCH (FLAGS (\\Deleted \\Recent $Work))
+         S: st1 OK STORE completed
+         C: st2 UID STORE 3 +FLAGS.SILENT (\\Flagged)
+         S: st2 OK STORE completed
+         C: se1 SEARCH UNSEEN
+         S: * SEARCH 1 3
+         S: se1 OK SEARCH completed
+         C: se2 UID SEARCH OR SUBJECT hello3 BODY \"number 1\"
+         S: * SEARCH 1 3
+         S: se2 OK SEARCH completed
+         C: se3 SEARCH RETURN (MIN MAX COUNT) KEYWORD $Work
+         S: * ESEARCH (TAG \"se3\") MIN 1 MAX 1 COUNT 1
+         S: se3 OK SEARCH completed
+         C: se4 SEARCH CHARSET KOI8-R ALL
+         S: se4 NO [BADCHARSET *
+         C: e1 EXPUNGE
+         S: * 1 EXPUNGE
+         S: e1 OK EXPUNGE completed
+         C: st3 STATUS INBOX (MESSAGES UNSEEN UIDNEXT SIZE DELETED)
+         S: * STATUS INBOX (MESSAGES 2 UNSEEN 1 UIDNEXT 4 SIZE * DELETED 0)
+         S: st3 OK STATUS completed",
+    );
+}
+
+#[test]
+fn two_sessions_see_each_others_changes_and_idle_wakes_on_delivery() {
+    let s = Server::start("idle", "");
+    s.deliver(USER, &mail("first", "x"));
+    let mut a = s.login();
+    let mut b = s.login();
+    a.run("C: a1 SELECT INBOX\nS: a1 OK *");
+    b.run("C: b1 SELECT INBOX\nS: b1 OK *");
+    b.run("C: b2 STORE 1 +FLAGS (\\Flagged)\nS: b2 OK *");
+    a.run("C: a2 NOOP\nS: * 1 FETCH (UID 1 FLAGS (\\Flagged*\nS: a2 OK NOOP completed");
+    a.run("C: a3 IDLE\nS: + idling");
+    let started = std::time::Instant::now();
+    s.deliver(USER, &mail("second", "y"));
+    a.run("S: * 2 EXISTS");
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(3), "IDLE push took {waited:?}");
+    b.run("C: b3 STORE 1 +FLAGS (\\Deleted)\nS: b3 OK *\nC: b4 EXPUNGE\nS: * 1 EXPUNGE\nS: b4 OK *");
+    a.run("S: * 1 EXPUNGE\nC: DONE\nS: a3 OK IDLE terminated");
+}
+
+#[test]
+fn mailboxes_create_rename_delete_list_append_copy_move() {
+    let s = Server::start("boxes", "");
+    s.deliver(USER, &mail("m1", "x"));
+    let mut c = s.login();
+    c.send(b"ap1 APPEND Work (\\Seen) {23+}\r\nSubject: appended\r\n\r\nhi\r\n");
+    c.run("S: ap1 NO [TRYCREATE] *");
+    c.send(b"ap2 APPEND INBOX {23}\r\n");
+    c.run("S: + *");
+    c.send(b"Subject: appended\r\n\r\nhi\r\n");
+    c.run("S: ap2 OK [APPENDUID * 2] APPEND completed");
+    c.run(
+        "C: c1 CREATE Projects/2024
+         S: c1 OK CREATE completed
+         C: c2 CREATE Projects
+         S: c2 NO [ALREADYEXISTS] *
+         C: c3 CREATE INBOX
+         S: c3 NO [ALREADYEXISTS] *
+         C: c4 CREATE \"bad//name\"
+         S: c4 NO [CANNOT] *
+         C: l1 LIST \"\" \"%\"
+         S: * LIST (\\Archive \\HasNoChildren) \"/\" Archive
+         S: * LIST (\\Drafts \\HasNoChildren) \"/\" Drafts
+         S: * LIST (\\HasNoChildren) \"/\" INBOX
+         S: * LIST (\\Junk \\HasNoChildren) \"/\" Junk
+         S: * LIST (\\HasChildren) \"/\" Projects
+         S: * LIST (\\Sent \\HasNoChildren) \"/\" Sent
+         S: * LIST (\\Trash \\HasNoChildren) \"/\" Trash
+         S: l1 OK LIST completed
+         C: l2 LIST (SPECIAL-USE) \"\" \"*\" RETURN (STATUS (MESSAGES))
+         S: * LIST (\\Archive \\HasNoChildren) \"/\" Archive
+         S: * STATUS Archive (MESSAGES 0)
+         S: * LIST (\\Drafts *
+         S: * STATUS Drafts (MESSAGES 0)
+         S: * LIST (\\Junk *
+         S: * STATUS Junk (MESSAGES 0)
+         S: * LIST (\\Sent *
+         S: * STATUS Sent (MESSAGES 0)
+         S: * LIST (\\Trash *
+         S: * STATUS Trash (MESSAGES 0)
+         S: l2 OK LIST completed
+         C: l3 LIST \"\" \"\"
+         S: * LIST (\\Noselect) \"/\" \"\"
+         S: l3 OK LIST completed
+         C: r1 RENAME Projects Work
+         S: r1 OK RENAME completed
+         C: l4 LIST \"\" \"Work*\"
+         S: * LIST (\\HasChildren) \"/\" Work
+         S: * LIST (\\HasNoChildren) \"/\" Work/2024
+         S: l4 OK LIST completed
+         C: d1 DELETE Work
+         S: d1 NO [HASCHILDREN] *
+         C: d2 DELETE INBOX
+         S: d2 NO [CANNOT] *
+         C: d3 DELETE Work/2024
+         S: d3 OK DELETE completed
+         C: d4 DELETE Nope
+         S: d4 NO [NONEXISTENT] *
+         C: sel SELECT INBOX
+         S: sel OK *
+         C: cp1 COPY 1 Work
+         S: cp1 OK [COPYUID * 1 1] COPY completed
+         C: mv1 UID MOVE 1 Archive
+         S: * OK [COPYUID * 1 1] moved
+         S: * 1 EXPUNGE
+         S: mv1 OK MOVE completed
+         C: st STATUS Work (MESSAGES UNSEEN)
+         S: * STATUS Work (MESSAGES 1 UNSEEN 1)
+         S: st OK STATUS completed
+         C: sub1 UNSUBSCRIBE Work
+         S: sub1 OK *
+         C: ls1 LSUB \"\" \"W*\"
+         S: ls1 OK LSUB completed",
+    );
+}
+
+#[test]
+fn limits_line_literal_and_connections() {
+    let s = Server::start(
+        "limits",
+        "limits.max_line_length = 2048\nlimits.max_literal_size = 1000\nlimits.max_connections_per_ip = 3",
+    );
+    let mut c = s.login();
+    let long = "x".repeat(5000);
+    c.run(&format!(
+        "C: a1 SELECT {long}\nS: a1 BAD command line too long\nC: a2 NOOP\nS: a2 OK NOOP completed"
+    ));
+    c.run("C: a3 APPEND INBOX {5000}\nS: a3 NO [TOOBIG] *\nC: a4 NOOP\nS: a4 OK *");
+    let _c2 = s.connect();
+    let _c3 = s.connect();
+    let mut refused = std::net::TcpStream::connect(("127.0.0.1", s.imap)).expect("connect");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut refused, &mut text).expect("read");
+    assert!(text.starts_with("* BYE [UNAVAILABLE] too many connections from your address"), "{text}");
+}
+
+#[test]
+fn plaintext_login_is_refused_off_loopback_policy() {
+    let s = Server::start("privacy", "security.allow_plaintext_loopback = false");
+    let mut c = s.connect();
+    c.run(
+        "C: a1 CAPABILITY
+         S: * CAPABILITY * STARTTLS LOGINDISABLED
+         S: a1 OK *
+         C: a2 LOGIN bob@mail.test bobs-secret
+         S: a2 NO [PRIVACYREQUIRED] *",
+    );
+}
