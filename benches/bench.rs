@@ -3,6 +3,7 @@
 //! not timed tests.
 
 mod crash_child;
+mod store;
 
 use argh::FromArgs;
 
@@ -17,12 +18,14 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     CrashChild(crash_child::CrashChild),
+    Store(store::StoreBench),
 }
 
 fn main() -> std::process::ExitCode {
     let args: Args = argh::from_env();
     let r = match args.cmd {
         Cmd::CrashChild(c) => crash_child::run(c),
+        Cmd::Store(b) => store::run(b),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -169,6 +169,20 @@ impl Store {
         self.write(move |t| deliver_in(t, &recipients, &raw, &fetch_data, internal_date)).await
     }
 
+    /// Where the file's bytes go: (allocated bytes, bytes of keys and values, fragmented bytes).
+    /// Takes (and aborts) a write transaction: for diagnostics, not for hot paths.
+    pub fn space(&self) -> Result<(u64, u64, u64)> {
+        let txn = self.db.begin_write()?;
+        let stats = txn.stats()?;
+        let out = (
+            stats.allocated_pages() * stats.page_size() as u64,
+            stats.stored_bytes(),
+            stats.fragmented_bytes(),
+        );
+        txn.abort()?;
+        Ok(out)
+    }
+
     /// Verifies every page checksum of the file (a full read).
     pub fn check_integrity(path: &Path) -> Result<bool> {
         let mut db = Database::open(path)?;

@@ -10,7 +10,7 @@ pub const FORMAT_VERSION: u64 = 1;
 /// Size of one stored chunk of a message's raw bytes. Chunks of 1 KiB pack densely into redb's
 /// 4 KiB pages (whole values round up to a power-of-two page run) and let a partial FETCH read
 /// only the chunks it needs.
-pub const CHUNK_SIZE: usize = 1024;
+pub const CHUNK_SIZE: usize = 4072;
 
 /// Named counters: `"format"`, `"next_account"`, `"next_mailbox"`, `"next_blob"`, `"last_uidvalidity"`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
