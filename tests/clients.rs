@@ -157,3 +157,48 @@ fn fetchmail_retrieves_over_tls() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The certificate the server presents now, as PEM, fetched with Python's ssl module.
+fn presented_cert(port: u16) -> String {
+    let o = std::process::Command::new("python3")
+        .args(["-c", &format!("import ssl; print(ssl.get_server_certificate(('127.0.0.1', {port})))")])
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).split_whitespace().collect()
+}
+
+#[test]
+fn sighup_reloads_the_certificate_without_dropping_sessions() {
+    let s = Server::start("sighup", "");
+    let tls = s.data().join("tls");
+    let old: String =
+        std::fs::read_to_string(tls.join("cert.pem")).expect("cert").split_whitespace().collect();
+    assert_eq!(presented_cert(s.imaps), old);
+    let mut session = s.login();
+    // A new pair, made by --init in another directory, replaces the files.
+    let other = s.dir.join("other");
+    let o = std::process::Command::new(common::BIN)
+        .args(["--init", "--hostname", "new.test", "--data-dir"])
+        .arg(&other)
+        .output()
+        .expect("init");
+    assert!(o.status.success());
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(other.join("tls").join(f), tls.join(f)).expect("copy");
+    }
+    let new: String =
+        std::fs::read_to_string(tls.join("cert.pem")).expect("cert").split_whitespace().collect();
+    assert_ne!(new, old);
+    s.signal("HUP");
+    let mut presented = presented_cert(s.imaps);
+    for _ in 0..50 {
+        if presented == new {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        presented = presented_cert(s.imaps);
+    }
+    assert_eq!(presented, new, "the new certificate is served after SIGHUP");
+    session.run("C: n1 NOOP\nS: n1 OK NOOP completed");
+}

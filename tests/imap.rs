@@ -222,3 +222,72 @@ fn plaintext_login_is_refused_off_loopback_policy() {
          S: a2 NO [PRIVACYREQUIRED] *",
     );
 }
+
+#[test]
+fn expunges_wait_for_an_allowed_moment() {
+    let s = Server::start("expunge-moment", "");
+    for i in 1..=3 {
+        s.deliver(USER, &mail(&format!("m{i}"), "x"));
+    }
+    let mut a = s.login();
+    let mut b = s.login();
+    a.run("C: a1 SELECT INBOX\nS: a1 OK *");
+    b.run("C: b1 SELECT INBOX\nS: b1 OK *\nC: b2 STORE 2 +FLAGS (\\Deleted)\nS: b2 OK *\nC: b3 EXPUNGE\nS: * 2 EXPUNGE\nS: b3 OK *");
+    // FETCH by sequence number: no EXPUNGE, message 2 keeps its number (its data is gone).
+    let lines = a.cmd("a2", "FETCH 1:3 (UID)");
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == "* 3 FETCH (UID 3)"), "{lines:#?}");
+    // A UID FETCH may report it.
+    let lines = a.cmd("a3", "UID FETCH 1:* (UID)");
+    assert!(lines.iter().any(|l| l == "* 2 EXPUNGE"), "{lines:#?}");
+    a.run("C: a4 FETCH 2 (UID)\nS: * 2 FETCH (UID 3)\nS: a4 OK *");
+}
+
+#[test]
+fn accounts_never_see_each_other() {
+    let s = Server::start("isolation", "");
+    let o = s.cli(&["user", "add", "eve@evil.test", "--password-file"], b"");
+    assert!(!o.status.success(), "--password-file needs a value");
+    let pw = s.dir.join("evepw");
+    std::fs::write(&pw, "eve-pass").expect("pw");
+    let o = s.cli(&["user", "add", "eve@evil.test", "--password-file", pw.to_str().expect("path")], b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut bob = s.login();
+    bob.run("C: c1 CREATE Secret\nS: c1 OK *");
+    s.deliver(USER, &mail("private", "for bob only"));
+    let mut eve = s.connect();
+    eve.run("C: l1 LOGIN eve@evil.test eve-pass\nS: l1 OK *");
+    let listed = eve.cmd("l2", "LIST \"\" *").join("\n");
+    assert!(!listed.contains("Secret"), "{listed}");
+    for name in ["Secret", "../bob@mail.test/INBOX", "bob@mail.test/INBOX", "\"../Secret\"", "%", "*"] {
+        let r = eve.cmd("s", &format!("SELECT {name}")).join("\n");
+        assert!(!r.contains("s OK"), "SELECT {name}: {r}");
+    }
+    eve.run("C: s2 SELECT INBOX\nS: * 0 EXISTS\nS: s2 OK *");
+    let r = eve.cmd("st", "STATUS Secret (MESSAGES)").join("\n");
+    assert!(r.contains("st NO [NONEXISTENT]"), "{r}");
+    let long = "a/".repeat(300) + "b";
+    let r = eve.cmd("c", &format!("CREATE {long}")).join("\n");
+    assert!(r.contains("c NO"), "{r}");
+}
+
+#[test]
+fn idle_login_timeout_says_bye() {
+    let s = Server::start("timeout", "limits.login_timeout_secs = 1");
+    let mut c = s.connect();
+    let started = std::time::Instant::now();
+    c.run("S: * BYE autologout*");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn sigterm_says_bye_to_every_session() {
+    let mut s = Server::start("sigterm", "");
+    let mut a = s.login();
+    a.run("C: a1 SELECT INBOX\nS: a1 OK *\nC: a2 IDLE\nS: + idling");
+    let mut b = s.login();
+    s.signal("TERM");
+    a.run("S: * BYE server shutting down");
+    b.run("S: * BYE server shutting down");
+    assert!(s.wait_exit().success(), "clean exit");
+}

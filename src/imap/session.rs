@@ -233,6 +233,14 @@ impl Session {
         };
         let Command { tag, body } = cmd;
         let name = body.name();
+        // RFC 9051 §7.5.1: no EXPUNGE while a FETCH, STORE or SEARCH by sequence number runs (the
+        // numbers would shift under the client); their UID forms may see them.
+        let expunge_allowed = !matches!(
+            body,
+            CommandBody::Fetch { uid: false, .. }
+                | CommandBody::Store { uid: false, .. }
+                | CommandBody::Search { uid: false, .. }
+        );
         if let Err(e) = self.allowed(&body) {
             return self.finish(&tag, name, Err(e), out);
         }
@@ -337,6 +345,10 @@ impl Session {
             }
             other => Err(Error::Bad(format!("{} is not supported yet", other.name()))),
         };
+        // Report what others changed before the tagged response, as servers do at command end.
+        if outcome.is_ok() && self.state == State::Selected {
+            self.refresh(out, expunge_allowed).await;
+        }
         self.finish(&tag, name, outcome, out)
     }
 

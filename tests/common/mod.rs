@@ -64,6 +64,21 @@ impl Server {
         Server { dir, imap, imaps, child }
     }
 
+    /// Sends a signal (`TERM`, `HUP`) to the server process.
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    /// Waits for the server to exit by itself.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait")
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -139,7 +154,8 @@ pub fn cli(data: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("stdin");
+    // The child may exit (a usage error) before reading its input: a broken pipe is fine then.
+    let _ = child.stdin.take().expect("stdin").write_all(stdin);
     child.wait_with_output().expect("wait")
 }
 
