@@ -291,3 +291,42 @@ fn sigterm_says_bye_to_every_session() {
     b.run("S: * BYE server shutting down");
     assert!(s.wait_exit().success(), "clean exit");
 }
+
+#[test]
+fn mailbox_names_in_modified_utf7_and_utf8() {
+    let s = Server::start("utf7", "");
+    let mut c = s.login();
+    c.run(
+        "C: c1 CREATE &AMQ-rger/B&APw-ro
+         S: c1 OK *
+         C: l1 LIST \"\" \"&AMQ-*\"
+         S: * LIST (\\HasChildren) \"/\" &AMQ-rger
+         S: * LIST (\\HasNoChildren) \"/\" &AMQ-rger/B&APw-ro
+         S: l1 OK *
+         C: e1 ENABLE UTF8=ACCEPT
+         S: * ENABLED UTF8=ACCEPT
+         S: e1 OK *
+         C: l2 LIST \"\" \"Ä*\"
+         S: * LIST (\\HasChildren) \"/\" \"Ärger\"
+         S: * LIST (\\HasNoChildren) \"/\" \"Ärger/Büro\"
+         S: l2 OK *
+         C: s1 SELECT \"Ärger/Büro\"
+         S: s1 OK *",
+    );
+    let mut rev2 = s.login();
+    rev2.run(
+        "C: e ENABLE IMAP4rev2
+         S: * ENABLED IMAP4rev2
+         S: e OK *
+         C: s SELECT INBOX
+         S: * 0 EXISTS
+         S: * OK [UIDVALIDITY *
+         S: * OK [UIDNEXT *
+         S: * OK [NOMODSEQ] *
+         S: * LIST () \"/\" INBOX
+         S: s OK [READ-WRITE] *
+         C: x SEARCH ALL
+         S: * ESEARCH (TAG \"x\")
+         S: x OK *",
+    );
+}

@@ -110,7 +110,7 @@ pub fn check_new_name(name: &str) -> Result<(), Error> {
 pub fn wire_name(name: &str, utf8: bool) -> Vec<u8> {
     let mut out = Vec::new();
     if utf8 {
-        crate::proto::string::write_astring(&mut out, name.as_bytes());
+        crate::proto::string::write_astring_utf8(&mut out, name);
     } else {
         let encoded = crate::proto::command::encode_modified_utf7(name);
         crate::proto::string::write_astring(&mut out, encoded.as_bytes());

@@ -33,8 +33,9 @@ pub async fn run(
         if examine { None } else { Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?) };
     let (rec, uids) = s.read(move |r| Ok((r.mailbox(id)?, r.uids(id)?))).await?;
     let recent = match first_recent {
-        Some(first) => (first, rec.uidnext),
-        None => (0, 0),
+        // IMAP4rev2 has no \Recent (RFC 9051 Appendix E).
+        Some(first) if !s.rev2 => (first, rec.uidnext),
+        _ => (0, 0),
     };
     let recent_count = uids.iter().filter(|u| **u >= recent.0 && **u < recent.1).count();
     out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
