@@ -330,3 +330,95 @@ fn mailbox_names_in_modified_utf7_and_utf8() {
          S: x OK *",
     );
 }
+
+/// The number after `name (` or `name ` in a line, e.g. HIGHESTMODSEQ or UIDVALIDITY.
+fn number_after(lines: &[String], name: &str) -> u64 {
+    lines
+        .iter()
+        .find_map(|l| l.split(name).nth(1))
+        .map(|rest| {
+            rest.trim_start_matches([' ', '(']).chars().take_while(char::is_ascii_digit).collect::<String>()
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {lines:#?}"))
+}
+
+#[test]
+fn qresync_resync_reports_only_what_changed() {
+    let s = Server::start("qresync", "");
+    for i in 1..=10 {
+        s.deliver(USER, &mail(&format!("q{i}"), "x"));
+    }
+    let mut c = s.login();
+    c.run("C: e ENABLE QRESYNC\nS: * ENABLED QRESYNC\nS: e OK *");
+    let sel = c.cmd("s1", "SELECT INBOX");
+    let validity = number_after(&sel, "UIDVALIDITY");
+    let modseq = number_after(&sel, "HIGHESTMODSEQ");
+    c.run("C: u CLOSE\nS: u OK *");
+    // Another session changes two messages and expunges two.
+    let mut other = s.login();
+    other.run(
+        "C: o1 SELECT INBOX\nS: o1 OK *
+         C: o2 UID STORE 3,5 +FLAGS (\\Flagged)\nS: o2 OK *
+         C: o3 UID STORE 7:8 +FLAGS (\\Deleted)\nS: o3 OK *
+         C: o4 EXPUNGE\nS: o4 OK *",
+    );
+    let lines = c.cmd("s2", &format!("SELECT INBOX (QRESYNC ({validity} {modseq}))"));
+    let text = lines.join("\n");
+    assert!(text.contains("* VANISHED (EARLIER) 7:8"), "{text}");
+    assert!(text.contains("FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ("), "{text}");
+    assert!(text.contains("FETCH (UID 5 FLAGS (\\Flagged) MODSEQ ("), "{text}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (")).count(),
+        2,
+        "only the changed ones: {text}"
+    );
+    // known-uids restricts VANISHED to what the client knows.
+    c.run("C: u2 CLOSE\nS: u2 OK *");
+    let lines = c.cmd("s3", &format!("EXAMINE INBOX (QRESYNC ({validity} {modseq} 1:7))"));
+    assert!(lines.iter().any(|l| l == "* VANISHED (EARLIER) 7"), "{lines:#?}");
+    // A wrong UIDVALIDITY: a plain select, nothing reported.
+    c.run("C: u3 CLOSE\nS: u3 OK *");
+    let lines = c.cmd("s4", &format!("SELECT INBOX (QRESYNC ({} {modseq}))", validity + 1));
+    assert!(!lines.iter().any(|l| l.contains("VANISHED") || l.contains(" FETCH ")), "{lines:#?}");
+    // UID FETCH with CHANGEDSINCE and VANISHED.
+    let lines = c.cmd("f", &format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)"));
+    assert!(lines.iter().any(|l| l == "* VANISHED (EARLIER) 7:8"), "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (")).count(),
+        2,
+        "{lines:#?}"
+    );
+    // Expunges are now reported as VANISHED.
+    other.run("C: o5 UID STORE 1 +FLAGS (\\Deleted)\nS: o5 OK *\nC: o6 EXPUNGE\nS: o6 OK *");
+    c.run("C: n NOOP\nS: * VANISHED 1\nS: n OK *");
+    // Without ENABLE QRESYNC the parameter is refused.
+    let mut plain = s.login();
+    plain.run(&format!("C: p SELECT INBOX (QRESYNC ({validity} 1))\nS: p BAD ENABLE QRESYNC first"));
+}
+
+#[test]
+fn partial_windows_newest_first() {
+    let s = Server::start("partial", "");
+    for i in 1..=6 {
+        s.deliver(USER, &mail(&format!("p{i}"), "x"));
+    }
+    let mut c = s.login();
+    c.run(
+        "C: s SELECT INBOX
+         S: s OK *
+         C: a UID SEARCH RETURN (PARTIAL -1:-2) ALL
+         S: * ESEARCH (TAG \"a\") UID PARTIAL (-1:-2 5:6)
+         S: a OK *
+         C: b SEARCH RETURN (PARTIAL 1:2 COUNT) UNSEEN
+         S: * ESEARCH (TAG \"b\") PARTIAL (1:2 1:2) COUNT 6
+         S: b OK *
+         C: c UID SEARCH RETURN (PARTIAL 10:20) ALL
+         S: * ESEARCH (TAG \"c\") UID PARTIAL (10:20 NIL)
+         S: c OK *
+         C: f UID FETCH 1:* (UID) (PARTIAL -1:-2)
+         S: * 5 FETCH (UID 5)
+         S: * 6 FETCH (UID 6)
+         S: f OK FETCH completed",
+    );
+}

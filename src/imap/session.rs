@@ -160,6 +160,8 @@ impl Session {
                 "ESEARCH",
                 "SEARCHRES",
                 "CONDSTORE",
+                "QRESYNC",
+                "PARTIAL",
                 "UTF8=ACCEPT",
             ]);
         }

@@ -1,4 +1,4 @@
-//! ENABLE (RFC 5161, RFC 9051 §6.3.1): IMAP4rev2, CONDSTORE, QRESYNC (later), UTF8=ACCEPT.
+//! ENABLE (RFC 5161, RFC 9051 §6.3.1): IMAP4rev2, CONDSTORE, QRESYNC, UTF8=ACCEPT.
 
 use crate::imap::session::{Done, Session};
 use crate::proto::command::{Atom, NonEmpty};
@@ -10,6 +10,11 @@ pub fn run(s: &mut Session, caps: &NonEmpty<Atom>, out: &mut Vec<u8>) -> Done {
         let newly = match name.as_str() {
             "IMAP4REV2" => !std::mem::replace(&mut s.rev2, true) | !std::mem::replace(&mut s.utf8, true),
             "CONDSTORE" => !std::mem::replace(&mut s.condstore, true),
+            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+            "QRESYNC" => {
+                s.condstore = true;
+                !std::mem::replace(&mut s.qresync, true)
+            }
             "UTF8=ACCEPT" => !std::mem::replace(&mut s.utf8, true),
             _ => false,
         };

@@ -31,26 +31,43 @@ pub async fn run(
     if uid && !attrs.contains(&FetchAttribute::Uid) {
         attrs.insert(0, FetchAttribute::Uid);
     }
-    for m in modifiers {
-        match m {
-            FetchModifier::ChangedSince(since) => {
-                s.condstore = true;
-                let since = since.get();
-                // Only the messages changed since then: the MODSEQ index, not a scan.
-                let changed: HashSet<u32> = s
-                    .read(move |r| r.changed_since(mailbox, since))
-                    .await?
-                    .into_iter()
-                    .map(|(u, _)| u)
-                    .collect();
-                targets.retain(|(_, u)| changed.contains(u));
-                if !attrs.contains(&FetchAttribute::ModSeq) {
-                    attrs.push(FetchAttribute::ModSeq);
-                }
-            }
-            FetchModifier::Vanished => return Err(Error::Bad("VANISHED needs QRESYNC".into())),
-            FetchModifier::Partial(_) => return Err(Error::Bad("PARTIAL is not supported yet".into())),
+    let changed_since = modifiers.iter().find_map(|m| match m {
+        FetchModifier::ChangedSince(c) => Some(c.get()),
+        _ => None,
+    });
+    let want_vanished = modifiers.contains(&FetchModifier::Vanished);
+    if want_vanished && (!uid || !s.qresync || changed_since.is_none()) {
+        // RFC 7162 §3.2.6: only in UID FETCH, with CHANGEDSINCE, after ENABLE QRESYNC.
+        return Err(Error::Bad("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into()));
+    }
+    if let Some(since) = changed_since {
+        s.condstore = true;
+        // Only the messages changed since then: the MODSEQ index, not a scan.
+        let changed: HashSet<u32> =
+            s.read(move |r| r.changed_since(mailbox, since)).await?.into_iter().map(|(u, _)| u).collect();
+        targets.retain(|(_, u)| changed.contains(u));
+        if !attrs.contains(&FetchAttribute::ModSeq) {
+            attrs.push(FetchAttribute::ModSeq);
         }
+        if want_vanished {
+            // UIDs of the set expunged since then (RFC 7162 §3.2.6), from the tombstones.
+            let set = set.clone();
+            let max = sel.max_uid();
+            let gone: Vec<u32> = s
+                .read(move |r| r.vanished_since(mailbox, since))
+                .await?
+                .into_iter()
+                .filter(|u| set.contains(*u, max).unwrap_or(false))
+                .collect();
+            response::vanished(out, &gone, true);
+        }
+    }
+    if let Some(range) = modifiers.iter().find_map(|m| match m {
+        FetchModifier::Partial(r) => Some(*r),
+        _ => None,
+    }) {
+        // RFC 9394 §3.1: a window of the matching messages, counted from the first or the last.
+        targets = super::partial_window(&targets, range);
     }
     if attrs.contains(&FetchAttribute::ModSeq) {
         s.condstore = true;

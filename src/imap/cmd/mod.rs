@@ -72,6 +72,22 @@ pub fn resolve(
     Ok(out)
 }
 
+/// The part of `items` (ascending) that a PARTIAL range names (RFC 9394 §3): `First` counts from
+/// the first item (1-based), `Last` from the last (`-1` is the last item). Out-of-range positions
+/// are simply absent.
+pub fn partial_window<T: Clone>(items: &[T], range: crate::proto::command::PartialRange) -> Vec<T> {
+    use crate::proto::command::PartialRange;
+    let n = items.len();
+    let (from, to) = match range {
+        PartialRange::First { from, to } => (from.get() as usize - 1, to.get() as usize),
+        // `-from:-to` (from <= to) counts back from the end: the items n-to .. n-from, inclusive.
+        PartialRange::Last { from, to } => {
+            (n.saturating_sub(to.get() as usize), n + 1 - (from.get() as usize).min(n + 1))
+        }
+    };
+    items.get(from.min(n)..to.min(n)).map(<[T]>::to_vec).unwrap_or_default()
+}
+
 /// Flags of a STORE or APPEND as store bits and keywords; `\Recent` and other `\` extensions
 /// cannot be set (RFC 9051 §2.3.2) and are refused.
 pub fn flag_bits(flags: &[crate::proto::command::Flag]) -> Result<(u8, Vec<String>), Error> {
@@ -157,6 +173,19 @@ mod tests {
         assert_eq!(format_internal_date(0, 0), "01-Jan-1970 00:00:00 +0000");
         assert_eq!(format_internal_date(837_596_665, -420), "17-Jul-1996 02:44:25 -0700");
         assert_eq!(format_internal_date(1_709_210_096, 60), "29-Feb-2024 13:34:56 +0100");
+    }
+
+    #[test]
+    fn partial_windows() {
+        use crate::proto::command::PartialRange;
+        use std::num::NonZeroU32;
+        let nz = |n| NonZeroU32::new(n).expect("non-zero");
+        let items: Vec<u32> = (1..=10).collect();
+        assert_eq!(partial_window(&items, PartialRange::First { from: nz(1), to: nz(3) }), [1, 2, 3]);
+        assert_eq!(partial_window(&items, PartialRange::First { from: nz(9), to: nz(20) }), [9, 10]);
+        assert_eq!(partial_window(&items, PartialRange::Last { from: nz(1), to: nz(3) }), [8, 9, 10]);
+        assert_eq!(partial_window(&items, PartialRange::Last { from: nz(9), to: nz(20) }), [1, 2]);
+        assert!(partial_window(&items, PartialRange::First { from: nz(11), to: nz(20) }).is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH results (RFC 4731),
-//! SEARCHRES (RFC 5182) and the MODSEQ key (RFC 7162 §3.1.5). Flags, sizes and dates come from the
+//! SEARCHRES (RFC 5182), PARTIAL (RFC 9394) and the MODSEQ key (RFC 7162 §3.1.5). Flags, sizes and dates come from the
 //! message records; header keys read only the header bytes; BODY and TEXT decode the message
 //! (RFC 2047 words, transfer encodings, charsets) with mail-parser and match case-insensitively.
 
@@ -8,7 +8,7 @@ use mail_parser::MimeHeaders;
 use crate::imap::fetchdata::FetchData;
 use crate::imap::response::number_set;
 use crate::imap::session::{Done, Error, Outcome, Session};
-use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
+use crate::proto::command::{PartialRange, SearchKey, SearchReturn, SequenceSet, Tag};
 use crate::store::{MessageRecord, Reader, StoreError, flag};
 
 /// What a search needs to know beyond the message itself.
@@ -184,6 +184,21 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
     })
 }
 
+/// Whether a key needs the message's record (flags, size, dates, headers) or only its numbers.
+fn needs_message(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::All
+        | SearchKey::Uid(_)
+        | SearchKey::SequenceSet(_)
+        | SearchKey::Recent
+        | SearchKey::Old => false,
+        SearchKey::Not(k) => needs_message(k),
+        SearchKey::Or(a, b) => needs_message(a) || needs_message(b),
+        SearchKey::And(keys) => keys.iter().any(needs_message),
+        _ => true,
+    }
+}
+
 fn uses_modseq(k: &SearchKey) -> bool {
     match k {
         SearchKey::ModSeq { .. } => true,
@@ -209,9 +224,6 @@ pub async fn run(
     {
         return Err(Error::No(Some("BADCHARSET (UTF-8 US-ASCII)"), format!("charset {cs} is not supported")));
     }
-    if returns.is_some_and(|r| r.iter().any(|x| matches!(x, SearchReturn::Partial(_)))) {
-        return Err(Error::Bad("PARTIAL is not supported yet".into()));
-    }
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     let modseq = uses_modseq(criteria);
     if modseq {
@@ -234,6 +246,26 @@ pub async fn run(
         .read(move |r| {
             let mut hits = Vec::new();
             let mut max_modseq = 0;
+            if !needs_message(&criteria) {
+                // ALL, UID and sequence sets, \Recent: answered from the session's UID map,
+                // without reading a record (the first screen of a huge mailbox).
+                let dummy = MessageRecord {
+                    blob: 0,
+                    modseq: 0,
+                    internal_date: 0,
+                    tz_minutes: 0,
+                    size: 0,
+                    flags: 0,
+                    keywords: Vec::new(),
+                };
+                for (seq, u) in all {
+                    let mut c = Candidate { r, seq, uid: u, m: dummy.clone(), data: None, raw: None };
+                    if eval(&criteria, &mut c, &env)? {
+                        hits.push((seq, u));
+                    }
+                }
+                return Ok((hits, max_modseq));
+            }
             for (seq, u) in all {
                 let Some(m) = r.message(mailbox, u)? else { continue };
                 let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
@@ -289,6 +321,21 @@ pub async fn run(
             SearchReturn::All if !sorted.is_empty() => {
                 out.extend_from_slice(b" ALL ");
                 number_set(out, &sorted);
+            }
+            // RFC 9394 §3.1: `PARTIAL (range set-or-NIL)`.
+            SearchReturn::Partial(range) => {
+                let window = super::partial_window(&sorted, *range);
+                let text = match range {
+                    PartialRange::First { from, to } => format!("{from}:{to}"),
+                    PartialRange::Last { from, to } => format!("-{from}:-{to}"),
+                };
+                out.extend_from_slice(format!(" PARTIAL ({text} ").as_bytes());
+                if window.is_empty() {
+                    out.extend_from_slice(b"NIL");
+                } else {
+                    number_set(out, &window);
+                }
+                out.push(b')');
             }
             _ => {}
         }

@@ -1,4 +1,5 @@
-//! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3; RFC 3501 §6.3.1), with CONDSTORE (RFC 7162 §3.1.8).
+//! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3; RFC 3501 §6.3.1), with CONDSTORE (RFC 7162 §3.1.8)
+//! and QRESYNC (RFC 7162 §3.2.5): a resync costs in proportion to the changes, not the mailbox.
 
 use std::collections::BTreeSet;
 
@@ -14,8 +15,9 @@ pub async fn run(
     examine: bool,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    if params.qresync.is_some() {
-        return Err(Error::Bad("QRESYNC is not enabled".into()));
+    if params.qresync.is_some() && !s.qresync {
+        // RFC 7162 §3.2.5: the client must ENABLE QRESYNC first.
+        return Err(Error::Bad("ENABLE QRESYNC first".into()));
     }
     if s.selected.take().is_some() {
         // RFC 7162 §3.2.11, RFC 9051 §6.3.2: the previous mailbox is closed.
@@ -57,6 +59,34 @@ pub async fn run(
         out.extend_from_slice(b"* LIST () \"/\" ");
         out.extend_from_slice(&wire_name(&rec.name, s.utf8));
         out.extend_from_slice(b"\r\n");
+    }
+    // RFC 7162 §3.2.5.1: with a matching UIDVALIDITY, report what vanished and what changed
+    // since the client's MODSEQ, from the tombstones and the MODSEQ index only.
+    if let Some(q) = params.qresync.as_ref().filter(|q| q.uid_validity.get() == rec.uidvalidity) {
+        let since = q.mod_seq.get();
+        let known = q.known_uids.clone();
+        let in_known = move |u: u32| known.as_ref().is_none_or(|k| k.contains(u));
+        let (vanished, changed) = s
+            .read(move |r| {
+                let vanished: Vec<u32> =
+                    r.vanished_since(id, since)?.into_iter().filter(|u| in_known(*u)).collect();
+                let mut changed = Vec::new();
+                for (u, _) in r.changed_since(id, since)? {
+                    if let Some(m) = r.message(id, u)? {
+                        changed.push((u, m));
+                    }
+                }
+                changed.sort_by_key(|(u, _)| *u);
+                Ok((vanished, changed))
+            })
+            .await?;
+        crate::imap::response::vanished(out, &vanished, true);
+        for (u, m) in changed {
+            let Ok(i) = uids.binary_search(&u) else { continue };
+            out.extend_from_slice(format!("* {} FETCH (UID {u} FLAGS ", i + 1).as_bytes());
+            crate::imap::response::flags(out, m.flags, &m.keywords, u >= recent.0 && u < recent.1);
+            out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
+        }
     }
     s.selected = Some(Selected {
         mailbox: id,
