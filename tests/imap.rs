@@ -422,3 +422,41 @@ fn partial_windows_newest_first() {
          S: f OK FETCH completed",
     );
 }
+
+#[test]
+fn notify_pushes_status_of_other_mailboxes_without_idle() {
+    let s = Server::start("notify", "");
+    let mut c = s.login();
+    c.run(
+        "C: c CREATE Work\nS: c OK *
+         C: n NOTIFY SET STATUS (selected (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge FlagChange MailboxName))
+         S: * STATUS Archive (MESSAGES 0 UIDNEXT 1 UIDVALIDITY * UNSEEN 0)
+         S: * STATUS Drafts *
+         S: * STATUS INBOX (MESSAGES 0 UIDNEXT 1 *
+         S: * STATUS Junk *
+         S: * STATUS Sent *
+         S: * STATUS Trash *
+         S: * STATUS Work *
+         S: n OK NOTIFY completed
+         C: s SELECT Work\nS: s OK *",
+    );
+    // No command, no IDLE: the delivery to INBOX is pushed at once.
+    let started = std::time::Instant::now();
+    s.deliver(USER, &mail("pushed", "x"));
+    c.run("S: * STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY * UNSEEN 1)");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // A mailbox created elsewhere is announced.
+    let mut other = s.login();
+    other.run("C: o CREATE Later\nS: o OK *");
+    c.run("S: * LIST () \"/\" Later");
+    // The selected mailbox reports as usual.
+    other.send(b"a APPEND Work {12+}\r\nSubject: w\r\n\r\n");
+    other.run("S: a OK *");
+    c.run("S: * 1 EXISTS");
+    c.run(
+        "C: bad NOTIFY SET (personal (AnnotationChange))
+         S: bad NO [BADEVENT *
+         C: off NOTIFY NONE
+         S: off OK *",
+    );
+}

@@ -105,6 +105,8 @@ pub struct Session {
     pub subscription: Option<Subscription>,
     /// SEARCHRES (RFC 5182): UIDs saved by the last `SEARCH RETURN (SAVE)`.
     pub saved: Option<Vec<u32>>,
+    /// NOTIFY (RFC 5465) is on: what to report of other mailboxes.
+    pub notify: Option<cmd::notify::Notify>,
 }
 
 impl Session {
@@ -124,6 +126,7 @@ impl Session {
             idle_tag: None,
             subscription: None,
             saved: None,
+            notify: None,
         }
     }
 
@@ -162,6 +165,7 @@ impl Session {
                 "CONDSTORE",
                 "QRESYNC",
                 "PARTIAL",
+                "NOTIFY",
                 "UTF8=ACCEPT",
             ]);
         }
@@ -321,6 +325,7 @@ impl Session {
                 self.idle_tag = Some(tag);
                 return Next::Idle;
             }
+            CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
             CommandBody::Close => cmd::expunge::close(self).await,
             CommandBody::Unselect => {
                 self.selected = None;
@@ -350,6 +355,9 @@ impl Session {
         // Report what others changed before the tagged response, as servers do at command end.
         if outcome.is_ok() && self.state == State::Selected {
             self.refresh(out, expunge_allowed).await;
+        }
+        if outcome.is_ok() && self.notify.is_some() {
+            cmd::notify::report(self, out).await;
         }
         self.finish(&tag, name, outcome, out)
     }
@@ -482,6 +490,21 @@ impl Session {
     /// During IDLE: something changed in the account.
     pub async fn idle_update(&mut self, out: &mut Vec<u8>) {
         self.refresh(out, true).await;
+        cmd::notify::report(self, out).await;
+    }
+
+    /// NOTIFY is on: the connection should push changes while it waits for a command.
+    pub fn notify_active(&self) -> bool {
+        self.notify.is_some()
+    }
+
+    /// Between commands, with NOTIFY on: something changed in the account (RFC 5465 §4 lets the
+    /// server send these at any time).
+    pub async fn notify_update(&mut self, out: &mut Vec<u8>) {
+        if self.state == State::Selected {
+            self.refresh(out, true).await;
+        }
+        cmd::notify::report(self, out).await;
     }
 
     /// The line that ends IDLE.

@@ -135,8 +135,30 @@ async fn connection(
     loop {
         out.clear();
         let timeout = session.timeout();
-        let n = match guarded(io.read(&mut buf), timeout, &shared.shutdown).await {
-            Event::Done(r) => r?,
+        // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4).
+        let notify = if session.notify_active() { session.subscription() } else { None };
+        let read = async {
+            match &notify {
+                Some(sub) => {
+                    smol::future::or(async { Some(io.read(&mut buf).await) }, async {
+                        let _ = sub.changed().await;
+                        None
+                    })
+                    .await
+                }
+                None => Some(io.read(&mut buf).await),
+            }
+        };
+        let n = match guarded(read, timeout, &shared.shutdown).await {
+            Event::Done(None) => {
+                session.notify_update(&mut out).await;
+                if !out.is_empty() {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                }
+                continue;
+            }
+            Event::Done(Some(r)) => r?,
             Event::TimedOut => {
                 log::info!("{peer}: closed after {}s of silence", timeout.as_secs());
                 let _ = io.write_all(b"* BYE autologout; idle for too long\r\n").await;

@@ -182,10 +182,15 @@ impl Client {
 
     /// One response line, with any literal it announces appended (as text).
     pub fn line(&mut self) -> String {
+        self.try_line().expect("read")
+    }
+
+    /// [`Client::line`], with the read error (a timeout) returned.
+    pub fn try_line(&mut self) -> std::io::Result<String> {
         let mut line = Vec::new();
         loop {
             let mut part = Vec::new();
-            let n = self.reader.read_until(b'\n', &mut part).expect("read");
+            let n = self.reader.read_until(b'\n', &mut part)?;
             assert!(n > 0, "server closed the connection; so far: {}", String::from_utf8_lossy(&line));
             line.extend_from_slice(&part);
             let trimmed = part.strip_suffix(b"\r\n").unwrap_or(&part);
@@ -198,10 +203,10 @@ impl Client {
                 break;
             };
             let mut lit = vec![0u8; len];
-            self.reader.read_exact(&mut lit).expect("literal");
+            self.reader.read_exact(&mut lit)?;
             line.extend_from_slice(&lit);
         }
-        String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()
+        Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string())
     }
 
     /// Sends a command and returns every line up to and including its tagged response.
@@ -231,7 +236,9 @@ impl Client {
             } else if let Some(expected) = line.strip_prefix("S: ") {
                 let mut seen = Vec::new();
                 loop {
-                    let got = self.line();
+                    let got = self
+                        .try_line()
+                        .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}; so far {seen:#?}"));
                     if matches(expected, &got) {
                         break;
                     }

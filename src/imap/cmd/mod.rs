@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod list;
 pub mod list_match;
 pub mod login;
+pub mod notify;
 pub mod rename;
 pub mod search;
 pub mod select;
