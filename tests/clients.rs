@@ -202,3 +202,23 @@ fn sighup_reloads_the_certificate_without_dropping_sessions() {
     assert_eq!(presented, new, "the new certificate is served after SIGHUP");
     session.run("C: n1 NOOP\nS: n1 OK NOOP completed");
 }
+
+#[test]
+fn compress_deflate_from_python_over_plain_and_tls() {
+    let s = Server::start("compress", "");
+    for i in 1..=3 {
+        s.deliver(USER, &mail(&format!("z{i}"), &"compressible text ".repeat(200)));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/compress.py");
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .args([s.imap.to_string(), s.imaps.to_string(), USER.to_string(), PASSWORD.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "compress script failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

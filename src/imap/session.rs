@@ -27,6 +27,8 @@ pub enum Next {
     Idle,
     /// Flush; the next line is a raw line (an AUTHENTICATE response), not a command.
     RawLine,
+    /// Flush, then compress both directions (RFC 4978).
+    Compress,
 }
 
 /// A command's failure, answered as a tagged NO or BAD.
@@ -101,6 +103,8 @@ pub struct Session {
     pub sasl: Option<Tag>,
     /// The tag of the running IDLE.
     pub idle_tag: Option<Tag>,
+    /// COMPRESS=DEFLATE is active.
+    pub compressed: bool,
     /// Changes of this account, once logged in.
     pub subscription: Option<Subscription>,
     /// SEARCHRES (RFC 5182): UIDs saved by the last `SEARCH RETURN (SAVE)`.
@@ -124,6 +128,7 @@ impl Session {
             utf8: false,
             sasl: None,
             idle_tag: None,
+            compressed: false,
             subscription: None,
             saved: None,
             notify: None,
@@ -166,6 +171,7 @@ impl Session {
                 "QRESYNC",
                 "PARTIAL",
                 "NOTIFY",
+                "COMPRESS=DEFLATE",
                 "UTF8=ACCEPT",
             ]);
         }
@@ -324,6 +330,15 @@ impl Session {
                 out.extend_from_slice(b"+ idling\r\n");
                 self.idle_tag = Some(tag);
                 return Next::Idle;
+            }
+            CommandBody::Compress { .. } => {
+                if self.compressed {
+                    Err(Error::No(Some("COMPRESSIONACTIVE"), "DEFLATE is already active".into()))
+                } else {
+                    out.extend_from_slice(format!("{tag} OK DEFLATE active\r\n").as_bytes());
+                    self.compressed = true;
+                    return Next::Compress;
+                }
             }
             CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
             CommandBody::Close => cmd::expunge::close(self).await,

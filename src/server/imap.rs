@@ -212,6 +212,15 @@ async fn connection(
                     session.tls_started();
                     break;
                 }
+                Next::Compress => {
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    out.clear();
+                    // What the client sent after the command is already compressed.
+                    let pending = framer.take_unframed();
+                    io = Box::new(super::compress::Deflate::new(io, pending));
+                    break;
+                }
                 Next::Idle => {
                     framer.expect_raw_line();
                     io.write_all(&out).await?;
