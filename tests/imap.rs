@@ -127,7 +127,7 @@ fn mailboxes_create_rename_delete_list_append_copy_move() {
     c.run("S: ap2 OK [APPENDUID * 2] APPEND completed");
     c.run(
         "C: c1 CREATE Projects/2024
-         S: c1 OK CREATE completed
+         S: c1 OK [MAILBOXID (M*)] CREATE completed
          C: c2 CREATE Projects
          S: c2 NO [ALREADYEXISTS] *
          C: c3 CREATE INBOX
@@ -458,5 +458,48 @@ fn notify_pushes_status_of_other_mailboxes_without_idle() {
          S: bad NO [BADEVENT *
          C: off NOTIFY NONE
          S: off OK *",
+    );
+}
+
+#[test]
+fn sort_esort_and_objectid() {
+    let s = Server::start("sort", "");
+    let msgs = [
+        ("Zebra <z@example.com>", "b subject", "Tue, 8 Feb 1994 10:00:00 +0000", 300),
+        ("alice <a@example.com>", "Re: a subject", "Mon, 7 Feb 1994 10:00:00 +0000", 100),
+        ("Mike <m@example.com>", "c subject", "Wed, 9 Feb 1994 10:00:00 +0000", 200),
+    ];
+    for (from, subject, date, pad) in msgs {
+        let m = format!(
+            "From: {from}\r\nTo: bob@mail.test\r\nSubject: {subject}\r\nDate: {date}\r\n\r\n{}\r\n",
+            "x".repeat(pad)
+        );
+        s.deliver(USER, m.as_bytes());
+    }
+    let mut c = s.login();
+    c.run(
+        "C: s SELECT INBOX\nS: s OK *
+         C: a SORT (SUBJECT) UTF-8 ALL
+         S: * SORT 2 1 3
+         S: a OK SORT completed
+         C: b SORT (REVERSE DATE) UTF-8 ALL
+         S: * SORT 3 1 2
+         S: b OK *
+         C: c UID SORT (SIZE) UTF-8 NOT SUBJECT \"c subject\"
+         S: * SORT 2 1
+         S: c OK *
+         C: d SORT (DISPLAYFROM) UTF-8 ALL
+         S: * SORT 2 3 1
+         S: d OK *
+         C: e SORT RETURN (MIN MAX COUNT ALL) (FROM) UTF-8 ALL
+         S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2,3,1
+         S: e OK *
+         C: f SORT (SUBJECT) KOI8-R ALL
+         S: f NO [BADCHARSET *
+         C: g CREATE Objects
+         S: g OK [MAILBOXID (M*)] CREATE completed
+         C: h FETCH 1 (EMAILID THREADID)
+         S: * 1 FETCH (EMAILID (M*) THREADID NIL)
+         S: h OK *",
     );
 }

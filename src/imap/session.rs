@@ -172,6 +172,10 @@ impl Session {
                 "PARTIAL",
                 "NOTIFY",
                 "COMPRESS=DEFLATE",
+                "SORT",
+                "SORT=DISPLAY",
+                "ESORT",
+                "OBJECTID",
                 "UTF8=ACCEPT",
             ]);
         }
@@ -352,6 +356,9 @@ impl Session {
             CommandBody::Search { uid, returns, charset, criteria } => {
                 cmd::search::run(self, uid, returns.as_deref(), charset.as_deref(), &criteria, &tag, out)
                     .await
+            }
+            CommandBody::Sort { uid, returns, criteria, charset, search } => {
+                cmd::sort::run(self, uid, returns.as_deref(), &criteria, &charset, &search, &tag, out).await
             }
             CommandBody::Fetch { uid, set, attributes, modifiers } => {
                 cmd::fetch::run(self, uid, &set, &attributes, &modifiers, out).await

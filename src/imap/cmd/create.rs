@@ -27,9 +27,11 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
     };
     let account = s.account_id();
     // RFC 9051 §6.3.4: create missing superior levels too.
-    s.ctx
+    let id = s
+        .ctx
         .store
         .write(move |t| {
+            let mut id = 0;
             let mut path = String::new();
             let levels: Vec<&str> = name.split(HIERARCHY_DELIMITER).collect();
             for (i, level) in levels.iter().enumerate() {
@@ -39,13 +41,14 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
                 path.push_str(level);
                 let last = i + 1 == levels.len();
                 match t.create_mailbox(account, &path, if last { special } else { SpecialUse::None }) {
-                    Ok(_) => {}
+                    Ok(new) => id = new,
                     Err(StoreError::MailboxExists) if !last => {}
                     Err(e) => return Err(e),
                 }
             }
-            Ok(())
+            Ok(id)
         })
         .await?;
-    Ok(Done::text("CREATE completed"))
+    // RFC 8474 §4.1: the new mailbox's MAILBOXID.
+    Ok(Done::with_code(format!("MAILBOXID (M{id})"), "CREATE completed"))
 }

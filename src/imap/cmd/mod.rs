@@ -16,6 +16,7 @@ pub mod notify;
 pub mod rename;
 pub mod search;
 pub mod select;
+pub mod sort;
 pub mod status;
 pub mod store;
 pub mod subscribe;

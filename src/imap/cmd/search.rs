@@ -209,26 +209,10 @@ fn uses_modseq(k: &SearchKey) -> bool {
     }
 }
 
-pub async fn run(
-    s: &mut Session,
-    uid: bool,
-    returns: Option<&[SearchReturn]>,
-    charset: Option<&str>,
-    criteria: &SearchKey,
-    tag: &Tag,
-    out: &mut Vec<u8>,
-) -> Outcome {
-    if let Some(cs) = charset
-        && !cs.eq_ignore_ascii_case("UTF-8")
-        && !cs.eq_ignore_ascii_case("US-ASCII")
-    {
-        return Err(Error::No(Some("BADCHARSET (UTF-8 US-ASCII)"), format!("charset {cs} is not supported")));
-    }
+/// The (sequence number, UID) of the selected mailbox's messages that match, ascending, and the
+/// highest MODSEQ among them.
+pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, u64), Error> {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
-    let modseq = uses_modseq(criteria);
-    if modseq {
-        s.condstore = true;
-    }
     let env = Env {
         max_seq: sel.exists(),
         max_uid: sel.max_uid(),
@@ -242,41 +226,67 @@ pub async fn run(
     let mailbox = sel.mailbox;
     let all: Vec<(u32, u32)> = sel.uids.iter().enumerate().map(|(i, u)| (i as u32 + 1, *u)).collect();
     let criteria = criteria.clone();
-    let (hits, max_modseq) = s
-        .read(move |r| {
-            let mut hits = Vec::new();
-            let mut max_modseq = 0;
-            if !needs_message(&criteria) {
-                // ALL, UID and sequence sets, \Recent: answered from the session's UID map,
-                // without reading a record (the first screen of a huge mailbox).
-                let dummy = MessageRecord {
-                    blob: 0,
-                    modseq: 0,
-                    internal_date: 0,
-                    tz_minutes: 0,
-                    size: 0,
-                    flags: 0,
-                    keywords: Vec::new(),
-                };
-                for (seq, u) in all {
-                    let mut c = Candidate { r, seq, uid: u, m: dummy.clone(), data: None, raw: None };
-                    if eval(&criteria, &mut c, &env)? {
-                        hits.push((seq, u));
-                    }
-                }
-                return Ok((hits, max_modseq));
-            }
+    s.read(move |r| {
+        let mut hits = Vec::new();
+        let mut max_modseq = 0;
+        if !needs_message(&criteria) {
+            // ALL, UID and sequence sets, \Recent: answered from the session's UID map,
+            // without reading a record (the first screen of a huge mailbox).
+            let dummy = MessageRecord {
+                blob: 0,
+                modseq: 0,
+                internal_date: 0,
+                tz_minutes: 0,
+                size: 0,
+                flags: 0,
+                keywords: Vec::new(),
+            };
             for (seq, u) in all {
-                let Some(m) = r.message(mailbox, u)? else { continue };
-                let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
+                let mut c = Candidate { r, seq, uid: u, m: dummy.clone(), data: None, raw: None };
                 if eval(&criteria, &mut c, &env)? {
-                    max_modseq = max_modseq.max(c.m.modseq);
                     hits.push((seq, u));
                 }
             }
-            Ok((hits, max_modseq))
-        })
-        .await?;
+            return Ok((hits, max_modseq));
+        }
+        for (seq, u) in all {
+            let Some(m) = r.message(mailbox, u)? else { continue };
+            let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
+            if eval(&criteria, &mut c, &env)? {
+                max_modseq = max_modseq.max(c.m.modseq);
+                hits.push((seq, u));
+            }
+        }
+        Ok((hits, max_modseq))
+    })
+    .await
+}
+
+/// Refuses charsets other than UTF-8 and US-ASCII (RFC 9051 §6.4.4: `NO [BADCHARSET]`).
+pub fn check_charset(charset: Option<&str>) -> Result<(), Error> {
+    match charset {
+        Some(cs) if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") => {
+            Err(Error::No(Some("BADCHARSET (UTF-8 US-ASCII)"), format!("charset {cs} is not supported")))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub async fn run(
+    s: &mut Session,
+    uid: bool,
+    returns: Option<&[SearchReturn]>,
+    charset: Option<&str>,
+    criteria: &SearchKey,
+    tag: &Tag,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    check_charset(charset)?;
+    let modseq = uses_modseq(criteria);
+    if modseq {
+        s.condstore = true;
+    }
+    let (hits, max_modseq) = find(s, criteria).await?;
     let numbers: Vec<u32> = hits.iter().map(|(seq, u)| if uid { *u } else { *seq }).collect();
     let esearch = returns.is_some() || s.rev2;
     let returns: Vec<SearchReturn> = match returns {

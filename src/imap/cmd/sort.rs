@@ -1,0 +1,173 @@
+//! SORT and UID SORT (RFC 5256 §3) with ESORT results (RFC 5267 §3) and DISPLAYFROM /
+//! DISPLAYTO (RFC 5957). The keys come from the FETCH data computed at delivery (base subject,
+//! first addresses, Date header); only DISPLAYFROM/DISPLAYTO read the header bytes.
+
+use std::cmp::Ordering;
+
+use super::search::{check_charset, find};
+use crate::imap::fetchdata::FetchData;
+use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::proto::command::{SearchKey, SearchReturn, SortCriterion, SortKey, Tag};
+use crate::store::StoreError;
+
+/// One message's sort keys, filled for the criteria asked.
+#[derive(Default)]
+struct Keys {
+    seq: u32,
+    uid: u32,
+    arrival: i64,
+    date: i64,
+    size: u32,
+    subject: String,
+    from: String,
+    to: String,
+    cc: String,
+    display_from: String,
+    display_to: String,
+}
+
+/// RFC 5957: the display name if there is one, else the address; compared case-insensitively.
+fn display(raw_header: &[u8], field: &str) -> String {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(raw_header) else {
+        return String::new();
+    };
+    let addr = match field {
+        "From" => msg.from(),
+        _ => msg.to(),
+    };
+    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
+    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
+}
+
+fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Ordering {
+    for c in criteria {
+        let o = match c.key {
+            SortKey::Arrival => a.arrival.cmp(&b.arrival),
+            SortKey::Date => a.date.cmp(&b.date),
+            SortKey::Size => a.size.cmp(&b.size),
+            SortKey::Subject => a.subject.cmp(&b.subject),
+            SortKey::From => a.from.cmp(&b.from),
+            SortKey::To => a.to.cmp(&b.to),
+            SortKey::Cc => a.cc.cmp(&b.cc),
+            SortKey::DisplayFrom => a.display_from.cmp(&b.display_from),
+            SortKey::DisplayTo => a.display_to.cmp(&b.display_to),
+        };
+        let o = if c.reverse { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    // RFC 5256 §3: ties are broken by sequence number.
+    a.seq.cmp(&b.seq)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    s: &mut Session,
+    uid: bool,
+    returns: Option<&[SearchReturn]>,
+    criteria: &[SortCriterion],
+    charset: &str,
+    search: &SearchKey,
+    tag: &Tag,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    check_charset(Some(charset))?;
+    let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
+    let mailbox = sel.mailbox;
+    let (hits, _) = find(s, search).await?;
+    let crit = criteria.to_vec();
+    let need_data = crit.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
+    let need_header = crit.iter().any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo));
+    let mut keys: Vec<Keys> = s
+        .read(move |r| {
+            let mut v = Vec::with_capacity(hits.len());
+            for (seq, u) in hits {
+                let Some(m) = r.message(mailbox, u)? else { continue };
+                let mut k = Keys {
+                    seq,
+                    uid: u,
+                    arrival: m.internal_date,
+                    date: m.internal_date,
+                    size: m.size,
+                    ..Keys::default()
+                };
+                if need_data {
+                    let d = FetchData::decode(&r.blob(m.blob)?.fetch_data)
+                        .ok_or_else(|| StoreError::Corrupt("FETCH data".into()))?;
+                    // RFC 5256 §3: DATE falls back to the internal date without a Date header.
+                    k.date = d.date.unwrap_or(m.internal_date);
+                    k.subject = d.sort_subject;
+                    k.from = d.from_addr;
+                    k.to = d.to_addr;
+                    k.cc = d.cc_addr;
+                    if need_header {
+                        let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
+                        k.display_from = display(&header, "From");
+                        k.display_to = display(&header, "To");
+                    }
+                }
+                v.push(k);
+            }
+            Ok(v)
+        })
+        .await?;
+    keys.sort_by(|a, b| compare(a, b, &crit));
+    let numbers: Vec<u32> = keys.iter().map(|k| if uid { k.uid } else { k.seq }).collect();
+    match returns {
+        None => {
+            out.extend_from_slice(b"* SORT");
+            for n in &numbers {
+                out.extend_from_slice(format!(" {n}").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        Some(returns) => {
+            // RFC 5267 §3.2: ESEARCH whose MIN/MAX are the first and last in sort order and
+            // whose ALL lists the numbers in sort order.
+            let returns = if returns.is_empty() { &[SearchReturn::All][..] } else { returns };
+            out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+            if uid {
+                out.extend_from_slice(b" UID");
+            }
+            for r in returns {
+                match r {
+                    SearchReturn::Min if !numbers.is_empty() => {
+                        out.extend_from_slice(format!(" MIN {}", numbers[0]).as_bytes())
+                    }
+                    SearchReturn::Max if !numbers.is_empty() => {
+                        out.extend_from_slice(format!(" MAX {}", numbers[numbers.len() - 1]).as_bytes())
+                    }
+                    SearchReturn::Count => {
+                        out.extend_from_slice(format!(" COUNT {}", numbers.len()).as_bytes())
+                    }
+                    SearchReturn::All if !numbers.is_empty() => {
+                        out.extend_from_slice(b" ALL ");
+                        let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
+                        out.extend_from_slice(list.join(",").as_bytes());
+                    }
+                    SearchReturn::Partial(range) => {
+                        let window = super::partial_window(&numbers, *range);
+                        let text = match range {
+                            crate::proto::command::PartialRange::First { from, to } => format!("{from}:{to}"),
+                            crate::proto::command::PartialRange::Last { from, to } => {
+                                format!("-{from}:-{to}")
+                            }
+                        };
+                        out.extend_from_slice(format!(" PARTIAL ({text} ").as_bytes());
+                        if window.is_empty() {
+                            out.extend_from_slice(b"NIL");
+                        } else {
+                            let list: Vec<String> = window.iter().map(u32::to_string).collect();
+                            out.extend_from_slice(list.join(",").as_bytes());
+                        }
+                        out.push(b')');
+                    }
+                    _ => {}
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    Ok(Done::text("SORT completed"))
+}
