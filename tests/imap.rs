@@ -503,3 +503,30 @@ fn sort_esort_and_objectid() {
          S: h OK *",
     );
 }
+
+#[test]
+fn thread_references_and_orderedsubject() {
+    let s = Server::start("thread", "");
+    let msgs = [
+        ("<1@x>", "", "Plans", "Mon, 7 Feb 1994 10:00:00 +0000"),
+        ("<2@x>", "", "Other", "Mon, 7 Feb 1994 11:00:00 +0000"),
+        ("<3@x>", "<1@x>", "Re: Plans", "Mon, 7 Feb 1994 12:00:00 +0000"),
+        ("<4@x>", "<1@x> <3@x>", "Re: Plans", "Mon, 7 Feb 1994 13:00:00 +0000"),
+    ];
+    for (id, refs, subject, date) in msgs {
+        let refs = if refs.is_empty() { String::new() } else { format!("References: {refs}\r\n") };
+        let m =
+            format!("From: a@x\r\nMessage-ID: {id}\r\n{refs}Subject: {subject}\r\nDate: {date}\r\n\r\nx\r\n");
+        s.deliver(USER, m.as_bytes());
+    }
+    let mut c = s.login();
+    c.run(
+        "C: s SELECT INBOX\nS: s OK *
+         C: a THREAD REFERENCES UTF-8 ALL
+         S: * THREAD (1 3 4)(2)
+         S: a OK THREAD completed
+         C: b UID THREAD ORDEREDSUBJECT UTF-8 ALL
+         S: * THREAD (1 (3)(4))(2)
+         S: b OK THREAD completed",
+    );
+}

@@ -176,6 +176,8 @@ impl Session {
                 "SORT=DISPLAY",
                 "ESORT",
                 "OBJECTID",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
                 "UTF8=ACCEPT",
             ]);
         }
@@ -359,6 +361,9 @@ impl Session {
             }
             CommandBody::Sort { uid, returns, criteria, charset, search } => {
                 cmd::sort::run(self, uid, returns.as_deref(), &criteria, &charset, &search, &tag, out).await
+            }
+            CommandBody::Thread { uid, algorithm, charset, search } => {
+                cmd::thread::run(self, uid, algorithm, &charset, &search, out).await
             }
             CommandBody::Fetch { uid, set, attributes, modifiers } => {
                 cmd::fetch::run(self, uid, &set, &attributes, &modifiers, out).await

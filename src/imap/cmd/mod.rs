@@ -20,6 +20,7 @@ pub mod sort;
 pub mod status;
 pub mod store;
 pub mod subscribe;
+pub mod thread;
 
 use super::selected::Selected;
 use super::session::Error;
