@@ -67,6 +67,15 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_changes_nothing() {
     }
     let s = Server::start("mbsync", "");
     fill(&s, "INBOX", 1000);
+    // A response of megabytes streams out in pieces while the command runs, whole and in order.
+    let mut c = s.login();
+    c.run("C: s EXAMINE INBOX\nS: s OK *");
+    let lines = c.cmd("f", "UID FETCH 1:* (UID BODY.PEEK[])");
+    let fetched: Vec<&String> =
+        lines.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (UID ")).collect();
+    assert_eq!(fetched.len(), 1000, "{:?}", lines.last());
+    assert!(fetched[999].starts_with("* 1000 FETCH (UID 1000 BODY[] {"));
+    assert!(lines.iter().map(String::len).sum::<usize>() > 4_000_000);
     let local = s.dir.join("maildir");
     std::fs::create_dir_all(&local).expect("maildir");
     let rc = s.dir.join("mbsyncrc");

@@ -9,6 +9,8 @@ use super::Context;
 use super::cmd;
 use super::login::Account;
 use super::selected::Selected;
+use smol::channel::Sender;
+
 use crate::events::Subscription;
 use crate::proto::command::{Command, CommandBody, Tag};
 use crate::proto::framing::Rejection;
@@ -111,6 +113,8 @@ pub struct Session {
     pub saved: Option<Vec<u32>>,
     /// NOTIFY (RFC 5465) is on: what to report of other mailboxes.
     pub notify: Option<cmd::notify::Notify>,
+    /// While a command runs: where finished parts of a large response go (see `stream`).
+    sink: Option<Sender<Vec<u8>>>,
 }
 
 impl Session {
@@ -132,6 +136,7 @@ impl Session {
             subscription: None,
             saved: None,
             notify: None,
+            sink: None,
         }
     }
 
@@ -233,8 +238,28 @@ impl Session {
         Next::Continue
     }
 
-    /// Runs one framed command (or the raw line an AUTHENTICATE is waiting for).
-    pub async fn command(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Next {
+    /// Runs one framed command (or the raw line an AUTHENTICATE is waiting for). Handlers may pass
+    /// finished parts of a large response to `sink` ([`Session::stream`]); the rest stays in `out`.
+    pub async fn command(&mut self, bytes: &[u8], out: &mut Vec<u8>, sink: Sender<Vec<u8>>) -> Next {
+        self.sink = Some(sink);
+        let next = self.run_command(bytes, out).await;
+        // Dropping the sender ends the connection's draining of streamed parts.
+        self.sink = None;
+        next
+    }
+
+    /// Sends what `out` holds to the client now, when it has grown past a threshold.
+    pub async fn stream(&mut self, out: &mut Vec<u8>) {
+        const PIECE: usize = 256 * 1024;
+        if out.len() >= PIECE
+            && let Some(sink) = &self.sink
+        {
+            // Only fails when the connection is gone; the command then ends with nobody listening.
+            let _ = sink.send(std::mem::take(out)).await;
+        }
+    }
+
+    async fn run_command(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Next {
         if let Some(tag) = self.sasl.take() {
             let outcome = cmd::authenticate::response(self, bytes).await;
             return self.finish(&tag, "AUTHENTICATE", outcome, out);

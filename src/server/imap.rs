@@ -176,7 +176,24 @@ async fn connection(
         framer.push(&buf[..n]);
         while let Some(frame) = framer.next() {
             let next = match frame {
-                Frame::Command(bytes) => session.command(&bytes, &mut out).await,
+                Frame::Command(bytes) => {
+                    // Large responses (a FETCH of thousands of envelopes) stream out in pieces
+                    // while the command runs, so a connection's memory stays bounded.
+                    let (sink, pieces) = smol::channel::bounded::<Vec<u8>>(2);
+                    let run = session.command(&bytes, &mut out, sink);
+                    let drain = async {
+                        let mut result = Ok(());
+                        while let Ok(piece) = pieces.recv().await {
+                            if result.is_ok() {
+                                result = io.write_all(&piece).await;
+                            }
+                        }
+                        result
+                    };
+                    let (next, written) = smol::future::zip(run, drain).await;
+                    written?;
+                    next
+                }
                 Frame::ContinuationNeeded { tag, size } => {
                     if session.accept_literal(size) {
                         out.extend_from_slice(b"+ ready for literal data\r\n");

@@ -134,6 +134,7 @@ pub async fn run(
             .await?;
         out.extend_from_slice(&bytes);
         failed |= bad;
+        s.stream(out).await;
     }
     if failed {
         return Err(Error::No(Some("UNKNOWN-CTE"), "a part has an unknown content transfer encoding".into()));
