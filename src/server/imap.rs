@@ -131,9 +131,14 @@ async fn connection(
     session.greeting(&mut out);
     io.write_all(&out).await?;
     io.flush().await?;
-    let mut buf = vec![0u8; 16 * 1024];
+    // 8 KiB per connection: a thousand idle clients cost 8 MB of read buffers.
+    let mut buf = vec![0u8; 8 * 1024];
     loop {
         out.clear();
+        if out.capacity() > 64 * 1024 {
+            // A large response grew the buffer; an idle connection should not keep it.
+            out = Vec::with_capacity(4096);
+        }
         let timeout = session.timeout();
         // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4).
         let notify = if session.notify_active() { session.subscription() } else { None };
