@@ -31,8 +31,13 @@ pub async fn run(
     let name = mailbox.as_str().to_string();
     let id = s.read(move |r| r.mailbox_id(account, &name)).await?;
     // A read-write select takes the messages that arrived since the last one as \Recent.
-    let first_recent =
-        if examine { None } else { Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?) };
+    // Only a write (and its fsync) when messages arrived since the last read-write SELECT.
+    let pending = s.read(move |r| r.mailbox(id).map(|m| m.first_recent_uid < m.uidnext)).await?;
+    let first_recent = match (examine, pending) {
+        (true, _) => None,
+        (false, true) => Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?),
+        (false, false) => Some(u32::MAX),
+    };
     let (rec, uids) = s.read(move |r| Ok((r.mailbox(id)?, r.uids(id)?))).await?;
     let recent = match first_recent {
         // IMAP4rev2 has no \Recent (RFC 9051 Appendix E).

@@ -38,8 +38,12 @@ pub async fn run(
             for &(seq, u) in &t2 {
                 match t.store_flags(id, u, op, bits, &keywords, unchanged_since) {
                     Ok((modseq, m)) => res.push((seq, u, Some((modseq, m)))),
-                    // Expunged meanwhile, or modified since UNCHANGEDSINCE: reported, not fatal.
-                    Err(StoreError::Conflict(_)) => res.push((seq, u, None)),
+                    // Modified since UNCHANGEDSINCE: reported in [MODIFIED] (RFC 7162 §3.1.3).
+                    Err(StoreError::Conflict(why)) if why.contains("UNCHANGEDSINCE") => {
+                        res.push((seq, u, None))
+                    }
+                    // Expunged by another session meanwhile: nothing to change or report.
+                    Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
