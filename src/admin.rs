@@ -41,6 +41,8 @@ pub enum Request {
         password_hash: String,
     },
     UserList,
+    /// Counters of the running process (diagnostics).
+    Stats,
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -85,6 +87,7 @@ impl Request {
                 format!("USER-PASSWD {address} {password_hash}\n").into_bytes()
             }
             Request::UserList => b"USER-LIST\n".to_vec(),
+            Request::Stats => b"STATS\n".to_vec(),
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
@@ -110,6 +113,7 @@ impl Request {
             "USER-DEL" => Request::UserDel { address: arg()? },
             "USER-PASSWD" => Request::UserPasswd { address: arg()?, password_hash: arg()? },
             "USER-LIST" => Request::UserList,
+            "STATS" => Request::Stats,
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -191,6 +195,10 @@ pub fn execute(store: &Store, req: Request) -> Response {
                 Err(e) => store_failure(&e),
             }
         }
+        Request::Stats => Response::ok(vec![
+            format!("records_read\t{}", crate::store::records_read()),
+            format!("event_subscribers\t{}", store.hub().subscribers()),
+        ]),
         Request::UserList => {
             let listed = store.read().and_then(|r| {
                 r.accounts().map(|accts| {

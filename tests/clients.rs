@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PASSWORD, Server, USER, mail};
+use common::{PASSWORD, Server, USER, fill, mail};
 
 #[test]
 fn python_imaplib_session() {
@@ -23,28 +23,6 @@ fn python_imaplib_session() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// Appends `n` generated messages over IMAP with MULTIAPPEND, 100 per command.
-fn fill(s: &Server, mailbox: &str, n: usize) {
-    let mut c = s.login();
-    let mut corpus = applianced::corpus::Corpus::new(42);
-    let mut i = 0;
-    while i < n {
-        let mut cmd = format!("fill{i} APPEND {mailbox}").into_bytes();
-        for _ in 0..100.min(n - i) {
-            let m = corpus.next_message();
-            cmd.extend_from_slice(format!(" {{{}+}}\r\n", m.len()).as_bytes());
-            cmd.extend_from_slice(&m);
-            i += 1;
-        }
-        cmd.extend_from_slice(b"\r\n");
-        c.send(&cmd);
-        let tag =
-            String::from_utf8_lossy(&cmd[..cmd.iter().position(|b| *b == b' ').unwrap_or(0)]).into_owned();
-        let last = c.until(&tag).pop().unwrap_or_default();
-        assert!(last.contains("OK [APPENDUID"), "{last}");
-    }
 }
 
 fn status(s: &Server, mailbox: &str) -> String {

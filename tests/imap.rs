@@ -530,3 +530,37 @@ fn thread_references_and_orderedsubject() {
          S: b OK THREAD completed",
     );
 }
+
+fn records_read(s: &Server) -> u64 {
+    let o = s.cli(&["stats"], b"");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("records_read\t"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no records_read in {text}"))
+}
+
+#[test]
+fn a_qresync_resync_reads_only_the_changed_records() {
+    let s = Server::start("qresync-cost", "");
+    common::fill(&s, "INBOX", 3000);
+    let mut c = s.login();
+    c.run("C: e ENABLE QRESYNC\nS: e OK *");
+    let sel = c.cmd("s1", "SELECT INBOX");
+    let (validity, modseq) = (number_after(&sel, "UIDVALIDITY"), number_after(&sel, "HIGHESTMODSEQ"));
+    c.run("C: u CLOSE\nS: u OK *");
+    // 100 changes by another session: 50 flag changes, 50 expunges.
+    let mut other = s.login();
+    other.run(
+        "C: o1 SELECT INBOX\nS: o1 OK *
+         C: o2 UID STORE 1:50 +FLAGS.SILENT (\\Flagged)\nS: o2 OK *
+         C: o3 UID STORE 101:150 +FLAGS.SILENT (\\Deleted)\nS: o3 OK *
+         C: o4 UID EXPUNGE 101:150\nS: o4 OK *",
+    );
+    let before = records_read(&s);
+    let lines = c.cmd("s2", &format!("SELECT INBOX (QRESYNC ({validity} {modseq}))"));
+    let read = records_read(&s) - before;
+    assert!(lines.iter().any(|l| l == "* VANISHED (EARLIER) 101:150"), "{:?}", &lines[..lines.len().min(12)]);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (")).count(), 50);
+    assert!((50..=100).contains(&read), "a resync after 100 changes read {read} message records of 3,000");
+}

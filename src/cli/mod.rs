@@ -61,7 +61,13 @@ pub enum Command {
     User(user::UserCmd),
     Deliver(deliver::DeliverCmd),
     Check(CheckCmd),
+    Stats(StatsCmd),
 }
+
+/// Print the counters of the running server (message records read, push subscribers).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "stats")]
+pub struct StatsCmd {}
 
 /// Verify every page of the database and the counters of every mailbox (server must be stopped).
 #[derive(FromArgs, Debug)]
@@ -112,6 +118,10 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Deliver(cmd)) => {
             init_logging("warn");
             deliver::run(cmd, &config, &paths)
+        }
+        Some(Command::Stats(_)) => {
+            init_logging("warn");
+            report(&execute(&config, &paths, Request::Stats))
         }
         Some(Command::Check(_)) => {
             init_logging("warn");

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use error::{Result, StoreError};
-pub use read::Reader;
+pub use read::{Reader, records_read};
 pub use records::{AccountRecord, ChangeKind, ChangeRecord, MailboxRecord, MessageRecord, SpecialUse, flag};
 pub use write::{FlagOp, HIERARCHY_DELIMITER, NewMessage, Tables, canonical_name};
 

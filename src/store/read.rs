@@ -2,6 +2,7 @@
 //! wait for the writer. Every method costs in proportion to what it returns.
 
 use std::ops::{ControlFlow, RangeInclusive};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
@@ -9,6 +10,20 @@ use super::error::{Result, StoreError};
 use super::records::{AccountRecord, BlobRecord, ChangeRecord, MailboxRecord, MessageRecord, flag};
 use super::schema::*;
 use super::write::canonical_name;
+
+/// Message records decoded by readers since the process started: a diagnostic that shows what a
+/// command touched (`applianced stats`; the QRESYNC test checks a resync reads only the changes).
+static RECORDS_READ: AtomicU64 = AtomicU64::new(0);
+
+/// Message records read so far by this process.
+pub fn records_read() -> u64 {
+    RECORDS_READ.load(Ordering::Relaxed)
+}
+
+fn decode_message(bytes: &[u8]) -> Result<MessageRecord> {
+    RECORDS_READ.fetch_add(1, Ordering::Relaxed);
+    MessageRecord::decode(bytes)
+}
 
 /// A snapshot of the store.
 pub struct Reader {
@@ -84,7 +99,7 @@ impl Reader {
     pub fn message(&self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>> {
         let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(None) };
         match t.get((mailbox, uid))? {
-            Some(v) => Ok(Some(MessageRecord::decode(v.value())?)),
+            Some(v) => Ok(Some(decode_message(v.value())?)),
             None => Ok(None),
         }
     }
@@ -99,7 +114,7 @@ impl Reader {
         let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
         for e in t.range((mailbox, *uids.start())..=(mailbox, *uids.end()))? {
             let (k, v) = e?;
-            if f(k.value().1, MessageRecord::decode(v.value())?).is_break() {
+            if f(k.value().1, decode_message(v.value())?).is_break() {
                 break;
             }
         }
@@ -115,7 +130,7 @@ impl Reader {
         let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
         for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev() {
             let (k, v) = e?;
-            if f(k.value().1, MessageRecord::decode(v.value())?).is_break() {
+            if f(k.value().1, decode_message(v.value())?).is_break() {
                 break;
             }
         }

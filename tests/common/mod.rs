@@ -279,3 +279,25 @@ pub fn mail(subject: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// Appends `n` generated messages over IMAP with MULTIAPPEND, 100 per command.
+pub fn fill(s: &Server, mailbox: &str, n: usize) {
+    let mut c = s.login();
+    let mut corpus = applianced::corpus::Corpus::new(42);
+    let mut i = 0;
+    while i < n {
+        let mut cmd = format!("fill{i} APPEND {mailbox}").into_bytes();
+        for _ in 0..100.min(n - i) {
+            let m = corpus.next_message();
+            cmd.extend_from_slice(format!(" {{{}+}}\r\n", m.len()).as_bytes());
+            cmd.extend_from_slice(&m);
+            i += 1;
+        }
+        cmd.extend_from_slice(b"\r\n");
+        c.send(&cmd);
+        let tag =
+            String::from_utf8_lossy(&cmd[..cmd.iter().position(|b| *b == b' ').unwrap_or(0)]).into_owned();
+        let last = c.until(&tag).pop().unwrap_or_default();
+        assert!(last.contains("OK [APPENDUID"), "{last}");
+    }
+}
