@@ -29,6 +29,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub imap: Listeners,
     pub imaps: Listeners,
+    /// LMTP for the MTA: `unix:PATH` or `HOST:PORT` (loopback).
+    pub lmtp: Listeners,
     pub tls: Tls,
     pub limits: Limits,
     pub security: Security,
@@ -152,6 +154,7 @@ impl Default for Config {
             data_dir: None,
             imap: Listeners { listen: imap },
             imaps: Listeners { listen: imaps },
+            lmtp: Listeners::default(),
             tls: Tls::default(),
             limits: Limits::default(),
             security: Security::default(),
@@ -196,6 +199,11 @@ impl Config {
         for addr in self.imap.listen.iter().chain(&self.imaps.listen) {
             addr.parse::<SocketAddr>().map_err(|_| format!("listen address {addr:?} is not HOST:PORT"))?;
         }
+        for addr in &self.lmtp.listen {
+            if !addr.starts_with("unix:") && addr.parse::<SocketAddr>().is_err() {
+                return Err(format!("LMTP listen address {addr:?} is neither unix:PATH nor HOST:PORT"));
+            }
+        }
         if self.limits.max_line_length < 1024 {
             return Err("limits.max_line_length must be at least 1024".into());
         }
@@ -227,6 +235,11 @@ listen = [{imap}]
 [imaps]
 # IMAP over implicit TLS (port 993 style).
 listen = [{imaps}]
+
+[lmtp]
+# Mail from the MTA (Postfix: virtual_transport = lmtp:unix:... or lmtp:inet:127.0.0.1:24).
+# `unix:PATH` or `HOST:PORT`; keep TCP on loopback: LMTP has no authentication.
+listen = [{lmtp}]
 
 [tls]
 # PEM files; `applianced --init` made a self-signed pair. Reloaded on SIGHUP.
@@ -267,6 +280,7 @@ level = {level:?}
             hostname = self.hostname,
             imap = list(&self.imap.listen),
             imaps = list(&self.imaps.listen),
+            lmtp = list(&self.lmtp.listen),
             cert = self.tls.certificate.display().to_string(),
             key = self.tls.key.display().to_string(),
             mll = l.max_line_length,

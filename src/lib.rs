@@ -9,6 +9,7 @@ pub mod config;
 pub mod corpus;
 pub mod events;
 pub mod imap;
+pub mod lmtp;
 pub mod proto;
 pub mod server;
 pub mod store;

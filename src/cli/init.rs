@@ -75,6 +75,7 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
         let (imap, imaps) = default_listeners();
         c.imap.listen = if args.imap_listen.is_empty() { imap } else { args.imap_listen.clone() };
         c.imaps.listen = if args.imaps_listen.is_empty() { imaps } else { args.imaps_listen.clone() };
+        c.lmtp.listen = args.lmtp_listen.clone();
         let config_dir = config_file.parent().unwrap_or(Path::new("."));
         if config_dir != data_dir {
             c.data_dir = Some(std::path::absolute(&data_dir).unwrap_or(data_dir.clone()));

@@ -51,6 +51,9 @@ pub struct Args {
     /// with --init: implicit-TLS listen address, repeatable (default 127.0.0.1:1993, or 0.0.0.0:993 as root)
     #[argh(option)]
     pub imaps_listen: Vec<String>,
+    /// with --init: LMTP listen address for the MTA, `unix:PATH` or `HOST:PORT`, repeatable (default: none)
+    #[argh(option)]
+    pub lmtp_listen: Vec<String>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }

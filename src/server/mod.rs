@@ -70,6 +70,13 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
             listeners.push((l, implicit));
         }
     }
+    let mut lmtp_listeners = Vec::new();
+    for a in &config.lmtp.listen {
+        let (l, local) =
+            smol::block_on(lmtp::bind(a)).map_err(|e| ServeError(format!("cannot listen on {a}: {e}")))?;
+        log::info!("LMTP listening on {local}");
+        lmtp_listeners.push(l);
+    }
     let mut signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| ServeError(format!("signals: {e}")))?;
 
@@ -96,6 +103,15 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     let shared = Arc::new(imap::Shared { ctx, tls: tls.clone(), limits, shutdown: shutdown_rx });
     for (l, implicit) in listeners {
         ex.spawn(imap::accept_loop(l, shared.clone(), implicit, ex.clone())).detach();
+    }
+    let lmtp_shared = Arc::new(lmtp::Lmtp {
+        store: store.clone(),
+        hostname: config.hostname.clone(),
+        max_size: config.limits.max_literal_size,
+        shutdown: shared.shutdown.clone(),
+    });
+    for l in lmtp_listeners {
+        ex.spawn(lmtp::accept_loop(l, lmtp_shared.clone(), ex.clone())).detach();
     }
     let server = Arc::new(Server { store: store.clone(), config, paths: paths.clone() });
     ex.spawn(control::serve(control, store.clone(), ex.clone())).detach();
@@ -131,15 +147,26 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
             async_io::Timer::after(std::time::Duration::from_millis(10)).await;
         }
     }));
+    let server_lmtp_sockets: Vec<String> = server
+        .config
+        .lmtp
+        .listen
+        .iter()
+        .filter_map(|a| a.strip_prefix("unix:").map(str::to_string))
+        .collect();
     drop(server);
     stop_tx.close();
     for w in workers {
         let _ = w.join();
     }
     let _ = std::fs::remove_file(paths.control_socket());
+    for a in &server_lmtp_sockets {
+        let _ = std::fs::remove_file(a);
+    }
     store.close();
     log::info!("stopped");
     Ok(())
 }
 pub mod limits;
+pub mod lmtp;
 pub mod tls;

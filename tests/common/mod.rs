@@ -17,6 +17,8 @@ pub struct Server {
     pub dir: PathBuf,
     pub imap: u16,
     pub imaps: u16,
+    /// The LMTP TCP port, when the config asked for one.
+    pub lmtp: u16,
     child: Child,
 }
 
@@ -47,10 +49,14 @@ impl Server {
             Command::new(BIN).arg("--data-dir").arg(&data).stderr(Stdio::piped()).spawn().expect("serve");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
-        let (mut imap, mut imaps) = (0, 0);
+        let (mut imap, mut imaps, mut lmtp) = (0, 0, 0);
         loop {
             let line = lines.next().expect("server exited early").expect("line");
-            if let Some(rest) = line.split("IMAPS listening on ").nth(1) {
+            if let Some(rest) = line.split("LMTP listening on ").nth(1) {
+                if !rest.starts_with("unix:") {
+                    lmtp = port(rest);
+                }
+            } else if let Some(rest) = line.split("IMAPS listening on ").nth(1) {
                 imaps = port(rest);
             } else if let Some(rest) = line.split("IMAP listening on ").nth(1) {
                 imap = port(rest);
@@ -61,7 +67,7 @@ impl Server {
         }
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Server { dir, imap, imaps, child }
+        Server { dir, imap, imaps, lmtp, child }
     }
 
     /// Sends a signal (`TERM`, `HUP`) to the server process.
