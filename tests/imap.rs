@@ -564,3 +564,15 @@ fn a_qresync_resync_reads_only_the_changed_records() {
     assert_eq!(lines.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (")).count(), 50);
     assert!((50..=100).contains(&read), "a resync after 100 changes read {read} message records of 3,000");
 }
+
+#[test]
+fn listens_on_ipv6_too() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        panic!("this machine has no IPv6 loopback; the listener code cannot be checked here");
+    }
+    let s = Server::start("ipv6", "imap.listen = [\"[::1]:0\"]");
+    let stream = std::net::TcpStream::connect(("::1", s.imap)).expect("connect over IPv6");
+    let mut greeting = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).expect("greeting");
+    assert!(greeting.starts_with("* OK [CAPABILITY"), "{greeting}");
+}
