@@ -12,6 +12,7 @@ use std::io::ErrorKind;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A connection to the service manager's notification socket.
@@ -22,6 +23,8 @@ pub struct Notifier {
     target: SocketAddr,
     /// Half of `WATCHDOG_USEC`, when the manager asked this process for keep-alives.
     watchdog: Option<Duration>,
+    /// Set by [`Notifier::stopping`]: later connection counts would hide "shutting down".
+    stopping: AtomicBool,
 }
 
 impl Notifier {
@@ -51,7 +54,7 @@ impl Notifier {
         };
         let socket = UnixDatagram::unbound()?;
         socket.set_nonblocking(true)?;
-        Ok(Notifier { socket, target, watchdog })
+        Ok(Notifier { socket, target, watchdog, stopping: AtomicBool::new(false) })
     }
 
     /// How often to send `WATCHDOG=1`: half the manager's timeout, as sd_watchdog_enabled(3)
@@ -72,9 +75,11 @@ impl Notifier {
         self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
     }
 
-    /// A human-readable state for `systemctl status`.
+    /// A human-readable state for `systemctl status`; ignored once shutdown has begun.
     pub fn status(&self, status: &str) {
-        self.send(&format!("STATUS={}", one_line(status)));
+        if !self.stopping.load(Ordering::Relaxed) {
+            self.send(&format!("STATUS={}", one_line(status)));
+        }
     }
 
     /// The server is alive (its executor still runs tasks).
@@ -84,6 +89,7 @@ impl Notifier {
 
     /// Shutdown has begun.
     pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         self.send("STOPPING=1\nSTATUS=shutting down");
     }
 }
@@ -139,6 +145,10 @@ mod tests {
         n.stopping();
         let len = rx.recv(&mut buf).expect("recv");
         assert_eq!(&buf[..len], b"STOPPING=1\nSTATUS=shutting down");
+        n.status("0 connections");
+        n.watchdog_ping();
+        let len = rx.recv(&mut buf).expect("recv");
+        assert_eq!(&buf[..len], b"WATCHDOG=1", "no STATUS after STOPPING");
         let _ = std::fs::remove_dir_all(&dir);
 
         assert!(Notifier::connect(b"relative", None).is_err());
