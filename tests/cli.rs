@@ -49,6 +49,23 @@ fn init(data: &Path) -> Output {
         .expect("run --init")
 }
 
+/// With an explicit --data-dir, --init is a private installation even as root (CI runs tests as
+/// root): no system user, no change of owner, the plain `applianced --data-dir` serve line.
+#[test]
+fn init_with_a_data_dir_creates_no_user_and_changes_no_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TempDir::new("init-private");
+    let me = std::fs::metadata(&t.0).expect("temp dir").uid();
+    let o = init(&t.data());
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(!out.contains("user        ") && !out.contains("systemctl"), "{out}");
+    assert!(out.contains(&format!("serve:          applianced --data-dir {}", t.data().display())), "{out}");
+    for f in ["", "applianced.toml", "applianced.redb", "tls/key.pem"] {
+        assert_eq!(std::fs::metadata(t.data().join(f)).expect("file").uid(), me, "owner of {f:?}");
+    }
+}
+
 const MAIL: &[u8] =
     b"From: Alice <alice@example.com>\r\nTo: admin@mail.test\r\nSubject: hello\r\n\r\nHi!\r\n";
 

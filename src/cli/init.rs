@@ -1,5 +1,12 @@
 //! `applianced --init`: config, TLS certificate, database and the first account. Idempotent:
 //! run again, it keeps everything that exists and says so.
+//!
+//! The system installation: run as root with neither `--data-dir` nor `--config` (the default
+//! paths `/var/lib/applianced` and `/etc/applianced`), `--init` also prepares what
+//! `systemd/applianced.service` needs: the `applianced` system user (created with
+//! `useradd --system` if missing), the data directory owned by it, and the config directory
+//! readable by its group. Any explicit path means a private installation (tests, a second
+//! instance): then `--init` creates no user and changes no owner, as root or not.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -48,6 +55,7 @@ pub fn run(args: &Args) -> u8 {
 
 fn init(args: &Args) -> Result<(), (u8, String)> {
     let root = running_as_root();
+    let system_install = root && args.data_dir.is_none() && args.config.is_none();
     let (data_dir, config_file) = match (&args.data_dir, &args.config) {
         (Some(d), c) => (d.clone(), c.clone().unwrap_or_else(|| d.join(CONFIG_FILE))),
         (None, c) if root => (
@@ -146,6 +154,15 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
     if let Some(p) = generated {
         println!("password    {p}   (shown once: note it now)");
     }
+    if system_install {
+        let (uid, gid) = ensure_service_user(&paths.data_dir).map_err(|e| (exit::CANTCREAT, e))?;
+        hand_over(&paths, &cert, &key, uid, gid).map_err(|e| (exit::CANTCREAT, e))?;
+        println!(
+            "user        {SERVICE_USER} (uid {uid}) owns {}; group {SERVICE_USER} reads {}",
+            paths.data_dir.display(),
+            paths.config_dir().display()
+        );
+    }
     let dd = if args.data_dir.is_some() {
         format!(" --data-dir {}", paths.data_dir.display())
     } else {
@@ -153,7 +170,11 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
     };
     println!();
     println!("Next:");
-    println!("  serve:          applianced{dd}");
+    if system_install {
+        println!("  serve:          systemctl enable --now applianced   (unit: systemd/applianced.service)");
+    } else {
+        println!("  serve:          applianced{dd}");
+    }
     println!(
         "  IMAP:           {} (STARTTLS), {} (TLS)",
         config.imap.listen.join(" "),
@@ -162,4 +183,94 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
     println!("  add a user:     applianced{dd} user add alice@{}", config.hostname);
     println!("  deliver mail:   applianced{dd} deliver alice@{} < message.eml", config.hostname);
     Ok(())
+}
+
+/// The user `systemd/applianced.service` runs as.
+const SERVICE_USER: &str = "applianced";
+
+/// The uid and gid of `name` in a passwd(5) file.
+fn passwd_entry(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        if f.next()? != name {
+            return None;
+        }
+        let _password = f.next()?;
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
+/// The service user's uid and gid, after creating it as a system user with its own group if it
+/// does not exist yet.
+fn ensure_service_user(home: &Path) -> Result<(u32, u32), String> {
+    let lookup = || std::fs::read_to_string("/etc/passwd").ok().and_then(|p| passwd_entry(&p, SERVICE_USER));
+    if let Some(ids) = lookup() {
+        return Ok(ids);
+    }
+    let status = std::process::Command::new("useradd")
+        .args(["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+        .args(["--comment", "applianced mail server", "--home-dir"])
+        .arg(home)
+        .arg(SERVICE_USER)
+        .status()
+        .map_err(|e| format!("cannot run useradd to create the {SERVICE_USER} user: {e}"))?;
+    if !status.success() {
+        return Err(format!("useradd could not create the {SERVICE_USER} user ({status})"));
+    }
+    println!("user        {SERVICE_USER} created (system user)");
+    lookup().ok_or_else(|| format!("useradd ran but {SERVICE_USER} is not in /etc/passwd"))
+}
+
+/// Gives the data directory (recursively) to the service user, and the config directory, config
+/// file and TLS files to root with the service group allowed to read them (dirs 0750, files 0640).
+fn hand_over(paths: &Paths, cert: &Path, key: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    chown_tree(&paths.data_dir, uid, gid)?;
+    let readable = |p: &Path, mode: u32| -> Result<(), String> {
+        if !p.exists() {
+            return Ok(());
+        }
+        std::os::unix::fs::chown(p, Some(0), Some(gid))
+            .and_then(|()| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| format!("cannot give {} to group {SERVICE_USER}: {e}", p.display()))
+    };
+    let config_dir = paths.config_dir();
+    if config_dir != paths.data_dir {
+        readable(&config_dir, 0o750)?;
+        readable(&paths.config, 0o640)?;
+    }
+    for file in [cert, key] {
+        if !file.starts_with(&paths.data_dir) {
+            if let Some(dir) = file.parent().filter(|d| d.starts_with(&config_dir) && *d != config_dir) {
+                readable(dir, 0o750)?;
+            }
+            readable(file, 0o640)?;
+        }
+    }
+    Ok(())
+}
+
+/// `chown -R uid:gid dir`, without following symbolic links.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    let err = |p: &Path, e: std::io::Error| format!("cannot give {} to {SERVICE_USER}: {e}", p.display());
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(|e| err(dir, e))?;
+    if std::fs::symlink_metadata(dir).map_err(|e| err(dir, e))?.is_dir() {
+        for entry in std::fs::read_dir(dir).map_err(|e| err(dir, e))? {
+            chown_tree(&entry.map_err(|e| err(dir, e))?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passwd_entry;
+
+    #[test]
+    fn passwd_lines_give_uid_and_gid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\napplianced:x:998:997:applianced mail server:/var/lib/applianced:/usr/sbin/nologin\n";
+        assert_eq!(passwd_entry(passwd, "applianced"), Some((998, 997)));
+        assert_eq!(passwd_entry(passwd, "root"), Some((0, 0)));
+        assert_eq!(passwd_entry(passwd, "applianc"), None);
+        assert_eq!(passwd_entry("applianced:x:nope:1:::\n", "applianced"), None);
+    }
 }

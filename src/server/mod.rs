@@ -4,6 +4,7 @@
 pub mod compress;
 pub mod control;
 pub mod imap;
+pub mod notify;
 
 use std::sync::Arc;
 
@@ -61,12 +62,14 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         Err(e) => return Err(ServeError(format!("TLS: {e}"))),
     };
     let mut listeners = Vec::new();
+    let mut bound = Vec::new();
     for (addrs, implicit) in [(&config.imap.listen, false), (&config.imaps.listen, true)] {
         for a in addrs {
             let l = smol::block_on(smol::net::TcpListener::bind(a.as_str()))
                 .map_err(|e| ServeError(format!("cannot listen on {a}: {e}")))?;
             let local = l.local_addr().map_err(|e| ServeError(e.to_string()))?;
             log::info!("IMAP{} listening on {local}", if implicit { "S" } else { "" });
+            bound.push(format!("IMAP{} {local}", if implicit { "S" } else { "" }));
             listeners.push((l, implicit));
         }
     }
@@ -120,6 +123,12 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         paths.data_dir.display(),
         paths.control_socket().display()
     );
+    // systemd (Type=notify): ready once every listener is bound, then keep-alives and status.
+    let notifier = notify::Notifier::from_env().map(Arc::new);
+    if let Some(n) = &notifier {
+        n.ready(&format!("serving: {}", bound.join(", ")));
+        ex.spawn(notify_loop(n.clone(), shared.limits.clone())).detach();
+    }
 
     smol::block_on(ex.run(async {
         while let Some(sig) = signals.next().await {
@@ -139,6 +148,9 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
             }
         }
     }));
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
     // Sessions say BYE and end; give them a moment to flush.
     shutdown_tx.close();
     smol::block_on(ex.run(async {
@@ -167,6 +179,26 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     log::info!("stopped");
     Ok(())
 }
+
+/// Sends `WATCHDOG=1` every half watchdog timeout (when systemd asked for it) and a `STATUS=` line
+/// when the number of connections changed. It runs on the server's executor, so keep-alives stop
+/// (and systemd restarts the service) when the executor stops running tasks.
+async fn notify_loop(n: Arc<notify::Notifier>, limits: Arc<limits::ConnectionLimits>) {
+    let tick = n.watchdog().unwrap_or(std::time::Duration::from_secs(5));
+    let mut shown = None;
+    loop {
+        async_io::Timer::after(tick).await;
+        if n.watchdog().is_some() {
+            n.watchdog_ping();
+        }
+        let live = limits.live();
+        if shown != Some(live) {
+            n.status(&format!("{live} connection{}", if live == 1 { "" } else { "s" }));
+            shown = Some(live);
+        }
+    }
+}
+
 pub mod limits;
 pub mod lmtp;
 pub mod tls;

@@ -25,6 +25,11 @@ pub struct Server {
 impl Server {
     /// `--init` a fresh data directory (with `extra_config` appended to the config) and serve it.
     pub fn start(tag: &str, extra_config: &str) -> Server {
+        Server::start_with_env(tag, extra_config, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables for the serving process.
+    pub fn start_with_env(tag: &str, extra_config: &str, env: &[(&str, &str)]) -> Server {
         let dir = std::env::temp_dir().join(format!("applianced-it-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -45,8 +50,13 @@ impl Server {
             let text = std::fs::read_to_string(&cfg).expect("config");
             std::fs::write(&cfg, patch_config(&text, extra_config)).expect("config");
         }
-        let mut child =
-            Command::new(BIN).arg("--data-dir").arg(&data).stderr(Stdio::piped()).spawn().expect("serve");
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let (mut imap, mut imaps, mut lmtp) = (0, 0, 0);
