@@ -242,6 +242,11 @@ fn deliver(store: &Store, recipients: Vec<String>, message: Vec<u8>) -> Response
                         code = code.max(exit::NOUSER);
                         lines.push(format!("{rcpt}: no such user"));
                     }
+                    // Temporary, as a full mailbox usually gets room again: the MTA retries.
+                    Err(StoreError::OverQuota) => {
+                        code = code.max(exit::TEMPFAIL);
+                        lines.push(format!("{rcpt}: over quota"));
+                    }
                     Err(e) => {
                         code = code.max(if e.is_temporary() { exit::TEMPFAIL } else { exit::SOFTWARE });
                         lines.push(format!("{rcpt}: not delivered: {e}"));

@@ -35,7 +35,50 @@ pub struct Config {
     pub limits: Limits,
     pub security: Security,
     pub store: StoreSection,
+    pub quota: Quota,
     pub log: Log,
+}
+
+/// Per-account quotas (RFC 9208), enforced on LMTP, `deliver`, APPEND, COPY and MOVE.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    /// Storage per account in MiB; 0 is unlimited.
+    pub storage_mb: u64,
+    /// Messages per account; 0 is unlimited.
+    pub messages: u64,
+    /// Over-quota deliveries fail permanently (LMTP 552 5.2.2, `deliver` exit 77) instead of
+    /// temporarily (452 4.2.2, exit 75) so that the MTA retries.
+    pub permanent: bool,
+    /// Exceptions by address: `[quota.accounts."alice@example.com"] storage_mb = 5000`.
+    pub accounts: std::collections::BTreeMap<String, QuotaLimits>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaLimits {
+    pub storage_mb: u64,
+    pub messages: u64,
+}
+
+impl Quota {
+    fn limits(storage_mb: u64, messages: u64) -> crate::store::quota::Limits {
+        crate::store::quota::Limits {
+            storage: (storage_mb > 0).then_some(storage_mb << 20),
+            messages: (messages > 0).then_some(messages),
+        }
+    }
+
+    pub fn policy(&self) -> crate::store::quota::QuotaPolicy {
+        crate::store::quota::QuotaPolicy {
+            default: Self::limits(self.storage_mb, self.messages),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(a, l)| (a.to_ascii_lowercase(), Self::limits(l.storage_mb, l.messages)))
+                .collect(),
+        }
+    }
 }
 
 /// Addresses to listen on, `HOST:PORT` (IPv6 as `[::]:143`).
@@ -123,12 +166,14 @@ impl Default for StoreSection {
     }
 }
 
-impl StoreSection {
-    pub fn options(&self) -> crate::store::StoreOptions {
+impl Config {
+    /// The store's options: the `[store]` tunables and the `[quota]` limits.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
         crate::store::StoreOptions {
-            cache_size: self.cache_mb << 20,
-            change_log_limit: self.change_log_limit.max(1),
-            verify_on_open: self.verify_on_open,
+            cache_size: self.store.cache_mb << 20,
+            change_log_limit: self.store.change_log_limit.max(1),
+            verify_on_open: self.store.verify_on_open,
+            quota: self.quota.policy(),
         }
     }
 }
@@ -159,6 +204,7 @@ impl Default for Config {
             limits: Limits::default(),
             security: Security::default(),
             store: StoreSection::default(),
+            quota: Quota::default(),
             log: Log::default(),
         }
     }
@@ -273,6 +319,13 @@ change_log_limit = {cll}
 # Verify every page checksum at start-up (reads the whole database file).
 verify_on_open = {voo}
 
+[quota]
+# Per account; 0 is unlimited. Exceptions: [quota.accounts."alice@example.com"] storage_mb = 5000
+storage_mb = {qs}
+messages = {qm}
+# Over quota: fail deliveries permanently (LMTP 552 5.2.2) instead of temporarily (452 4.2.2).
+permanent = {qp}
+
 [log]
 # error, warn, info, debug or trace.
 level = {level:?}
@@ -294,6 +347,9 @@ level = {level:?}
             cache = self.store.cache_mb,
             cll = self.store.change_log_limit,
             voo = self.store.verify_on_open,
+            qs = self.quota.storage_mb,
+            qm = self.quota.messages,
+            qp = self.quota.permanent,
             level = self.log.level,
         )
     }

@@ -163,3 +163,46 @@ fn delivery_over_a_unix_socket() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn quota_holds_on_every_path() {
+    let s = Server::start("quota", "lmtp.listen = [\"127.0.0.1:0\"]\nquota.messages = 2");
+    for i in 0..2 {
+        s.deliver(USER, format!("Subject: q{i}\r\n\r\nx\r\n").as_bytes());
+    }
+    // deliver: temporary failure, so the MTA retries.
+    let o = s.cli(&["deliver", USER], b"Subject: q3\r\n\r\nx\r\n");
+    assert_eq!(o.status.code(), Some(75), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("over quota"));
+    // LMTP: 452 4.2.2 for that recipient.
+    let mut c = tcp(s.lmtp);
+    c.send(&format!("LHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<{USER}>\r\nDATA\r\n"));
+    for _ in 0..4 {
+        c.reply();
+    }
+    c.send("Subject: q4\r\n\r\nx\r\n.\r\n");
+    assert_eq!(c.reply(), [format!("452 4.2.2 <{USER}>: over quota")]);
+    // IMAP: the QUOTA extension reports it; APPEND and COPY are refused; MOVE within the account
+    // changes no usage and goes through.
+    let mut imap = s.login();
+    imap.run(
+        "C: q GETQUOTAROOT INBOX
+         S: * QUOTAROOT INBOX \"\"
+         S: * QUOTA \"\" (MESSAGE 2 2)
+         S: q OK GETQUOTAROOT completed
+         C: g GETQUOTA \"\"
+         S: * QUOTA \"\" (MESSAGE 2 2)
+         S: g OK *
+         C: sq SETQUOTA \"\" (MESSAGE 10)
+         S: sq NO [NOPERM] *
+         C: s SELECT INBOX
+         S: s OK *
+         C: c COPY 1 Archive
+         S: c NO [OVERQUOTA] over quota
+         C: m MOVE 1 Archive
+         S: * OK [COPYUID *
+         S: m OK MOVE completed",
+    );
+    imap.send(b"a APPEND INBOX {12+}\r\nSubject: a\r\n\r\n");
+    imap.run("S: a NO [OVERQUOTA] over quota");
+}

@@ -118,7 +118,7 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
     // 3. The database and 4. the first account.
     let db = paths.database();
     let existed = db.exists();
-    let store = Store::open(&db, &config.store.options(), Arc::new(Hub::new())).map_err(|e| {
+    let store = Store::open(&db, &config.store_options(), Arc::new(Hub::new())).map_err(|e| {
         let code = if matches!(e, StoreError::Storage(ref m) if m.contains("already open")) {
             exit::TEMPFAIL
         } else {

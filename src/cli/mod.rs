@@ -175,7 +175,7 @@ fn execute(config: &Config, paths: &Paths, req: Request) -> Response {
             };
         }
         let hub = std::sync::Arc::new(crate::events::Hub::new());
-        match Store::open(&db, &config.store.options(), hub) {
+        match Store::open(&db, &config.store_options(), hub) {
             Ok(store) => {
                 let resp = admin::execute(&store, req);
                 store.close();
@@ -214,7 +214,7 @@ fn check(config: &Config, paths: &Paths) -> u8 {
         Err(e) => return fail(exit::SOFTWARE, format!("{}: {e}", db.display())),
     }
     let hub = std::sync::Arc::new(crate::events::Hub::new());
-    let store = match Store::open(&db, &config.store.options(), hub) {
+    let store = match Store::open(&db, &config.store_options(), hub) {
         Ok(s) => s,
         Err(e) => return fail(exit::SOFTWARE, format!("{}: {e}", db.display())),
     };

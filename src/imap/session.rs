@@ -48,6 +48,7 @@ impl From<StoreError> for Error {
             StoreError::NoSuchMailbox => Some("NONEXISTENT"),
             StoreError::MailboxExists => Some("ALREADYEXISTS"),
             StoreError::NotAllowed(_) => Some("CANNOT"),
+            StoreError::OverQuota => Some("OVERQUOTA"),
             StoreError::Storage(_) | StoreError::Closed => Some("UNAVAILABLE"),
             StoreError::Corrupt(_) | StoreError::Format(_) => Some("SERVERBUG"),
             _ => None,
@@ -181,6 +182,9 @@ impl Session {
                 "SORT=DISPLAY",
                 "ESORT",
                 "OBJECTID",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
+                "QUOTA=RES-MESSAGE",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "UTF8=ACCEPT",
@@ -371,6 +375,12 @@ impl Session {
                     return Next::Compress;
                 }
             }
+            CommandBody::GetQuota { root } => cmd::quota::get_quota(self, &root, out).await,
+            CommandBody::GetQuotaRoot { mailbox } => cmd::quota::get_quota_root(self, &mailbox, out).await,
+            CommandBody::SetQuota { .. } => Err(Error::No(
+                Some("NOPERM"),
+                "quotas are set in applianced.toml by the administrator".into(),
+            )),
             CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
             CommandBody::Close => cmd::expunge::close(self).await,
             CommandBody::Unselect => {
@@ -402,7 +412,6 @@ impl Session {
             CommandBody::Move { uid, set, mailbox } => {
                 cmd::copy::run(self, uid, &set, &mailbox, true, out).await
             }
-            other => Err(Error::Bad(format!("{} is not supported yet", other.name()))),
         };
         // Report what others changed before the tagged response, as servers do at command end.
         if outcome.is_ok() && self.state == State::Selected {

@@ -16,6 +16,8 @@ pub struct Lmtp {
     pub hostname: String,
     /// Largest message accepted (SIZE), from `limits.max_literal_size`.
     pub max_size: u64,
+    /// Over quota fails permanently (552 5.2.2) rather than temporarily (452 4.2.2).
+    pub quota_permanent: bool,
     pub shutdown: smol::channel::Receiver<()>,
 }
 
@@ -254,6 +256,11 @@ async fn deliver(shared: &Lmtp, recipients: Vec<String>, message: Option<Vec<u8>
                 let line = match r {
                     Ok(d) => format!("250 2.0.0 <{rcpt}> delivered, UID {}", d.uid),
                     Err(StoreError::NoSuchAccount) => format!("550 5.1.1 <{rcpt}>: no such user"),
+                    // RFC 3463: X.2.2 mailbox full.
+                    Err(StoreError::OverQuota) if shared.quota_permanent => {
+                        format!("552 5.2.2 <{rcpt}>: over quota")
+                    }
+                    Err(StoreError::OverQuota) => format!("452 4.2.2 <{rcpt}>: over quota"),
                     Err(e) if e.is_temporary() => format!("451 4.3.0 <{rcpt}>: temporary failure"),
                     Err(e) => format!("554 5.3.0 <{rcpt}>: {e}"),
                 };

@@ -46,7 +46,7 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         )));
     }
     let hub = Arc::new(Hub::new());
-    let store = Store::open(&db, &config.store.options(), hub)
+    let store = Store::open(&db, &config.store_options(), hub)
         .map_err(|e| ServeError(format!("cannot open {}: {e}", db.display())))?;
     let store = Arc::new(store);
     let control = control::bind(&paths.control_socket())
@@ -111,6 +111,7 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         store: store.clone(),
         hostname: config.hostname.clone(),
         max_size: config.limits.max_literal_size,
+        quota_permanent: config.quota.permanent,
         shutdown: shared.shutdown.clone(),
     });
     for l in lmtp_listeners {

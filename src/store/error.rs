@@ -21,6 +21,8 @@ pub enum StoreError {
     NotAllowed(&'static str),
     /// The expected state changed under the caller (for example a UIDVALIDITY mismatch).
     Conflict(&'static str),
+    /// The account's quota has no room for the message.
+    OverQuota,
     /// The store's writer thread is gone (shutting down).
     Closed,
 }
@@ -49,6 +51,7 @@ impl fmt::Display for StoreError {
             StoreError::MailboxExists => f.write_str("mailbox already exists"),
             StoreError::NotAllowed(why) => f.write_str(why),
             StoreError::Conflict(why) => f.write_str(why),
+            StoreError::OverQuota => f.write_str("over quota"),
             StoreError::Closed => f.write_str("store is shutting down"),
         }
     }

@@ -12,6 +12,7 @@
 //! The format is described in `docs/storage.md`; every table is in [`schema`].
 
 mod error;
+pub mod quota;
 mod read;
 pub mod records;
 pub mod schema;
@@ -49,11 +50,18 @@ pub struct StoreOptions {
     pub change_log_limit: u64,
     /// Verify every page's checksum on open (slow on big files; `applianced check` does it on demand).
     pub verify_on_open: bool,
+    /// Quota limits, enforced on every write that adds a message.
+    pub quota: quota::QuotaPolicy,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { cache_size: 64 << 20, change_log_limit: 100_000, verify_on_open: false }
+        StoreOptions {
+            cache_size: 64 << 20,
+            change_log_limit: 100_000,
+            verify_on_open: false,
+            quota: quota::QuotaPolicy::default(),
+        }
     }
 }
 
@@ -83,7 +91,9 @@ impl Store {
         let db = if path.exists() { builder.open(path)? } else { builder.create(path)? };
         Self::init_format(&db)?;
         let db = Arc::new(db);
-        let (writer, thread) = Writer::start(db.clone(), hub.clone(), opts.change_log_limit);
+        let policy =
+            Arc::new(write::Policy { change_log_limit: opts.change_log_limit, quota: opts.quota.clone() });
+        let (writer, thread) = Writer::start(db.clone(), hub.clone(), policy);
         Ok(Store { db, writer, thread: Mutex::new(Some(thread)), hub })
     }
 

@@ -29,10 +29,18 @@ pub struct Tables<'txn> {
     blob_refs: Table<'txn, u64, u32>,
     blob_chunks: Table<'txn, (u64, u32), &'static [u8]>,
     changes: Table<'txn, (u64, u64), &'static [u8]>,
-    /// Entries kept per account in the change log.
-    change_log_limit: u64,
+    /// Change-log bound and quota limits.
+    policy: &'txn Policy,
     /// Changes made by the current operation, published to the event hub after the commit.
     pub(super) events: Vec<Change>,
+}
+
+/// Rules the writer applies to every operation.
+#[derive(Debug, Default)]
+pub struct Policy {
+    /// Entries kept per account in the change log.
+    pub change_log_limit: u64,
+    pub quota: super::quota::QuotaPolicy,
 }
 
 /// A new message for [`Tables::append`].
@@ -58,7 +66,7 @@ fn to_u32(n: usize) -> u32 {
 }
 
 impl<'txn> Tables<'txn> {
-    pub(super) fn open(txn: &'txn WriteTransaction, change_log_limit: u64) -> Result<Self> {
+    pub(super) fn open(txn: &'txn WriteTransaction, policy: &'txn Policy) -> Result<Self> {
         Ok(Tables {
             meta: txn.open_table(META)?,
             account_by_name: txn.open_table(ACCOUNT_BY_NAME)?,
@@ -72,7 +80,7 @@ impl<'txn> Tables<'txn> {
             blob_refs: txn.open_table(BLOB_REFS)?,
             blob_chunks: txn.open_table(BLOB_CHUNKS)?,
             changes: txn.open_table(CHANGES)?,
-            change_log_limit,
+            policy,
             events: Vec::new(),
         })
     }
@@ -174,8 +182,9 @@ impl<'txn> Tables<'txn> {
         }
         self.put_account(account, &rec)?;
         self.changes.insert((account, n), change.encode().as_slice())?;
-        if n > self.change_log_limit {
-            self.changes.remove((account, n - self.change_log_limit))?;
+        let limit = self.policy.change_log_limit.max(1);
+        if n > limit {
+            self.changes.remove((account, n - limit))?;
         }
         self.events.push(Change { account, change_number: n, mailbox: change.mailbox });
         Ok(n)
@@ -434,10 +443,21 @@ impl<'txn> Tables<'txn> {
         }
     }
 
-    /// Adds a message pointing at an existing blob; returns its UID.
+    /// Adds a message pointing at an existing blob; returns its UID. Refused with
+    /// [`StoreError::OverQuota`] when the account's quota has no room for it.
     pub fn append(&mut self, mailbox: u64, msg: &NewMessage) -> Result<u32> {
+        self.append_checked(mailbox, msg, true)
+    }
+
+    fn append_checked(&mut self, mailbox: u64, msg: &NewMessage, check_quota: bool) -> Result<u32> {
         let mut rec = self.mailbox(mailbox)?;
         let size = self.blob_size(msg.blob)?;
+        if check_quota {
+            let acct = self.account(rec.account)?;
+            if !self.policy.quota.allows(&acct.name, acct.messages, acct.bytes, u64::from(size)) {
+                return Err(StoreError::OverQuota);
+            }
+        }
         if rec.uidnext == u32::MAX {
             return Err(StoreError::NotAllowed("mailbox has run out of UIDs"));
         }
@@ -598,6 +618,10 @@ impl<'txn> Tables<'txn> {
 
     /// Copies a message into another mailbox (same blob, new UID, same flags and date).
     pub fn copy_message(&mut self, from: u64, uid: u32, to: u64) -> Result<Option<u32>> {
+        self.copy_checked(from, uid, to, true)
+    }
+
+    fn copy_checked(&mut self, from: u64, uid: u32, to: u64, check_quota: bool) -> Result<Option<u32>> {
         let Some(m) = self.message(from, uid)? else {
             return Ok(None);
         };
@@ -608,12 +632,14 @@ impl<'txn> Tables<'txn> {
             internal_date: m.internal_date,
             tz_minutes: m.tz_minutes,
         };
-        Ok(Some(self.append(to, &new)?))
+        Ok(Some(self.append_checked(to, &new, check_quota)?))
     }
 
-    /// Moves a message (RFC 6851): a copy and an expunge in the same transaction.
+    /// Moves a message (RFC 6851): a copy and an expunge in the same transaction. Within one
+    /// account the usage does not change, so the quota is checked only across accounts.
     pub fn move_message(&mut self, from: u64, uid: u32, to: u64) -> Result<Option<u32>> {
-        let new_uid = self.copy_message(from, uid, to)?;
+        let same_account = self.mailbox(from)?.account == self.mailbox(to)?.account;
+        let new_uid = self.copy_checked(from, uid, to, !same_account)?;
         if new_uid.is_some() {
             self.expunge(from, uid)?;
         }

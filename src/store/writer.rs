@@ -9,7 +9,7 @@ use redb::Database;
 use smol::channel::{Receiver, Sender};
 
 use super::error::{Result, StoreError};
-use super::write::Tables;
+use super::write::{Policy, Tables};
 use crate::events::{Change, Hub};
 
 /// Jobs applied in one transaction at most; bounds the work lost to a failed commit and the
@@ -81,12 +81,12 @@ impl Writer {
     pub fn start(
         db: Arc<Database>,
         hub: Arc<Hub>,
-        change_log_limit: u64,
+        policy: Arc<Policy>,
     ) -> (Writer, std::thread::JoinHandle<()>) {
         let (tx, rx) = smol::channel::bounded::<Box<dyn Job>>(4 * MAX_BATCH);
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(&db, &hub, &rx, change_log_limit))
+            .spawn(move || run(&db, &hub, &rx, &policy))
             .unwrap_or_else(|e| panic!("cannot start the store writer thread: {e}"));
         (Writer { jobs: tx }, handle)
     }
@@ -122,7 +122,7 @@ impl Writer {
     }
 }
 
-fn run(db: &Database, hub: &Hub, rx: &Receiver<Box<dyn Job>>, change_log_limit: u64) {
+fn run(db: &Database, hub: &Hub, rx: &Receiver<Box<dyn Job>>, policy: &Policy) {
     while let Ok(first) = rx.recv_blocking() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -131,7 +131,7 @@ fn run(db: &Database, hub: &Hub, rx: &Receiver<Box<dyn Job>>, change_log_limit: 
                 Err(_) => break,
             }
         }
-        run_batch(db, hub, batch, change_log_limit);
+        run_batch(db, hub, batch, policy);
     }
     log::debug!("store writer stopped");
 }
@@ -149,7 +149,7 @@ fn clone_err(e: &StoreError) -> StoreError {
     }
 }
 
-fn run_batch(db: &Database, hub: &Hub, mut batch: Vec<Box<dyn Job>>, change_log_limit: u64) {
+fn run_batch(db: &Database, hub: &Hub, mut batch: Vec<Box<dyn Job>>, policy: &Policy) {
     let mut refused = vec![false; batch.len()];
     loop {
         let txn = match db.begin_write() {
@@ -160,7 +160,7 @@ fn run_batch(db: &Database, hub: &Hub, mut batch: Vec<Box<dyn Job>>, change_log_
         let mut replay = false;
         let mut failure = None;
         {
-            let mut tables = match Tables::open(&txn, change_log_limit) {
+            let mut tables = match Tables::open(&txn, policy) {
                 Ok(t) => t,
                 Err(e) => return finish_all(batch, &refused, &e),
             };

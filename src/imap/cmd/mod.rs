@@ -13,6 +13,7 @@ pub mod list;
 pub mod list_match;
 pub mod login;
 pub mod notify;
+pub mod quota;
 pub mod rename;
 pub mod search;
 pub mod select;
