@@ -43,6 +43,22 @@ pub enum Request {
     UserList,
     /// Counters of the running process (diagnostics).
     Stats,
+    /// An alias, or a catch-all given as `@domain`, delivering to an account.
+    AliasAdd {
+        alias: String,
+        target: String,
+    },
+    AliasDel {
+        alias: String,
+    },
+    AliasList,
+    DomainAdd {
+        domain: String,
+    },
+    DomainDel {
+        domain: String,
+    },
+    DomainList,
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -88,6 +104,12 @@ impl Request {
             }
             Request::UserList => b"USER-LIST\n".to_vec(),
             Request::Stats => b"STATS\n".to_vec(),
+            Request::AliasAdd { alias, target } => format!("ALIAS-ADD {alias} {target}\n").into_bytes(),
+            Request::AliasDel { alias } => format!("ALIAS-DEL {alias}\n").into_bytes(),
+            Request::AliasList => b"ALIAS-LIST\n".to_vec(),
+            Request::DomainAdd { domain } => format!("DOMAIN-ADD {domain}\n").into_bytes(),
+            Request::DomainDel { domain } => format!("DOMAIN-DEL {domain}\n").into_bytes(),
+            Request::DomainList => b"DOMAIN-LIST\n".to_vec(),
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
@@ -114,6 +136,12 @@ impl Request {
             "USER-PASSWD" => Request::UserPasswd { address: arg()?, password_hash: arg()? },
             "USER-LIST" => Request::UserList,
             "STATS" => Request::Stats,
+            "ALIAS-ADD" => Request::AliasAdd { alias: arg()?, target: arg()? },
+            "ALIAS-DEL" => Request::AliasDel { alias: arg()? },
+            "ALIAS-LIST" => Request::AliasList,
+            "DOMAIN-ADD" => Request::DomainAdd { domain: arg()? },
+            "DOMAIN-DEL" => Request::DomainDel { domain: arg()? },
+            "DOMAIN-LIST" => Request::DomainList,
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -195,6 +223,61 @@ pub fn execute(store: &Store, req: Request) -> Response {
                 Err(e) => store_failure(&e),
             }
         }
+        Request::AliasAdd { alias, target } => {
+            let ok = alias
+                .strip_prefix('@')
+                .map_or_else(|| check_address(&alias).is_ok(), |d| !d.is_empty() && !d.contains('@'));
+            if !ok {
+                return Response::fail(exit::USAGE, format!("{alias:?} is neither user@domain nor @domain"));
+            }
+            let (a, t) = (alias.clone(), target.clone());
+            match store.write_blocking(move |tx| tx.set_alias(&a, &t)) {
+                Ok(()) => Response::ok(vec![format!("{alias} -> {target}")]),
+                Err(StoreError::NoSuchAccount) => {
+                    Response::fail(exit::NOUSER, format!("no account {target}"))
+                }
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::AliasDel { alias } => {
+            let a = alias.clone();
+            match store.write_blocking(move |tx| tx.remove_alias(&a)) {
+                Ok(true) => Response::ok(vec![format!("removed {alias}")]),
+                Ok(false) => Response::fail(exit::NOUSER, format!("no alias {alias}")),
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::AliasList => match store.read().and_then(|r| r.aliases()) {
+            Ok(list) => Response::ok(list.into_iter().map(|(a, t)| format!("{a}\t{t}")).collect()),
+            Err(e) => store_failure(&e),
+        },
+        Request::DomainAdd { domain } => {
+            if domain.is_empty() || domain.contains(['@', ' ']) {
+                return Response::fail(exit::USAGE, format!("{domain:?} is not a domain"));
+            }
+            let d = domain.clone();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            match store.write_blocking(move |tx| tx.add_domain(&d, now)) {
+                Ok(true) => Response::ok(vec![format!("added {domain}")]),
+                Ok(false) => Response::ok(vec![format!("{domain} exists, unchanged")]),
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::DomainDel { domain } => {
+            let d = domain.clone();
+            match store.write_blocking(move |tx| tx.remove_domain(&d)) {
+                Ok(true) => Response::ok(vec![format!("removed {domain}")]),
+                Ok(false) => Response::fail(exit::NOUSER, format!("no domain {domain}")),
+                Err(e) => store_failure(&e),
+            }
+        }
+        Request::DomainList => match store.read().and_then(|r| r.domains()) {
+            Ok(list) => Response::ok(list),
+            Err(e) => store_failure(&e),
+        },
         Request::Stats => Response::ok(vec![
             format!("records_read\t{}", crate::store::records_read()),
             format!("event_subscribers\t{}", store.hub().subscribers()),

@@ -206,3 +206,59 @@ fn quota_holds_on_every_path() {
     imap.send(b"a APPEND INBOX {12+}\r\nSubject: a\r\n\r\n");
     imap.run("S: a NO [OVERQUOTA] over quota");
 }
+
+#[test]
+fn aliases_catch_all_and_subaddressing() {
+    let s = Server::start("aliases", CONFIG);
+    let ok = |args: &[&str]| {
+        let o = s.cli(args, b"");
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ok(&["domain", "add", "mail.test"]);
+    ok(&["domain", "add", "other.test"]);
+    assert!(ok(&["domain", "list"]).contains("other.test"));
+    ok(&["alias", "add", "postmaster@mail.test", USER]);
+    ok(&["alias", "add", "@other.test", USER]);
+    assert!(
+        !s.cli(&["alias", "add", "x@mail.test", "nobody@mail.test"], b"").status.success(),
+        "target must exist"
+    );
+    assert!(ok(&["alias", "list"]).contains("@other.test\tbob@mail.test"));
+    let mut imap = s.login();
+    imap.run("C: c CREATE lists\nS: c OK *");
+    let mut c = tcp(s.lmtp);
+    c.send("LHLO x\r\n");
+    c.reply();
+    for (rcpt, expect) in [
+        ("postmaster@mail.test", "250"),
+        ("anyone@other.test", "250"),
+        ("bob+lists@mail.test", "250"),
+        ("bob+nofolder@mail.test", "250"),
+        ("nobody@mail.test", "550 5.1.1"),
+    ] {
+        c.send(&format!("MAIL FROM:<a@b>\r\nRCPT TO:<{rcpt}>\r\n"));
+        assert_eq!(c.reply(), ["250 2.1.0 OK"]);
+        let r = c.reply();
+        assert!(r[0].starts_with(expect), "{rcpt}: {r:?}");
+        if expect == "250" {
+            c.send(&format!("DATA\r\nSubject: to {rcpt}\r\n\r\nx\r\n.\r\n"));
+            c.reply();
+            assert!(c.reply()[0].starts_with("250 2.0.0"));
+        } else {
+            c.send("RSET\r\n");
+            c.reply();
+        }
+    }
+    imap.run(
+        "C: s STATUS INBOX (MESSAGES)
+         S: * STATUS INBOX (MESSAGES 3)
+         S: s OK *
+         C: l STATUS lists (MESSAGES)
+         S: * STATUS lists (MESSAGES 1)
+         S: l OK *",
+    );
+    ok(&["alias", "del", "@other.test"]);
+    let o = s.cli(&["deliver", "anyone@other.test"], b"Subject: x\r\n\r\nx\r\n");
+    assert_eq!(o.status.code(), Some(67), "catch-all removed");
+}

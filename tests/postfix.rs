@@ -1,6 +1,7 @@
 //! Postfix hands mail for the project's domain to applianced over LMTP: messages sent through
-//! Postfix's SMTP port with Python's smtplib are found by IMAP; an unknown user is bounced with
-//! 5.1.1. Needs Debian's `postfix` (installed by .ci/run) and root, since Postfix must authorise
+//! Postfix's SMTP port with Python's smtplib are found by IMAP (plain, multipart, 8-bit, to an
+//! alias, to a catch-all); an unknown user is bounced with 5.1.1; a user over quota is deferred
+//! with 4.2.2. Needs Debian's `postfix` (installed by .ci/run) and root, since Postfix must authorise
 //! the test's configuration directory in /etc/postfix/main.cf (alternate_config_directories).
 
 mod common;
@@ -68,7 +69,7 @@ impl Postfix {
             format!(
                 "compatibility_level = 3.6\nqueue_directory = {q}\ndata_directory = {d}\nmail_owner = postfix\n\
                  setgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmyhostname = mx.test\n\
-                 mydestination =\nmynetworks = 127.0.0.0/8\nvirtual_mailbox_domains = mail.test\n\
+                 mydestination =\nmynetworks = 127.0.0.0/8\nvirtual_mailbox_domains = mail.test, other.test\n\
                  virtual_transport = lmtp:inet:127.0.0.1:{lmtp_port}\n\
                  smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
                  maillog_file = /dev/stdout\nalias_maps =\nalias_database =\nsmtputf8_enable = no\n",
@@ -124,12 +125,28 @@ fn postfix_delivers_over_lmtp() {
     if Command::new("postconf").arg("-h").arg("mail_version").output().is_err() {
         panic!("postfix is not installed: .ci/run installs Debian's postfix");
     }
-    let s = Server::start("postfix", "lmtp.listen = [\"127.0.0.1:0\"]");
+    let s = Server::start(
+        "postfix",
+        "lmtp.listen = [\"127.0.0.1:0\"]\n+[quota.accounts.\"full@mail.test\"]\n+messages = 1",
+    );
+    let pw = s.dir.join("pw-full");
+    std::fs::write(&pw, "x").expect("pw");
+    for args in [
+        vec!["user", "add", "full@mail.test", "--password-file", pw.to_str().expect("path")],
+        vec!["alias", "add", "sales@mail.test", USER],
+        vec!["alias", "add", "@other.test", USER],
+    ] {
+        let o = s.cli(&args, b"");
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    // The over-quota account is full after one message.
+    s.deliver("full@mail.test", b"Subject: fills it\r\n\r\nx\r\n");
     let pf = Postfix::start(s.lmtp);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/smtp_send.py");
     let o = Command::new("python3")
         .arg(script)
         .args([pf.smtp.to_string(), USER.to_string(), "nobody@mail.test".to_string()])
+        .args(["sales@mail.test", "whoever@other.test", "full@mail.test"])
         .output()
         .expect("python3");
     assert!(
@@ -141,9 +158,14 @@ fn postfix_delivers_over_lmtp() {
     pf.wait_for(
         || {
             let out = s.cli(&["user", "list"], b"");
-            String::from_utf8_lossy(&out.stdout).contains(&format!("{USER}\t3 messages"))
+            String::from_utf8_lossy(&out.stdout).contains(&format!("{USER}\t5 messages"))
         },
-        "three deliveries",
+        "five deliveries (three direct, one by alias, one by catch-all)",
+    );
+    // Over quota: LMTP says 452 4.2.2 and Postfix keeps the message queued to retry.
+    pf.wait_for(
+        || pf.log().contains("to=<full@mail.test>") && pf.log().contains("dsn=4.2.2"),
+        "the deferral over quota",
     );
     pf.wait_for(|| pf.log().contains("status=bounced"), "the bounce of the unknown user");
     let log = pf.log();

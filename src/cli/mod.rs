@@ -10,6 +10,7 @@
 //! applianced [--data-dir DIR] check                            # verify the database
 //! ```
 
+mod address;
 mod deliver;
 mod init;
 mod user;
@@ -65,6 +66,8 @@ pub enum Command {
     Deliver(deliver::DeliverCmd),
     Check(CheckCmd),
     Stats(StatsCmd),
+    Alias(address::AliasCmd),
+    Domain(address::DomainCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -121,6 +124,14 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Deliver(cmd)) => {
             init_logging("warn");
             deliver::run(cmd, &config, &paths)
+        }
+        Some(Command::Alias(cmd)) => {
+            init_logging("warn");
+            address::alias(cmd, &config, &paths)
+        }
+        Some(Command::Domain(cmd)) => {
+            init_logging("warn");
+            address::domain(cmd, &config, &paths)
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");

@@ -168,7 +168,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
                 }
                 let store = shared.store.clone();
                 let who = to.clone();
-                let known = smol::unblock(move || store.read().and_then(|r| r.account_id(&who))).await;
+                let known = smol::unblock(move || store.read().and_then(|r| r.resolve(&who))).await;
                 match known {
                     Ok(_) => {
                         rcpts.push(to);

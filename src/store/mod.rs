@@ -11,6 +11,7 @@
 //!
 //! The format is described in `docs/storage.md`; every table is in [`schema`].
 
+pub mod address;
 mod error;
 pub mod quota;
 mod read;
@@ -121,6 +122,8 @@ impl Store {
             txn.open_table(schema::BLOB_REFS)?;
             txn.open_table(schema::BLOB_CHUNKS)?;
             txn.open_table(schema::CHANGES)?;
+            txn.open_table(schema::ALIASES)?;
+            txn.open_table(schema::DOMAINS)?;
         }
         txn.commit()?;
         Ok(())
@@ -225,8 +228,13 @@ fn deliver_in(
     let blob = t.put_blob(raw, fetch_data)?;
     let mut out = Vec::with_capacity(recipients.len());
     for rcpt in recipients {
-        let r = t.account_id(rcpt).and_then(|account| {
-            let mailbox = t.mailbox_id(account, "INBOX")?;
+        let r = t.resolve(rcpt).and_then(|route| {
+            let account = route.account;
+            // Subaddressing: into the folder named by the tag when it exists, else INBOX.
+            let mailbox = match route.folder.as_deref().map(|f| t.mailbox_id(account, f)) {
+                Some(Ok(id)) => id,
+                _ => t.mailbox_id(account, "INBOX")?,
+            };
             let msg = NewMessage { blob, flags: 0, keywords: Vec::new(), internal_date, tz_minutes: 0 };
             let uid = t.append(mailbox, &msg)?;
             Ok(Delivered { account, mailbox, uid })

@@ -53,6 +53,44 @@ impl Reader {
         t.get(key.as_str())?.map(|v| v.value()).ok_or(StoreError::NoSuchAccount)
     }
 
+    /// Where mail for `addr` goes (see [`super::address::resolve`]).
+    pub fn resolve(&self, addr: &str) -> Result<super::address::Route> {
+        let accounts = open(&self.txn, ACCOUNT_BY_NAME)?;
+        let aliases = open(&self.txn, ALIASES)?;
+        super::address::resolve(
+            addr,
+            |a| match &accounts {
+                Some(t) => Ok(t.get(a)?.map(|v| v.value())),
+                None => Ok(None),
+            },
+            |a| match &aliases {
+                Some(t) => Ok(t.get(a)?.map(|v| v.value().to_string())),
+                None => Ok(None),
+            },
+        )
+    }
+
+    /// Every alias (and catch-all) with its target, sorted.
+    pub fn aliases(&self) -> Result<Vec<(String, String)>> {
+        let Some(t) = open(&self.txn, ALIASES)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            let (k, v) = e?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Every domain, sorted.
+    pub fn domains(&self) -> Result<Vec<String>> {
+        let Some(t) = open(&self.txn, DOMAINS)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            out.push(e?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
     pub fn account(&self, id: u64) -> Result<AccountRecord> {
         let t = open(&self.txn, ACCOUNTS)?.ok_or(StoreError::NoSuchAccount)?;
         let v = t.get(id)?.ok_or(StoreError::NoSuchAccount)?;

@@ -50,3 +50,10 @@ pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new
 /// (account id, change number) → [`super::records::ChangeRecord`]: the bounded account-wide change
 /// log, oldest entries trimmed as new ones arrive.
 pub const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("changes");
+
+/// Lower-cased alias address, or `@domain` for a domain's catch-all → the account address mail
+/// for it goes to.
+pub const ALIASES: TableDefinition<&str, &str> = TableDefinition::new("aliases");
+
+/// Lower-cased domain names this server holds mail for → creation time (Unix seconds).
+pub const DOMAINS: TableDefinition<&str, u64> = TableDefinition::new("domains");

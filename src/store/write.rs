@@ -29,6 +29,8 @@ pub struct Tables<'txn> {
     blob_refs: Table<'txn, u64, u32>,
     blob_chunks: Table<'txn, (u64, u32), &'static [u8]>,
     changes: Table<'txn, (u64, u64), &'static [u8]>,
+    aliases: Table<'txn, &'static str, &'static str>,
+    domains: Table<'txn, &'static str, u64>,
     /// Change-log bound and quota limits.
     policy: &'txn Policy,
     /// Changes made by the current operation, published to the event hub after the commit.
@@ -80,6 +82,8 @@ impl<'txn> Tables<'txn> {
             blob_refs: txn.open_table(BLOB_REFS)?,
             blob_chunks: txn.open_table(BLOB_CHUNKS)?,
             changes: txn.open_table(CHANGES)?,
+            aliases: txn.open_table(ALIASES)?,
+            domains: txn.open_table(DOMAINS)?,
             policy,
             events: Vec::new(),
         })
@@ -194,6 +198,38 @@ impl<'txn> Tables<'txn> {
         let mut rec = self.account(account)?;
         rec.bytes = rec.bytes.saturating_add_signed(delta);
         self.put_account(account, &rec)
+    }
+
+    // ---- addresses ----
+
+    /// Where mail for `addr` goes (see [`super::address::resolve`]).
+    pub fn resolve(&self, addr: &str) -> Result<super::address::Route> {
+        super::address::resolve(
+            addr,
+            |a| Ok(self.account_by_name.get(a)?.map(|v| v.value())),
+            |a| Ok(self.aliases.get(a)?.map(|v| v.value().to_string())),
+        )
+    }
+
+    /// Adds (or replaces) an alias, or a catch-all given as `@domain`; the target must be an account.
+    pub fn set_alias(&mut self, alias: &str, target: &str) -> Result<()> {
+        let target = target.to_ascii_lowercase();
+        self.account_id(&target)?;
+        self.aliases.insert(alias.to_ascii_lowercase().as_str(), target.as_str())?;
+        Ok(())
+    }
+
+    /// Removes an alias; false if there was none.
+    pub fn remove_alias(&mut self, alias: &str) -> Result<bool> {
+        Ok(self.aliases.remove(alias.to_ascii_lowercase().as_str())?.is_some())
+    }
+
+    pub fn add_domain(&mut self, domain: &str, now: u64) -> Result<bool> {
+        Ok(self.domains.insert(domain.to_ascii_lowercase().as_str(), now)?.is_none())
+    }
+
+    pub fn remove_domain(&mut self, domain: &str) -> Result<bool> {
+        Ok(self.domains.remove(domain.to_ascii_lowercase().as_str())?.is_some())
     }
 
     // ---- mailboxes ----

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 port = int(sys.argv[1])
 to = sys.argv[2]
 unknown = sys.argv[3]
+alias, catch_all, full = sys.argv[4], sys.argv[5], sys.argv[6]
 
 plain = EmailMessage()
 plain["From"] = "Sender <sender@remote.test>"
@@ -31,4 +32,7 @@ with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
     s.send_message(multi)
     s.sendmail("sender@remote.test", [to], eight, mail_options=["BODY=8BITMIME"])
     s.sendmail("sender@remote.test", [unknown], b"Subject: to nobody\r\n\r\nx\r\n")
+    s.sendmail("sender@remote.test", [alias], b"Subject: to an alias\r\n\r\nx\r\n")
+    s.sendmail("sender@remote.test", [catch_all], b"Subject: to a catch-all\r\n\r\nx\r\n")
+    s.sendmail("sender@remote.test", [full], b"Subject: to a full mailbox\r\n\r\nx\r\n")
 print("sent")

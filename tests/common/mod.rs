@@ -121,8 +121,12 @@ impl Server {
     }
 }
 
-/// Replaces `key = ...` lines inside `[section]` blocks, given as `section.key = value` lines.
+/// Replaces `key = ...` lines inside `[section]` blocks, given as `section.key = value` lines;
+/// lines starting with `+` are appended as they are (new sections).
 fn patch_config(text: &str, patches: &str) -> String {
+    let (appended, patches): (Vec<&str>, Vec<&str>) = patches.lines().partition(|l| l.starts_with('+'));
+    let patches = patches.join("\n");
+    let patches = patches.as_str();
     let mut out = String::new();
     let mut section = String::new();
     for line in text.lines() {
@@ -144,6 +148,10 @@ fn patch_config(text: &str, patches: &str) -> String {
             out.push_str(line);
             out.push('\n');
         }
+    }
+    for line in appended {
+        out.push_str(&line[1..]);
+        out.push('\n');
     }
     out
 }
