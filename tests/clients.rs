@@ -5,24 +5,30 @@ mod common;
 
 use common::{PASSWORD, Server, USER, fill, mail};
 
+/// Runs a Python client script from tests/clients/ against the server: IMAP port, IMAPS port,
+/// user, password.
+fn run_script(s: &Server, name: &str) {
+    let script = format!("{}/tests/clients/{name}", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .args([s.imap.to_string(), s.imaps.to_string(), USER.to_string(), PASSWORD.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn python_imaplib_session() {
     let s = Server::start("imaplib", "");
     for i in 1..=5 {
         s.deliver(USER, &mail(&format!("msg{i}"), &format!("text of message {i}")));
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/imaplib_session.py");
-    let o = std::process::Command::new("python3")
-        .arg(script)
-        .args([s.imap.to_string(), s.imaps.to_string(), USER.to_string(), PASSWORD.to_string()])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        o.status.success(),
-        "imaplib script failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_script(&s, "imaplib_session.py");
 }
 
 fn status(s: &Server, mailbox: &str) -> String {
@@ -196,16 +202,5 @@ fn compress_deflate_from_python_over_plain_and_tls() {
     for i in 1..=3 {
         s.deliver(USER, &mail(&format!("z{i}"), &"compressible text ".repeat(200)));
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/compress.py");
-    let o = std::process::Command::new("python3")
-        .arg(script)
-        .args([s.imap.to_string(), s.imaps.to_string(), USER.to_string(), PASSWORD.to_string()])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        o.status.success(),
-        "compress script failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_script(&s, "compress.py");
 }
