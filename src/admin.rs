@@ -59,6 +59,10 @@ pub enum Request {
         domain: String,
     },
     DomainList,
+    /// A consistent copy of the database to a new file (absolute path), while serving.
+    Backup {
+        path: String,
+    },
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -110,6 +114,7 @@ impl Request {
             Request::DomainAdd { domain } => format!("DOMAIN-ADD {domain}\n").into_bytes(),
             Request::DomainDel { domain } => format!("DOMAIN-DEL {domain}\n").into_bytes(),
             Request::DomainList => b"DOMAIN-LIST\n".to_vec(),
+            Request::Backup { path } => format!("BACKUP {path}\n").into_bytes(),
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
@@ -142,6 +147,7 @@ impl Request {
             "DOMAIN-ADD" => Request::DomainAdd { domain: arg()? },
             "DOMAIN-DEL" => Request::DomainDel { domain: arg()? },
             "DOMAIN-LIST" => Request::DomainList,
+            "BACKUP" => Request::Backup { path: arg()? },
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -278,6 +284,26 @@ pub fn execute(store: &Store, req: Request) -> Response {
             Ok(list) => Response::ok(list),
             Err(e) => store_failure(&e),
         },
+        Request::Backup { path } => {
+            let started = std::time::Instant::now();
+            if std::path::Path::new(&path).exists() {
+                return Response::fail(
+                    exit::CANTCREAT,
+                    format!("{path} exists: a backup never overwrites a file"),
+                );
+            }
+            match store.backup(std::path::Path::new(&path)) {
+                Ok(n) => Response::ok(vec![format!(
+                    "backup written to {path}: {n} entries in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                )]),
+                Err(e) => {
+                    // Only the partial copy this request created (checked absent above) goes.
+                    let _ = std::fs::remove_file(&path);
+                    Response::fail(exit::CANTCREAT, format!("backup to {path} failed: {e}"))
+                }
+            }
+        }
         Request::Stats => Response::ok(vec![
             format!("records_read\t{}", crate::store::records_read()),
             format!("event_subscribers\t{}", store.hub().subscribers()),

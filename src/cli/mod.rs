@@ -11,6 +11,7 @@
 //! ```
 
 mod address;
+mod backup;
 mod deliver;
 mod init;
 mod user;
@@ -68,6 +69,8 @@ pub enum Command {
     Stats(StatsCmd),
     Alias(address::AliasCmd),
     Domain(address::DomainCmd),
+    Backup(backup::BackupCmd),
+    Restore(backup::RestoreCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -132,6 +135,14 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Domain(cmd)) => {
             init_logging("warn");
             address::domain(cmd, &config, &paths)
+        }
+        Some(Command::Backup(cmd)) => {
+            init_logging("warn");
+            backup::backup(cmd, &config, &paths)
+        }
+        Some(Command::Restore(cmd)) => {
+            init_logging("warn");
+            backup::restore(cmd, &config, &paths)
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");

@@ -12,6 +12,7 @@
 //! The format is described in `docs/storage.md`; every table is in [`schema`].
 
 pub mod address;
+mod backup;
 mod error;
 pub mod quota;
 mod read;
@@ -194,6 +195,12 @@ impl Store {
         );
         txn.abort()?;
         Ok(out)
+    }
+
+    /// Writes a consistent copy of the whole store to a new file at `dest` while it keeps serving
+    /// (one read snapshot); returns the number of entries copied.
+    pub fn backup(&self, dest: &Path) -> Result<u64> {
+        backup::backup(&self.db, dest)
     }
 
     /// Verifies every page checksum of the file (a full read).

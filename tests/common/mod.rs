@@ -50,34 +50,21 @@ impl Server {
             let text = std::fs::read_to_string(&cfg).expect("config");
             std::fs::write(&cfg, patch_config(&text, extra_config)).expect("config");
         }
-        let mut child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let (mut imap, mut imaps, mut lmtp) = (0, 0, 0);
-        loop {
-            let line = lines.next().expect("server exited early").expect("line");
-            if let Some(rest) = line.split("LMTP listening on ").nth(1) {
-                if !rest.starts_with("unix:") {
-                    lmtp = port(rest);
-                }
-            } else if let Some(rest) = line.split("IMAPS listening on ").nth(1) {
-                imaps = port(rest);
-            } else if let Some(rest) = line.split("IMAP listening on ").nth(1) {
-                imap = port(rest);
-            }
-            if line.contains("serving") {
-                break;
-            }
-        }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let (child, imap, imaps, lmtp) = serve(&data, env);
         Server { dir, imap, imaps, lmtp, child }
+    }
+
+    /// Stops the server (SIGKILL) and serves the same data directory again.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, imap, imaps, lmtp) = serve(&self.data(), &[]);
+        (self.child, self.imap, self.imaps, self.lmtp) = (child, imap, imaps, lmtp);
+    }
+
+    /// Stops the server (SIGKILL), leaving its data directory.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends a signal (`TERM`, `HUP`) to the server process.
@@ -119,6 +106,38 @@ impl Server {
         c.run(&format!("C: L1 LOGIN {USER} {PASSWORD}\nS: L1 OK *"));
         c
     }
+}
+
+/// Serves a data directory; returns the process and its IMAP, IMAPS and LMTP ports (from its log).
+fn serve(data: &Path, env: &[(&str, &str)]) -> (Child, u16, u16, u16) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let (mut imap, mut imaps, mut lmtp) = (0, 0, 0);
+    loop {
+        let line = lines.next().expect("server exited early").expect("line");
+        if let Some(rest) = line.split("LMTP listening on ").nth(1) {
+            if !rest.starts_with("unix:") {
+                lmtp = port(rest);
+            }
+        } else if let Some(rest) = line.split("IMAPS listening on ").nth(1) {
+            imaps = port(rest);
+        } else if let Some(rest) = line.split("IMAP listening on ").nth(1) {
+            imap = port(rest);
+        }
+        if line.contains("serving") {
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (child, imap, imaps, lmtp)
 }
 
 /// Replaces `key = ...` lines inside `[section]` blocks, given as `section.key = value` lines;
