@@ -1051,6 +1051,22 @@ fn run_in(b: &ImapBench, dir: &Path, latencies: &[u64], version: Option<&str>) -
             b.idle_connections + 200
         );
     }
+    // Each IDLE connection is a descriptor here and one in applianced (which inherits our limit).
+    let files: usize = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(usize::MAX);
+    if files < b.idle_connections + 200 {
+        return Err(format!(
+            "open files limited to {files}, below {} IDLE connections: run `ulimit -n 65536` first",
+            b.idle_connections
+        ));
+    }
     let mut servers = vec![setup_applianced(dir, b)?];
     if let Some(v) = version {
         servers.push(setup_dovecot(dir, b, v)?);
