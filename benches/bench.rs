@@ -3,6 +3,7 @@
 //! not timed tests.
 
 mod crash_child;
+mod imap;
 mod store;
 
 use argh::FromArgs;
@@ -18,6 +19,7 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     CrashChild(crash_child::CrashChild),
+    Imap(imap::ImapBench),
     Store(store::StoreBench),
 }
 
@@ -25,6 +27,7 @@ fn main() -> std::process::ExitCode {
     let args: Args = argh::from_env();
     let r = match args.cmd {
         Cmd::CrashChild(c) => crash_child::run(c),
+        Cmd::Imap(b) => imap::run(b),
         Cmd::Store(b) => store::run(b),
     };
     match r {
