@@ -14,6 +14,7 @@ pub mod fetchdata;
 pub mod login;
 pub mod response;
 pub mod selected;
+pub mod seqmap;
 pub mod session;
 
 use std::sync::Arc;

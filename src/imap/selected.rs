@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use crate::store::{Reader, Result};
 
 use super::response;
+use super::seqmap::SeqMap;
 
 /// The session's view of its selected mailbox.
 #[derive(Debug)]
@@ -16,8 +17,8 @@ pub struct Selected {
     pub uidvalidity: u32,
     /// EXAMINE, or a mailbox the session may not change.
     pub read_only: bool,
-    /// UIDs in sequence-number order: `uids[n - 1]` has sequence number n.
-    pub uids: Vec<u32>,
+    /// UIDs in sequence-number order, as runs (see `seqmap`).
+    pub uids: SeqMap,
     /// Everything up to this MODSEQ has been reported to the client.
     pub modseq: u64,
     /// UIDs in `recent.0 .. recent.1` are `\Recent` for this session (RFC 3501 only).
@@ -32,22 +33,22 @@ pub struct Selected {
 impl Selected {
     /// The sequence number of a UID, if the session knows it.
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
-        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+        self.uids.seq_of(uid)
     }
 
     /// The UID at a sequence number.
     pub fn uid_of(&self, seq: u32) -> Option<u32> {
-        self.uids.get(seq.checked_sub(1)? as usize).copied()
+        self.uids.uid_of(seq)
     }
 
     /// Messages the client knows of (the last EXISTS).
     pub fn exists(&self) -> u32 {
-        self.uids.len() as u32
+        self.uids.len()
     }
 
     /// The highest UID known, or 0.
     pub fn max_uid(&self) -> u32 {
-        self.uids.last().copied().unwrap_or(0)
+        self.uids.max_uid()
     }
 
     pub fn is_recent(&self, uid: u32) -> bool {
@@ -71,7 +72,7 @@ impl Selected {
         }
         let since = self.modseq;
         for uid in r.vanished_since(self.mailbox, since)? {
-            if self.uids.binary_search(&uid).is_ok() {
+            if self.uids.seq_of(uid).is_some() {
                 self.pending_expunge.insert(uid);
             }
         }
@@ -79,13 +80,14 @@ impl Selected {
             let gone: Vec<u32> = std::mem::take(&mut self.pending_expunge).into_iter().collect();
             if qresync {
                 response::vanished(out, &gone, false);
-                self.uids.retain(|u| gone.binary_search(u).is_err());
+                for uid in &gone {
+                    self.uids.remove(*uid);
+                }
             } else {
                 // Highest sequence numbers first, so that each number is valid when it is sent.
                 for uid in gone.iter().rev() {
-                    if let Ok(i) = self.uids.binary_search(uid) {
-                        self.uids.remove(i);
-                        out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                    if let Some(seq) = self.uids.remove(*uid) {
+                        out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
                     }
                 }
             }
@@ -95,7 +97,9 @@ impl Selected {
         let mut new: Vec<u32> = changed.iter().map(|(u, _)| *u).filter(|u| *u > known_max).collect();
         new.sort_unstable();
         if !new.is_empty() {
-            self.uids.extend(new);
+            for uid in new {
+                self.uids.push(uid);
+            }
             out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
         }
         for (uid, modseq) in changed {

@@ -175,7 +175,16 @@ impl Reader {
         Ok(())
     }
 
-    /// All UIDs of a mailbox, ascending: the sequence-number map of a SELECT.
+    /// Visits every UID of a mailbox, ascending, reading keys only (SELECT's sequence map).
+    pub fn scan_uids(&self, mailbox: u64, mut f: impl FnMut(u32)) -> Result<()> {
+        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+        for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+            f(e?.0.value().1);
+        }
+        Ok(())
+    }
+
+    /// All UIDs of a mailbox, ascending.
     pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>> {
         let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();

@@ -49,13 +49,7 @@ pub fn resolve(
         let max = sel.max_uid();
         for r in ranges.iter() {
             let (lo, hi) = r.resolve(max);
-            let start = sel.uids.partition_point(|u| *u < lo);
-            for (i, u) in sel.uids[start..].iter().enumerate() {
-                if *u > hi {
-                    break;
-                }
-                out.push((start as u32 + i as u32 + 1, *u));
-            }
+            out.extend(sel.uids.uid_range(lo, hi));
         }
     } else {
         let max = sel.exists();

@@ -224,7 +224,7 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
             .unwrap_or(0),
     };
     let mailbox = sel.mailbox;
-    let all: Vec<(u32, u32)> = sel.uids.iter().enumerate().map(|(i, u)| (i as u32 + 1, *u)).collect();
+    let all: Vec<(u32, u32)> = sel.uids.iter().collect();
     let criteria = criteria.clone();
     s.read(move |r| {
         let mut hits = Vec::new();

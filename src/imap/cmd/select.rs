@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::wire_name;
 use crate::imap::selected::Selected;
+use crate::imap::seqmap::SeqMap;
 use crate::imap::session::{Done, Error, Outcome, Session, State};
 use crate::proto::command::{MailboxName, SelectParams};
 
@@ -38,13 +39,19 @@ pub async fn run(
         (false, true) => Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?),
         (false, false) => Some(u32::MAX),
     };
-    let (rec, uids) = s.read(move |r| Ok((r.mailbox(id)?, r.uids(id)?))).await?;
+    let (rec, uids) = s
+        .read(move |r| {
+            let mut map = SeqMap::new();
+            r.scan_uids(id, |u| map.push(u))?;
+            Ok((r.mailbox(id)?, map))
+        })
+        .await?;
     let recent = match first_recent {
         // IMAP4rev2 has no \Recent (RFC 9051 Appendix E).
         Some(first) if !s.rev2 => (first, rec.uidnext),
         _ => (0, 0),
     };
-    let recent_count = uids.iter().filter(|u| **u >= recent.0 && **u < recent.1).count();
+    let recent_count = if recent.1 > recent.0 { uids.uid_range(recent.0, recent.1 - 1).count() } else { 0 };
     out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
     out.extend_from_slice(
         b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n",
@@ -87,8 +94,8 @@ pub async fn run(
             .await?;
         crate::imap::response::vanished(out, &vanished, true);
         for (u, m) in changed {
-            let Ok(i) = uids.binary_search(&u) else { continue };
-            out.extend_from_slice(format!("* {} FETCH (UID {u} FLAGS ", i + 1).as_bytes());
+            let Some(seq) = uids.seq_of(u) else { continue };
+            out.extend_from_slice(format!("* {seq} FETCH (UID {u} FLAGS ").as_bytes());
             crate::imap::response::flags(out, m.flags, &m.keywords, u >= recent.0 && u < recent.1);
             out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
         }
