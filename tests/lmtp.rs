@@ -226,7 +226,7 @@ fn aliases_catch_all_and_subaddressing() {
     );
     assert!(ok(&["alias", "list"]).contains("@other.test\tbob@mail.test"));
     let mut imap = s.login();
-    imap.run("C: c CREATE lists\nS: c OK *");
+    imap.run("C: c CREATE lists\nS: c OK *\nC: r CREATE Reports\nS: r OK *");
     let mut c = tcp(s.lmtp);
     c.send("LHLO x\r\n");
     c.reply();
@@ -235,6 +235,8 @@ fn aliases_catch_all_and_subaddressing() {
         ("anyone@other.test", "250"),
         ("bob+lists@mail.test", "250"),
         ("bob+nofolder@mail.test", "250"),
+        // The folder's name is matched ignoring case: LMTP hands the address over lower-cased.
+        ("bob+Reports@mail.test", "250"),
         ("nobody@mail.test", "550 5.1.1"),
     ] {
         c.send(&format!("MAIL FROM:<a@b>\r\nRCPT TO:<{rcpt}>\r\n"));
@@ -256,7 +258,10 @@ fn aliases_catch_all_and_subaddressing() {
          S: s OK *
          C: l STATUS lists (MESSAGES)
          S: * STATUS lists (MESSAGES 1)
-         S: l OK *",
+         S: l OK *
+         C: r STATUS Reports (MESSAGES)
+         S: * STATUS Reports (MESSAGES 1)
+         S: r OK *",
     );
     ok(&["alias", "del", "@other.test"]);
     let o = s.cli(&["deliver", "anyone@other.test"], b"Subject: x\r\n\r\nx\r\n");

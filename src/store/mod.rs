@@ -238,9 +238,13 @@ fn deliver_in(
         let r = t.resolve(rcpt).and_then(|route| {
             let account = route.account;
             // Subaddressing: into the folder named by the tag when it exists, else INBOX.
-            let mailbox = match route.folder.as_deref().map(|f| t.mailbox_id(account, f)) {
-                Some(Ok(id)) => id,
-                _ => t.mailbox_id(account, "INBOX")?,
+            let tagged = match route.folder.as_deref() {
+                Some(f) => t.tagged_mailbox(account, f)?,
+                None => None,
+            };
+            let mailbox = match tagged {
+                Some(id) => id,
+                None => t.mailbox_id(account, "INBOX")?,
             };
             let msg = NewMessage { blob, flags: 0, keywords: Vec::new(), internal_date, tz_minutes: 0 };
             let uid = t.append(mailbox, &msg)?;

@@ -234,6 +234,24 @@ impl<'txn> Tables<'txn> {
 
     // ---- mailboxes ----
 
+    /// The folder a subaddress tag names: the mailbox of that exact name, else the first (in name
+    /// order) whose name matches ignoring ASCII case, since LMTP and `deliver` hand addresses over
+    /// lower-cased (`bob+Lists@` arrives as `bob+lists@`); `None` if the account has none.
+    pub fn tagged_mailbox(&self, account: u64, tag: &str) -> Result<Option<u64>> {
+        match self.mailbox_id(account, tag) {
+            Ok(id) => return Ok(Some(id)),
+            Err(StoreError::NoSuchMailbox) => {}
+            Err(e) => return Err(e),
+        }
+        for e in self.mailbox_by_name.range((account, "")..(account.saturating_add(1), ""))? {
+            let (k, v) = e?;
+            if k.value().1.eq_ignore_ascii_case(tag) {
+                return Ok(Some(v.value()));
+            }
+        }
+        Ok(None)
+    }
+
     pub fn mailbox_id(&self, account: u64, name: &str) -> Result<u64> {
         let name = canonical_name(name);
         self.mailbox_by_name.get((account, name))?.map(|v| v.value()).ok_or(StoreError::NoSuchMailbox)
