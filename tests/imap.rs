@@ -494,6 +494,9 @@ fn sort_esort_and_objectid() {
          C: e SORT RETURN (MIN MAX COUNT ALL) (FROM) UTF-8 ALL
          S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2,3,1
          S: e OK *
+         C: p SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"p\") PARTIAL (1:2 2,1)
+         S: p OK *
          C: f SORT (SUBJECT) KOI8-R ALL
          S: f NO [BADCHARSET *
          C: g CREATE Objects

@@ -86,6 +86,32 @@ pub fn partial_window<T: Clone>(items: &[T], range: crate::proto::command::Parti
     items.get(from.min(n)..to.min(n)).map(<[T]>::to_vec).unwrap_or_default()
 }
 
+/// Writes ` PARTIAL (range numbers-or-NIL)` of an ESEARCH response (RFC 9394 §3.1): the window
+/// of `items` that `range` names, as a compact set (SEARCH) or a list in the given order (ESORT).
+pub fn write_partial_result(
+    out: &mut Vec<u8>,
+    items: &[u32],
+    range: crate::proto::command::PartialRange,
+    as_set: bool,
+) {
+    use crate::proto::command::PartialRange;
+    let window = partial_window(items, range);
+    let text = match range {
+        PartialRange::First { from, to } => format!("{from}:{to}"),
+        PartialRange::Last { from, to } => format!("-{from}:-{to}"),
+    };
+    out.extend_from_slice(format!(" PARTIAL ({text} ").as_bytes());
+    if window.is_empty() {
+        out.extend_from_slice(b"NIL");
+    } else if as_set {
+        crate::imap::response::number_set(out, &window);
+    } else {
+        let list: Vec<String> = window.iter().map(u32::to_string).collect();
+        out.extend_from_slice(list.join(",").as_bytes());
+    }
+    out.push(b')');
+}
+
 /// Flags of a STORE or APPEND as store bits and keywords; `\Recent` and other `\` extensions
 /// cannot be set (RFC 9051 §2.3.2) and are refused.
 pub fn flag_bits(flags: &[crate::proto::command::Flag]) -> Result<(u8, Vec<String>), Error> {

@@ -8,7 +8,7 @@ use mail_parser::MimeHeaders;
 use crate::imap::fetchdata::FetchData;
 use crate::imap::response::number_set;
 use crate::imap::session::{Done, Error, Outcome, Session};
-use crate::proto::command::{PartialRange, SearchKey, SearchReturn, SequenceSet, Tag};
+use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
 use crate::store::{MessageRecord, Reader, StoreError, flag};
 
 /// What a search needs to know beyond the message itself.
@@ -333,20 +333,7 @@ pub async fn run(
                 number_set(out, &sorted);
             }
             // RFC 9394 §3.1: `PARTIAL (range set-or-NIL)`.
-            SearchReturn::Partial(range) => {
-                let window = super::partial_window(&sorted, *range);
-                let text = match range {
-                    PartialRange::First { from, to } => format!("{from}:{to}"),
-                    PartialRange::Last { from, to } => format!("-{from}:-{to}"),
-                };
-                out.extend_from_slice(format!(" PARTIAL ({text} ").as_bytes());
-                if window.is_empty() {
-                    out.extend_from_slice(b"NIL");
-                } else {
-                    number_set(out, &window);
-                }
-                out.push(b')');
-            }
+            SearchReturn::Partial(range) => super::write_partial_result(out, &sorted, *range, true),
             _ => {}
         }
     }

@@ -146,23 +146,7 @@ pub async fn run(
                         let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
                         out.extend_from_slice(list.join(",").as_bytes());
                     }
-                    SearchReturn::Partial(range) => {
-                        let window = super::partial_window(&numbers, *range);
-                        let text = match range {
-                            crate::proto::command::PartialRange::First { from, to } => format!("{from}:{to}"),
-                            crate::proto::command::PartialRange::Last { from, to } => {
-                                format!("-{from}:-{to}")
-                            }
-                        };
-                        out.extend_from_slice(format!(" PARTIAL ({text} ").as_bytes());
-                        if window.is_empty() {
-                            out.extend_from_slice(b"NIL");
-                        } else {
-                            let list: Vec<String> = window.iter().map(u32::to_string).collect();
-                            out.extend_from_slice(list.join(",").as_bytes());
-                        }
-                        out.push(b')');
-                    }
+                    SearchReturn::Partial(range) => super::write_partial_result(out, &numbers, *range, false),
                     _ => {}
                 }
             }
