@@ -267,3 +267,33 @@ fn aliases_catch_all_and_subaddressing() {
     let o = s.cli(&["deliver", "anyone@other.test"], b"Subject: x\r\n\r\nx\r\n");
     assert_eq!(o.status.code(), Some(67), "catch-all removed");
 }
+
+#[test]
+fn many_recipients_in_one_transaction() {
+    let s = Server::start("lmtp-many", CONFIG);
+    for i in 0..30 {
+        let o = s.cli(&["alias", "add", &format!("list{i}@mail.test"), USER], b"");
+        assert!(o.status.success());
+    }
+    let mut c = tcp(s.lmtp);
+    let mut cmds = String::from("LHLO x\r\nMAIL FROM:<a@b>\r\n");
+    for i in 0..30 {
+        cmds.push_str(&format!("RCPT TO:<list{i}@mail.test>\r\n"));
+    }
+    cmds.push_str("RCPT TO:<nobody@mail.test>\r\nDATA\r\n");
+    c.send(&cmds);
+    c.reply();
+    assert_eq!(c.reply(), ["250 2.1.0 OK"]);
+    for _ in 0..30 {
+        assert_eq!(c.reply(), ["250 2.1.5 OK"]);
+    }
+    assert!(c.reply()[0].starts_with("550 5.1.1"));
+    assert!(c.reply()[0].starts_with("354"));
+    c.send("Subject: to the list\r\n\r\nx\r\n.\r\n");
+    // One reply per accepted recipient, in order (RFC 2033 §4.2), after one commit.
+    for i in 0..30 {
+        let r = c.reply();
+        assert!(r[0].starts_with(&format!("250 2.0.0 <list{i}@mail.test> delivered")), "{r:?}");
+    }
+    assert!(messages(&s, USER).contains("30 messages"));
+}
