@@ -13,6 +13,7 @@
 mod address;
 mod backup;
 mod deliver;
+mod import;
 mod init;
 mod user;
 
@@ -71,6 +72,7 @@ pub enum Command {
     Domain(address::DomainCmd),
     Backup(backup::BackupCmd),
     Restore(backup::RestoreCmd),
+    Import(import::ImportCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -143,6 +145,10 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Restore(cmd)) => {
             init_logging("warn");
             backup::restore(cmd, &config, &paths)
+        }
+        Some(Command::Import(cmd)) => {
+            init_logging("warn");
+            import::run(cmd, &config, &paths)
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");
