@@ -76,4 +76,43 @@ fn maildir_import_keeps_folders_flags_dates_and_resumes() {
          S: * LIST (\\Sent \\HasNoChildren) \"/\" Sent
          S: l OK *",
     );
+
+    // Export to a new Maildir++ tree: same folders, flags and dates; and it imports back.
+    drop(c);
+    s.stop();
+    let out = s.dir.join("Exported");
+    let o = s.cli(&["export", "maildir", out.to_str().expect("path"), "--user", USER], b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("exported 2005 messages"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let names = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(out.join(dir).join("cur"))
+            .expect("cur")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names("").len(), 2002);
+    let sent = names(".Sent");
+    assert!(sent.len() == 1 && sent[0].ends_with(":2,RS"), "{sent:?}");
+    let mtime =
+        std::fs::metadata(out.join(".Sent/cur").join(&sent[0])).expect("meta").modified().expect("mtime");
+    assert_eq!(mtime.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs(), 837_596_665);
+    assert!(names(".&AMQ-rger")[0].ends_with(":2,T"));
+    assert_eq!(names(".Archive.2024").len(), 1);
+    let pw = s.dir.join("pw-copy");
+    std::fs::write(&pw, "x").expect("pw");
+    assert!(
+        s.cli(&["user", "add", "copy@mail.test", "--password-file", pw.to_str().expect("path")], b"")
+            .status
+            .success()
+    );
+    let o = s.cli(&["import", "maildir", out.to_str().expect("path"), "--user", "copy@mail.test"], b"");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("imported 2005 messages"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

@@ -213,3 +213,119 @@ mod tests {
         assert_eq!(maildir_flags("1700000000.M1P2.host"), 0);
     }
 }
+
+/// Export an account to a Maildir++ tree.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "export")]
+pub struct ExportCmd {
+    #[argh(subcommand)]
+    target: Target,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+enum Target {
+    Maildir(MaildirTarget),
+}
+
+/// Write every mailbox of an account as Maildir++ (the layout `import maildir` and Dovecot read).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "maildir")]
+struct MaildirTarget {
+    /// the Maildir root to create (must not exist)
+    #[argh(positional)]
+    dir: PathBuf,
+    /// the account to export
+    #[argh(option)]
+    user: String,
+}
+
+/// The `:2,` info letters for flags, in the Maildir spec's (ASCII) order.
+pub fn maildir_info(flags: u8) -> String {
+    let mut s = String::from(":2,");
+    for (bit, c) in [
+        (flag::DRAFT, 'D'),
+        (flag::FLAGGED, 'F'),
+        (flag::ANSWERED, 'R'),
+        (flag::SEEN, 'S'),
+        (flag::DELETED, 'T'),
+    ] {
+        if flags & bit != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
+pub fn export(cmd: ExportCmd, config: &Config, paths: &Paths) -> u8 {
+    let Target::Maildir(t) = cmd.target;
+    if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
+        return fail(exit::TEMPFAIL, "the server is running: stop it for the export");
+    }
+    if t.dir.exists() {
+        return fail(exit::CANTCREAT, format!("{} exists: export writes a new tree", t.dir.display()));
+    }
+    match export_maildir(&t.dir, &t.user.to_ascii_lowercase(), config, paths) {
+        Ok(n) => {
+            println!("exported {n} messages to {}", t.dir.display());
+            exit::OK
+        }
+        Err(e) => fail(exit::SOFTWARE, e),
+    }
+}
+
+fn export_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Result<usize, String> {
+    let store = Store::open(&paths.database(), &config.store_options(), Arc::new(Hub::new()))
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let r = store.read().map_err(|e| e.to_string())?;
+    let account = r.account_id(user).map_err(|e| format!("{user}: {e}"))?;
+    let mut n = 0;
+    for (id, mb) in r.mailboxes(account).map_err(|e| e.to_string())? {
+        let dir = if mb.name == "INBOX" {
+            root.to_path_buf()
+        } else {
+            root.join(format!(".{}", crate::proto::command::encode_modified_utf7(&mb.name).replace('/', ".")))
+        };
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let mut failure = None;
+        r.scan(id, 1..=u32::MAX, |uid, m| {
+            let result = (|| -> Result<(), String> {
+                let raw = r.raw(m.blob).map_err(|e| e.to_string())?;
+                let name = format!(
+                    "{}.M{uid}P{id}.applianced,S={}{}",
+                    m.internal_date,
+                    raw.len(),
+                    maildir_info(m.flags)
+                );
+                let path = dir.join("cur").join(name);
+                std::fs::write(&path, &raw).map_err(|e| format!("{}: {e}", path.display()))?;
+                let when =
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(m.internal_date.max(0) as u64);
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(when))
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })();
+            match result {
+                Ok(()) => {
+                    n += 1;
+                    std::ops::ControlFlow::Continue(())
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    std::ops::ControlFlow::Break(())
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    drop(r);
+    store.close();
+    Ok(n)
+}

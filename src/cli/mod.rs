@@ -73,6 +73,7 @@ pub enum Command {
     Backup(backup::BackupCmd),
     Restore(backup::RestoreCmd),
     Import(import::ImportCmd),
+    Export(import::ExportCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -149,6 +150,10 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Import(cmd)) => {
             init_logging("warn");
             import::run(cmd, &config, &paths)
+        }
+        Some(Command::Export(cmd)) => {
+            init_logging("warn");
+            import::export(cmd, &config, &paths)
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");
