@@ -13,6 +13,7 @@ use std::sync::Arc;
 use argh::FromArgs;
 
 use super::fail;
+use super::progress::Progress;
 use crate::admin::{exit, normalize_line_ends};
 use crate::config::{Config, Paths};
 use crate::events::Hub;
@@ -118,7 +119,7 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
         .open(&state_path)
         .map_err(|e| format!("{}: {e}", state_path.display()))?;
     let (mut imported, mut skipped) = (0, 0);
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut progress = Progress::new("import", None);
     for (name, dir) in folders(root)? {
         let n = name.clone();
         let created = store.write_blocking(move |t| match t.create_mailbox(account, &n, special_use(&n)) {
@@ -133,6 +134,7 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
             }
         }
         files.sort();
+        progress.relabel(name.clone(), Some(files.len() as u64));
         for chunk in files.chunks(500) {
             let mut batch = Vec::new();
             let mut keys = Vec::new();
@@ -142,12 +144,13 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
                 let key = format!("{name}\t{base}");
                 if done.contains(&key) {
                     skipped += 1;
+                    progress.inc(1);
                     continue;
                 }
                 let raw =
                     normalize_line_ends(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
                 let Ok(data) = fetchdata::compute(&raw) else {
-                    eprintln!("applianced: skipping {} (not mail)", path.display());
+                    progress.message(&format!("skipping {} (not mail)", path.display()));
                     continue;
                 };
                 let date = std::fs::metadata(path)
@@ -184,16 +187,9 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
             }
             state.sync_data().map_err(|e| e.to_string())?;
             imported += count;
-            if progress {
-                print!("\r{name}: {imported} imported");
-                let _ = std::io::stdout().flush();
-            } else if count > 0 {
-                println!("{name}: {imported} imported");
-            }
+            progress.inc(count as u64);
         }
-    }
-    if progress {
-        println!();
+        progress.finish();
     }
     store.close();
     Ok((imported, skipped))
@@ -280,7 +276,9 @@ fn export_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
     let r = store.read().map_err(|e| e.to_string())?;
     let account = r.account_id(user).map_err(|e| format!("{user}: {e}"))?;
     let mut n = 0;
+    let mut progress = Progress::new("export", None);
     for (id, mb) in r.mailboxes(account).map_err(|e| e.to_string())? {
+        progress.relabel(mb.name.clone(), Some(u64::from(mb.exists)));
         let dir = if mb.name == "INBOX" {
             root.to_path_buf()
         } else {
@@ -312,6 +310,7 @@ fn export_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
             match result {
                 Ok(()) => {
                     n += 1;
+                    progress.inc(1);
                     std::ops::ControlFlow::Continue(())
                 }
                 Err(e) => {
@@ -324,6 +323,7 @@ fn export_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
         if let Some(e) = failure {
             return Err(e);
         }
+        progress.finish();
     }
     drop(r);
     store.close();

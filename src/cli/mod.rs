@@ -15,6 +15,7 @@ mod backup;
 mod deliver;
 mod import;
 mod init;
+mod progress;
 mod user;
 
 use std::path::{Path, PathBuf};
