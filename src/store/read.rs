@@ -175,13 +175,16 @@ impl Reader {
         Ok(())
     }
 
-    /// Visits every UID of a mailbox, ascending, reading keys only (SELECT's sequence map).
-    pub fn scan_uids(&self, mailbox: u64, mut f: impl FnMut(u32)) -> Result<()> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+    /// The live UIDs of a mailbox as ascending runs of (first UID, count): as many reads as the
+    /// mailbox has holes, not messages (format 2's [`UID_RUNS`]).
+    pub fn uid_runs(&self, mailbox: u64) -> Result<Vec<(u32, u32)>> {
+        let Some(t) = open(&self.txn, UID_RUNS)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
         for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))? {
-            f(e?.0.value().1);
+            let (k, v) = e?;
+            out.push((k.value().1, v.value()));
         }
-        Ok(())
+        Ok(out)
     }
 
     /// All UIDs of a mailbox, ascending.
@@ -296,6 +299,13 @@ impl Reader {
         let kept = (rec.exists, rec.unseen, rec.deleted, rec.size);
         if counted != kept {
             return Ok(Err(format!("counters {kept:?} but recount {counted:?}")));
+        }
+        let mut from_runs = Vec::new();
+        for (first, count) in self.uid_runs(mailbox)? {
+            from_runs.extend((0..count).map(|k| first + k));
+        }
+        if from_runs != self.uids(mailbox)? {
+            return Ok(Err("UID runs do not match the messages".into()));
         }
         if max_uid >= rec.uidnext {
             return Ok(Err(format!("UID {max_uid} at or above UIDNEXT {}", rec.uidnext)));
