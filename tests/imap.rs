@@ -502,7 +502,7 @@ fn sort_esort_and_objectid() {
          C: g CREATE Objects
          S: g OK [MAILBOXID (M*)] CREATE completed
          C: h FETCH 1 (EMAILID THREADID)
-         S: * 1 FETCH (EMAILID (M*) THREADID NIL)
+         S: * 1 FETCH (EMAILID (M*) THREADID (T*))
          S: h OK *",
     );
 }
@@ -532,6 +532,19 @@ fn thread_references_and_orderedsubject() {
          S: * THREAD (1 (3)(4))(2)
          S: b OK THREAD completed",
     );
+    // RFC 8474 §5.2: one THREADID for the messages THREAD=REFERENCES put in one thread, in any
+    // mailbox (a copy keeps it), and another for the other thread.
+    c.run("C: k CREATE Kept\nS: k OK *\nC: y COPY 4 Kept\nS: y OK *");
+    let lines = c.cmd("t", "FETCH 1:4 (THREADID)");
+    let ids: Vec<&str> =
+        lines.iter().filter_map(|l| l.split("THREADID (").nth(1).and_then(|r| r.split(')').next())).collect();
+    assert_eq!(ids.len(), 4, "{lines:?}");
+    assert!(ids[0].starts_with('T') && ids[0].len() == 17, "{lines:?}");
+    assert_eq!((ids[2], ids[3]), (ids[0], ids[0]), "{lines:?}");
+    assert_ne!(ids[1], ids[0], "{lines:?}");
+    c.run("C: x EXAMINE Kept\nS: x OK *");
+    let kept = c.cmd("t2", "FETCH 1 (THREADID)");
+    assert!(kept[0].contains(&format!("THREADID ({})", ids[0])), "{kept:?}");
 }
 
 fn records_read(s: &Server) -> u64 {

@@ -40,11 +40,13 @@ mod mime;
 mod subject;
 #[cfg(test)]
 mod tests;
+mod thread_keys;
 
 use std::fmt;
 
 use header::{Fields, unfold};
 use mime::{Kind, Node};
+pub use thread_keys::ThreadKeys;
 
 use crate::proto::string::{write_nstring, write_string};
 
@@ -220,10 +222,14 @@ pub struct FetchData {
     pub to_addr: String,
     /// SORT CC key, as `from_addr` for the first Cc mailbox.
     pub cc_addr: String,
+    /// Message-ID and parents for THREAD and THREADID; `None` in data stored by format 1,
+    /// whose readers parse the header instead.
+    pub thread: Option<ThreadKeys>,
 }
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
-pub const FORMAT_VERSION: u8 = 1;
+/// Version 2 added [`FetchData::thread`]; version 1 is still read.
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Validates `raw` (see [`validate`]) and computes its [`FetchData`].
 pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
@@ -277,6 +283,7 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         from_addr: sort_addr("From"),
         to_addr: sort_addr("To"),
         cc_addr: sort_addr("Cc"),
+        thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
     })
 }
 
@@ -574,6 +581,19 @@ impl FetchData {
         for s in [&self.sort_subject, &self.from_addr, &self.to_addr, &self.cc_addr] {
             put_bytes(&mut out, s.as_bytes());
         }
+        // Always written (version 2): data computed now has its thread keys.
+        let keys = self.thread.clone().unwrap_or_default();
+        match &keys.message_id {
+            Some(id) => {
+                out.push(1);
+                put_bytes(&mut out, id.as_bytes());
+            }
+            None => out.push(0),
+        }
+        put_u32(&mut out, u32::try_from(keys.references.len()).unwrap_or(u32::MAX));
+        for r in &keys.references {
+            put_bytes(&mut out, r.as_bytes());
+        }
         out
     }
 
@@ -581,7 +601,8 @@ impl FetchData {
     /// (truncation, trailing bytes, invalid values).
     pub fn decode(bytes: &[u8]) -> Option<FetchData> {
         let mut r = Reader { bytes };
-        if r.u8()? != FORMAT_VERSION {
+        let version = r.u8()?;
+        if version != 1 && version != FORMAT_VERSION {
             return None;
         }
         let envelope = r.bytes()?.to_vec();
@@ -625,6 +646,24 @@ impl FetchData {
         for _ in 0..4 {
             strings.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
         }
+        let thread = if version >= 2 {
+            let message_id = match r.u8()? {
+                0 => None,
+                1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+                _ => return None,
+            };
+            let count = r.u32()? as usize;
+            if count > thread_keys::MAX_REFERENCES {
+                return None;
+            }
+            let mut references = Vec::with_capacity(count);
+            for _ in 0..count {
+                references.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+            }
+            Some(ThreadKeys { message_id, references })
+        } else {
+            None
+        };
         if !r.bytes.is_empty() {
             return None;
         }
@@ -640,6 +679,7 @@ impl FetchData {
             from_addr: strings.next()?,
             to_addr: strings.next()?,
             cc_addr: strings.next()?,
+            thread,
         })
     }
 }

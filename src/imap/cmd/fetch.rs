@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::imap::fetchdata::{self, Cte, FetchData};
+use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
 use crate::imap::response;
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{FetchAttribute, FetchModifier, Partial, Section, SequenceSet};
@@ -163,7 +163,6 @@ fn write_message(
                 | FetchAttribute::Rfc822Size
                 | FetchAttribute::ModSeq
                 | FetchAttribute::EmailId
-                | FetchAttribute::ThreadId
                 | FetchAttribute::SaveDate
                 | FetchAttribute::Rfc822
                 | FetchAttribute::Preview { .. }
@@ -203,7 +202,15 @@ fn write_message(
             FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes()),
             FetchAttribute::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes()),
             FetchAttribute::EmailId => out.extend_from_slice(format!("EMAILID (M{})", m.blob).as_bytes()),
-            FetchAttribute::ThreadId => out.extend_from_slice(b"THREADID NIL"),
+            // RFC 8474 §5.2: the same THREADID for every message of a thread (see ThreadKeys).
+            FetchAttribute::ThreadId => {
+                let d = load(r)?;
+                let keys = match &d.thread {
+                    Some(k) => k.clone(),
+                    None => ThreadKeys::from_header(&r.blob_bytes(m.blob, 0, d.header_len as usize)?),
+                };
+                out.extend_from_slice(format!("THREADID ({})", keys.thread_id(m.blob)).as_bytes());
+            }
             FetchAttribute::SaveDate => out.extend_from_slice(b"SAVEDATE NIL"),
             FetchAttribute::Envelope => {
                 out.extend_from_slice(b"ENVELOPE ");
