@@ -421,6 +421,35 @@ fn partial_windows_newest_first() {
          S: * 6 FETCH (UID 6)
          S: f OK FETCH completed",
     );
+    // With holes in the UIDs (2 and 3 expunged): RETURN (...) ALL is answered from the UID runs.
+    for i in 7..=10 {
+        s.deliver(USER, &mail(&format!("p{i}"), "x"));
+    }
+    c.run(
+        "C: d UID STORE 2:3 +FLAGS.SILENT (\\Deleted)\nS: d OK *
+         C: e EXPUNGE
+         S: * 3 EXPUNGE
+         S: * 2 EXPUNGE
+         S: e OK *
+         C: g UID SEARCH RETURN (MIN MAX COUNT ALL) ALL
+         S: * ESEARCH (TAG \"g\") UID MIN 1 MAX 10 COUNT 8 ALL 1,4:10
+         S: g OK *
+         C: h SEARCH RETURN (ALL MAX) ALL
+         S: * ESEARCH (TAG \"h\") ALL 1:8 MAX 8
+         S: h OK *
+         C: i UID SEARCH RETURN (PARTIAL 1:3) ALL
+         S: * ESEARCH (TAG \"i\") UID PARTIAL (1:3 1,4:5)
+         S: i OK *
+         C: j UID SEARCH RETURN (PARTIAL -2:-4) ALL
+         S: * ESEARCH (TAG \"j\") UID PARTIAL (-2:-4 7:9)
+         S: j OK *
+         C: k SEARCH RETURN (PARTIAL 7:20 COUNT) ALL
+         S: * ESEARCH (TAG \"k\") PARTIAL (7:20 7:8) COUNT 8
+         S: k OK *
+         C: l UID SEARCH RETURN (PARTIAL 9:10) ALL
+         S: * ESEARCH (TAG \"l\") UID PARTIAL (9:10 NIL)
+         S: l OK *",
+    );
 }
 
 #[test]

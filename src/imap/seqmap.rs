@@ -118,6 +118,20 @@ impl SeqMap {
         Some(seq)
     }
 
+    /// Writes the UIDs as an IMAP sequence set (`2:4,8,20:23`), one range per run.
+    pub fn write_set(&self, out: &mut Vec<u8>) {
+        for (i, &(first, count)) in self.runs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if count == 1 {
+                out.extend_from_slice(first.to_string().as_bytes());
+            } else {
+                out.extend_from_slice(format!("{first}:{}", first + count - 1).as_bytes());
+            }
+        }
+    }
+
     /// (sequence number, UID) of every message, ascending.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.runs.iter().zip(self.ends.iter()).flat_map(|(&(first, count), &end)| {
@@ -187,5 +201,8 @@ mod tests {
         assert_eq!(b.seq_of(21), Some(7));
         assert_eq!(b.uid_of(10), Some(100));
         assert!(SeqMap::from_runs(Vec::new()).is_empty());
+        let mut set = Vec::new();
+        b.write_set(&mut set);
+        assert_eq!(set, b"2:4,8:9,20:23,100");
     }
 }

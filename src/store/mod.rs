@@ -59,7 +59,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            cache_size: 64 << 20,
+            cache_size: 16 << 20,
             change_log_limit: 100_000,
             verify_on_open: false,
             quota: quota::QuotaPolicy::default(),

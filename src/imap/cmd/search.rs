@@ -286,6 +286,13 @@ pub async fn run(
     if modseq {
         s.condstore = true;
     }
+    if let Some(returns) = returns
+        && !returns.is_empty()
+        && matches!(criteria, SearchKey::All)
+        && !returns.contains(&SearchReturn::Save)
+    {
+        return Ok(all_messages(s, uid, returns, tag, out));
+    }
     let (hits, max_modseq) = find(s, criteria).await?;
     let numbers: Vec<u32> = hits.iter().map(|(seq, u)| if uid { *u } else { *seq }).collect();
     let esearch = returns.is_some() || s.rev2;
@@ -342,4 +349,42 @@ pub async fn run(
     }
     out.extend_from_slice(b"\r\n");
     Ok(Done::text("SEARCH completed"))
+}
+
+/// `SEARCH RETURN (...) ALL`, the first screen of a desktop client (`UID SEARCH RETURN (PARTIAL
+/// -1:-50) ALL`): answered from the session's UID runs, touching only the numbers it returns
+/// rather than listing every message of the mailbox.
+fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out: &mut Vec<u8>) -> Done {
+    let Some(sel) = s.selected.as_ref() else { return Done::text("SEARCH completed") };
+    let n = sel.exists();
+    let number = |i: u32| if uid { sel.uid_of(i).unwrap_or(0) } else { i };
+    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+    for r in returns {
+        match r {
+            SearchReturn::Min if n > 0 => out.extend_from_slice(format!(" MIN {}", number(1)).as_bytes()),
+            SearchReturn::Max if n > 0 => out.extend_from_slice(format!(" MAX {}", number(n)).as_bytes()),
+            SearchReturn::Count => out.extend_from_slice(format!(" COUNT {n}").as_bytes()),
+            SearchReturn::All if n > 0 => {
+                out.extend_from_slice(b" ALL ");
+                if uid {
+                    sel.uids.write_set(out);
+                } else if n == 1 {
+                    out.extend_from_slice(b"1");
+                } else {
+                    out.extend_from_slice(format!("1:{n}").as_bytes());
+                }
+            }
+            SearchReturn::Partial(range) => {
+                let window: Vec<u32> =
+                    super::partial_positions(n as usize, *range).map(|i| number(i as u32 + 1)).collect();
+                super::write_partial_window(out, &window, *range, true);
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    Done::text("SEARCH completed")
 }
