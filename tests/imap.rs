@@ -621,3 +621,88 @@ fn listens_on_ipv6_too() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).expect("greeting");
     assert!(greeting.starts_with("* OK [CAPABILITY"), "{greeting}");
 }
+
+/// RFC 5267 §4.3: SEARCH and SORT with RETURN (UPDATE) keep the client's result current with
+/// ADDTO / REMOVEFROM, for this session's changes and others', REMOVEFROM before EXPUNGE and
+/// ADDTO after EXISTS; CANCELUPDATE ends it; a busy tag is refused; NOUPDATE past the limit.
+#[test]
+fn context_updates_follow_changes() {
+    let s = Server::start("context", "");
+    for subject in ["s-b", "s-d", "s-f"] {
+        s.deliver(USER, &mail(subject, "x"));
+    }
+    let mut c = s.login();
+    let mut other = s.login();
+    c.run(
+        "C: s SELECT INBOX\nS: s OK *
+         C: a UID SEARCH RETURN (UPDATE COUNT) UNSEEN
+         S: * ESEARCH (TAG \"a\") UID COUNT 3
+         S: a OK *
+         C: o UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED
+         S: * ESEARCH (TAG \"o\") UID ALL 1,2,3
+         S: o OK *
+         C: r SORT RETURN (UPDATE ALL) (REVERSE SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"r\") ALL 3,2,1
+         S: r OK *
+         C: a UID SEARCH RETURN (UPDATE) ALL
+         S: a BAD *",
+    );
+    // This session's own STORE: the search loses UID 2 (\Seen), the sort keeps it.
+    let lines = c.cmd("b", "STORE 2 +FLAGS (\\Seen)");
+    assert_eq!(esearch(&lines), vec!["* ESEARCH (TAG \"a\") UID REMOVEFROM (0 2)"], "{lines:?}");
+    // A delivery sorting between s-b and s-d: after EXISTS, at its place in each order.
+    s.deliver(USER, &mail("s-c", "x"));
+    let lines = c.cmd("n", "NOOP");
+    let exists = lines.iter().position(|l| l == "* 4 EXISTS").expect("EXISTS");
+    assert!(lines.iter().position(|l| l.starts_with("* ESEARCH")).expect("updates") > exists, "{lines:?}");
+    assert_eq!(
+        esearch(&lines),
+        vec![
+            "* ESEARCH (TAG \"a\") UID ADDTO (0 4)",
+            "* ESEARCH (TAG \"o\") UID ADDTO (2 4)",
+            "* ESEARCH (TAG \"r\") ADDTO (3 4)",
+        ],
+        "{lines:?}"
+    );
+    // Another session deletes s-d (UID 2) and expunges it: the sort on UNDELETED drops it at its
+    // position when \Deleted arrives; the expunge removes it from the rest before EXPUNGE.
+    other.run("C: s SELECT INBOX\nS: s OK *\nC: d UID STORE 2 +FLAGS.SILENT (\\Deleted)\nS: d OK *");
+    let lines = c.cmd("n2", "NOOP");
+    assert_eq!(esearch(&lines), vec!["* ESEARCH (TAG \"o\") UID REMOVEFROM (3 2)"], "{lines:?}");
+    other.run("C: e EXPUNGE\nS: e OK *");
+    let lines = c.cmd("n3", "NOOP");
+    let expunge = lines.iter().position(|l| l == "* 2 EXPUNGE").expect("EXPUNGE");
+    assert_eq!(
+        esearch(&lines),
+        vec!["* ESEARCH (TAG \"r\") REMOVEFROM (2 2)"],
+        "the SEARCH had lost UID 2 already: {lines:?}"
+    );
+    assert!(lines.iter().position(|l| l.starts_with("* ESEARCH")).expect("update") < expunge, "{lines:?}");
+    // CANCELUPDATE ends the search's updates; the sorts go on.
+    c.run("C: k CANCELUPDATE \"a\"\nS: k OK *\nC: k2 CANCELUPDATE \"zz\"\nS: k2 NO *");
+    s.deliver(USER, &mail("s-a", "x"));
+    let lines = c.cmd("n4", "NOOP");
+    assert_eq!(
+        esearch(&lines),
+        vec!["* ESEARCH (TAG \"o\") UID ADDTO (1 5)", "* ESEARCH (TAG \"r\") ADDTO (4 4)"],
+        "{lines:?}"
+    );
+    // Two more fit (four in all); the fifth is answered with NOUPDATE but answered.
+    c.run(
+        "C: u1 SEARCH RETURN (UPDATE) SEEN\nS: u1 OK *
+         C: u2 SEARCH RETURN (UPDATE) DELETED\nS: u2 OK *
+         C: u3 SEARCH RETURN (UPDATE COUNT) ALL
+         S: * NO [NOUPDATE \"u3\"] *
+         S: * ESEARCH (TAG \"u3\") COUNT 4
+         S: u3 OK *",
+    );
+    // Closing the mailbox ends every live search.
+    c.run("C: z UNSELECT\nS: z OK *\nC: s2 SELECT INBOX\nS: s2 OK *");
+    s.deliver(USER, &mail("s-z", "x"));
+    let lines = c.cmd("n5", "NOOP");
+    assert!(esearch(&lines).is_empty(), "{lines:?}");
+}
+
+fn esearch(lines: &[String]) -> Vec<&str> {
+    lines.iter().filter(|l| l.starts_with("* ESEARCH")).map(String::as_str).collect()
+}

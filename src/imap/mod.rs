@@ -10,6 +10,7 @@
 //! * `response`: response pieces shared by the handlers.
 
 pub mod cmd;
+pub mod context;
 pub mod fetchdata;
 pub mod login;
 pub mod response;

@@ -3,6 +3,7 @@
 
 pub mod append;
 pub mod authenticate;
+pub mod cancelupdate;
 pub mod copy;
 pub mod create;
 pub mod delete;

@@ -110,6 +110,7 @@ pub async fn run(
         recent,
         pending_expunge: BTreeSet::new(),
         own_modseqs: BTreeSet::new(),
+        contexts: Vec::new(),
     });
     s.state = State::Selected;
     let verb = if examine { "EXAMINE" } else { "SELECT" };
