@@ -4,6 +4,7 @@
 //! chunks of the requested bytes are read.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 
 use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
 use crate::imap::response;
@@ -120,13 +121,41 @@ pub async fn run(
             .read(move |r| {
                 let mut buf = Vec::new();
                 let mut bad = false;
-                for (seq, u) in batch {
-                    let Some(m) = r.message(mailbox, u)? else { continue };
+                let mut write = |seq: u32, u: u32, m: &MessageRecord| -> Result<(), StoreError> {
                     let is_recent = u >= recent.0 && u < recent.1;
-                    if write_message(r, &mut buf, seq, u, &m, &attrs, is_recent, newly_seen.contains(&u))?
+                    if write_message(r, &mut buf, seq, u, m, &attrs, is_recent, newly_seen.contains(&u))?
                         .is_err()
                     {
                         bad = true;
+                    }
+                    Ok(())
+                };
+                let (first, last) = (batch[0].1, batch[batch.len() - 1].1);
+                if (last - first) as usize <= 2 * batch.len() {
+                    // Mostly consecutive UIDs (`1:*`, a window): one range scan instead of a
+                    // lookup per message.
+                    let mut want = batch.iter().peekable();
+                    let mut failure = None;
+                    r.scan(mailbox, first..=last, |u, m| {
+                        while want.next_if(|(_, w)| *w < u).is_some() {}
+                        match want.next_if(|(_, w)| *w == u) {
+                            Some(&(seq, _)) => match write(seq, u, &m) {
+                                Ok(()) => ControlFlow::Continue(()),
+                                Err(e) => {
+                                    failure = Some(e);
+                                    ControlFlow::Break(())
+                                }
+                            },
+                            None => ControlFlow::Continue(()),
+                        }
+                    })?;
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                } else {
+                    for (seq, u) in batch {
+                        let Some(m) = r.message(mailbox, u)? else { continue };
+                        write(seq, u, &m)?;
                     }
                 }
                 Ok((buf, bad))
