@@ -225,6 +225,23 @@ pub struct FetchData {
     /// Message-ID and parents for THREAD and THREADID; `None` in data stored by format 1,
     /// whose readers parse the header instead.
     pub thread: Option<ThreadKeys>,
+    /// RFC 5957 SORT DISPLAYFROM and DISPLAYTO keys (display name, else address, lowercased);
+    /// `None` in data stored by format 1.
+    pub display: Option<(String, String)>,
+}
+
+/// RFC 5957 §3: the display name of the first address of `field` (RFC 2047 decoded), or its
+/// address when it has none, lowercased for comparison; empty without an address.
+pub fn display_key(header: &[u8], field: &str) -> String {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(header) else {
+        return String::new();
+    };
+    let addr = match field {
+        "From" => msg.from(),
+        _ => msg.to(),
+    };
+    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
+    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
 }
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
@@ -284,6 +301,10 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         to_addr: sort_addr("To"),
         cc_addr: sort_addr("Cc"),
         thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
+        display: Some((
+            display_key(slice(raw, root.header), "From"),
+            display_key(slice(raw, root.header), "To"),
+        )),
     })
 }
 
@@ -594,6 +615,9 @@ impl FetchData {
         for r in &keys.references {
             put_bytes(&mut out, r.as_bytes());
         }
+        let (from, to) = self.display.clone().unwrap_or_default();
+        put_bytes(&mut out, from.as_bytes());
+        put_bytes(&mut out, to.as_bytes());
         out
     }
 
@@ -664,6 +688,12 @@ impl FetchData {
         } else {
             None
         };
+        let display = if version >= 2 {
+            let from = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+            Some((from, String::from_utf8(r.bytes()?.to_vec()).ok()?))
+        } else {
+            None
+        };
         if !r.bytes.is_empty() {
             return None;
         }
@@ -680,6 +710,7 @@ impl FetchData {
             to_addr: strings.next()?,
             cc_addr: strings.next()?,
             thread,
+            display,
         })
     }
 }

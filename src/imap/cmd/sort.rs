@@ -1,12 +1,12 @@
 //! SORT and UID SORT (RFC 5256 §3) with ESORT results (RFC 5267 §3) and DISPLAYFROM /
-//! DISPLAYTO (RFC 5957). The keys come from the FETCH data computed at delivery (base subject,
-//! first addresses, Date header); only DISPLAYFROM/DISPLAYTO read the header bytes.
+//! DISPLAYTO (RFC 5957). Every key comes from the FETCH data computed at delivery (base subject,
+//! first addresses, display names, Date header): sorting parses no message.
 
 use std::cmp::Ordering;
 
 use super::search::{check_charset, find};
 use crate::imap::context::LiveSearch;
-use crate::imap::fetchdata::FetchData;
+use crate::imap::fetchdata::{FetchData, display_key};
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, SearchReturn, SortCriterion, SortKey, Tag};
 use crate::store::{MessageRecord, Reader, StoreError};
@@ -25,19 +25,6 @@ pub struct Keys {
     cc: String,
     display_from: String,
     display_to: String,
-}
-
-/// RFC 5957: the display name if there is one, else the address; compared case-insensitively.
-fn display(raw_header: &[u8], field: &str) -> String {
-    let Some(msg) = mail_parser::MessageParser::default().parse_headers(raw_header) else {
-        return String::new();
-    };
-    let addr = match field {
-        "From" => msg.from(),
-        _ => msg.to(),
-    };
-    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
-    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
 }
 
 /// Reads the keys `criteria` need of one message, from its record and the FETCH data stored at
@@ -63,9 +50,14 @@ pub fn keys_of(
         k.to = d.to_addr;
         k.cc = d.cc_addr;
         if need_header {
-            let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
-            k.display_from = display(&header, "From");
-            k.display_to = display(&header, "To");
+            (k.display_from, k.display_to) = match d.display {
+                Some(keys) => keys,
+                // Stored before format 2 of the FETCH data: read the header.
+                None => {
+                    let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
+                    (display_key(&header, "From"), display_key(&header, "To"))
+                }
+            };
         }
     }
     Ok(k)

@@ -638,10 +638,13 @@ fn encode_decode_round_trip() {
 fn version_1_data_is_read() {
     let mut fd = compute_ok(&crlf(RFC3501));
     assert!(fd.thread.as_ref().is_some_and(|k| k.message_id.is_some()), "{:?}", fd.thread);
+    assert_eq!(fd.display, Some(("terry gray".into(), "imap@cac.washington.edu".into())));
     fd.thread = None;
+    fd.display = None;
     let mut bytes = fd.encode();
-    // Version 2 ends with the thread keys: no Message-ID (1 byte), no references (4 bytes).
-    bytes.truncate(bytes.len() - 5);
+    // Version 2 ends with the thread keys (no Message-ID: 1 byte, no references: 4 bytes) and
+    // the two display keys (empty: 4 bytes each).
+    bytes.truncate(bytes.len() - 13);
     bytes[0] = 1;
     assert_eq!(FetchData::decode(&bytes), Some(fd));
 }
