@@ -233,6 +233,22 @@ fn the_trace_command_switches_live_sessions_and_sighup_rereads_the_list() {
     s.wait_log(&format!("SIGHUP: protocol trace on for [{USER}]"));
     c.cmd("n4", "NOOP");
     s.wait_log("C: n4 NOOP");
+
+    // IDLE: the pushed EXISTS and the raw DONE line are traced, and IDLE gets its time.
+    c.cmd("n5", "SELECT INBOX");
+    c.send(b"i1 IDLE\r\n");
+    assert!(c.line().starts_with("+ "));
+    s.deliver(USER, &mail("pushed", BODY));
+    assert!(c.line().ends_with(" EXISTS"));
+    c.send(b"DONE\r\n");
+    c.until("i1");
+    let log = s.wait_log("S: i1 OK IDLE terminated (took ");
+    let shown: Vec<String> =
+        trace_lines(&log).iter().map(|l| parse(l)).map(|(_, _, d, t)| format!("{d} {t}")).collect();
+    let at = shown.iter().position(|l| l == "C: i1 IDLE").expect("IDLE traced");
+    assert!(shown[at + 1].starts_with("S: + "), "{shown:#?}");
+    assert!(shown[at + 2..].iter().any(|l| l.starts_with("S: * ") && l.ends_with(" EXISTS")), "{shown:#?}");
+    assert!(shown[at + 2..].iter().any(|l| l == "C: DONE"), "{shown:#?}");
     let o = s.cli(&["trace"], b"");
     assert!(String::from_utf8_lossy(&o.stdout).contains("[log] trace"));
     assert_secrets_never_logged(&s.log());
@@ -272,5 +288,53 @@ fn pipelined_commands_are_traced_in_order() {
         ["C: p0", "S: p0", "C: p1", "S: p1", "C: p2", "S: p2", "C: p3", "S: p3", "C: p4", "S: p4"],
         "{shown:#?}"
     );
+    assert_secrets_never_logged(&log);
+}
+
+/// Over STARTTLS and implicit TLS the trace shows the IMAP text inside TLS (Python's imaplib as
+/// the client, as in tests/clients.rs).
+#[test]
+fn tls_sessions_are_traced_as_text() {
+    let s = Server::start("trace-tls", &format!("log.trace = [\"{USER}\"]"));
+    s.deliver(USER, &mail("over-tls", BODY));
+    let script = r#"
+import imaplib, ssl, sys
+tls = ssl.create_default_context()
+tls.check_hostname = False
+tls.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.starttls(ssl_context=tls)
+m.login(sys.argv[3], sys.argv[4])
+m.select("INBOX")
+typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
+assert typ == "OK" and b"xyzzy" in data[0][1], data
+m.logout()
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[2]), ssl_context=tls)
+m.login(sys.argv[3], sys.argv[4])
+m.logout()
+"#;
+    let o = std::process::Command::new("python3")
+        .args(["-c", script])
+        .args([s.imap.to_string(), s.imaps.to_string(), USER.to_string(), PASSWORD.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    s.wait_log("LOGOUT completed");
+    let log = loop {
+        let log = s.log();
+        if trace_lines(&log).iter().filter(|l| l.ends_with("-- connection closed")).count() == 2 {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let shown: Vec<String> =
+        trace_lines(&log).iter().map(|l| parse(l)).map(|(_, _, d, t)| format!("{d} {t}")).collect();
+    let tls = shown.iter().position(|l| l == "-- TLS started").expect("STARTTLS traced");
+    assert!(shown[..tls].iter().any(|l| l.starts_with("C: ") && l.ends_with(" STARTTLS")), "{shown:#?}");
+    let logins: Vec<&String> =
+        shown.iter().filter(|l| l.starts_with("C: ") && l.contains(" LOGIN ")).collect();
+    assert_eq!(logins.len(), 2, "{shown:#?}");
+    assert!(logins.iter().all(|l| l.ends_with(&format!(" LOGIN {USER} \"***\""))), "{logins:?}");
+    assert!(shown.iter().any(|l| l.contains("BODY[TEXT] {") && l.contains(" bytes]")), "{shown:#?}");
     assert_secrets_never_logged(&log);
 }
