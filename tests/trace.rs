@@ -249,6 +249,7 @@ fn the_trace_command_switches_live_sessions_and_sighup_rereads_the_list() {
     assert!(shown[at + 1].starts_with("S: + "), "{shown:#?}");
     assert!(shown[at + 2..].iter().any(|l| l.starts_with("S: * ") && l.ends_with(" EXISTS")), "{shown:#?}");
     assert!(shown[at + 2..].iter().any(|l| l == "C: DONE"), "{shown:#?}");
+    assert_eq!(shown.iter().filter(|l| l.starts_with("S: i1 OK")).count(), 1, "{shown:#?}");
     let o = s.cli(&["trace"], b"");
     assert!(String::from_utf8_lossy(&o.stdout).contains("[log] trace"));
     assert_secrets_never_logged(&s.log());

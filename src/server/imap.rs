@@ -279,6 +279,8 @@ async fn connection(
                     {
                         return Ok(());
                     }
+                    // `idle` wrote its tagged response already.
+                    out.clear();
                 }
             }
             if trace.recording() && !out.is_empty() {
