@@ -678,6 +678,112 @@ mod tests {
         check(Side::Client, b"a NOOP\x07x\ry\r\n", &["a NOOP\\x07x\\ry"]);
     }
 
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn feed_cut(side: Side, data: &[u8], cuts: &[usize]) -> Vec<String> {
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+            points.sort_unstable();
+            let mut r = Redactor::new(side);
+            let mut lines = Vec::new();
+            let mut prev = 0;
+            for p in points.into_iter().chain([data.len()]) {
+                r.feed(&data[prev..p], &mut |l: &str| lines.push(l.to_string()));
+                prev = p;
+            }
+            lines
+        }
+
+        fn noise() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                Just(b"a LOGIN bob pw\r\n".to_vec()),
+                Just(b"b APPEND x {4+}\r\n\r\n\r\n ~{2}\r\nzz\r\n".to_vec()),
+                Just(b"* 1 FETCH (BODY[] {3}\r\nabc BODY[1] \"q\")\r\n".to_vec()),
+                Just(b"{".to_vec()),
+                Just(b"}".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"\\".to_vec()),
+                Just(b"[".to_vec()),
+                Just(b"]".to_vec()),
+                Just(b" ".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"{99}\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..40),
+                proptest::collection::vec(Just(b'x'), 0..1200),
+            ];
+            proptest::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+        }
+
+        /// A secret the grammar allows in each hidden place, marked so that a leak is visible.
+        fn secret() -> impl Strategy<Value = String> {
+            "[a-z0-9 ]{0,30}".prop_map(|s| format!("SECRET{s}"))
+        }
+
+        fn client_command() -> impl Strategy<Value = Vec<u8>> {
+            (secret(), 0..6usize).prop_map(|(s, form)| {
+                let atom = s.replace(' ', "_");
+                let n = s.len();
+                match form {
+                    0 => format!("a LOGIN bob {atom}\r\n"),
+                    1 => format!("a LOGIN \"bob x\" \"{s}\"\r\n"),
+                    2 => format!("a LOGIN {{3}}\r\nbob {{{n}}}\r\n{s}\r\n"),
+                    3 => format!("a AUTHENTICATE PLAIN {atom}\r\n"),
+                    4 => format!("a APPEND INBOX (\\Seen) {{{n}+}}\r\n{s}\r\n"),
+                    _ => format!("a APPEND INBOX ~{{{n}}}\r\n{s} {{{n}}}\r\n{s}\r\n"),
+                }
+                .into_bytes()
+            })
+        }
+
+        fn server_response() -> impl Strategy<Value = Vec<u8>> {
+            (secret(), 0..5usize).prop_map(|(s, form)| {
+                let n = s.len();
+                match form {
+                    0 => format!("* 1 FETCH (UID 1 BODY[] {{{n}}}\r\n{s} FLAGS ())\r\n"),
+                    1 => format!("* 1 FETCH (BODY[1.2]<0> \"{s}\" ENVELOPE (NIL \"subj\"))\r\n"),
+                    2 => format!("* 1 FETCH (BODY[HEADER.FIELDS (A B)] {{{n}}}\r\n{s})\r\n"),
+                    3 => format!("* 1 FETCH (RFC822.TEXT {{{n}}}\r\n{s} BINARY[2] ~{{{n}}}\r\n{s})\r\n"),
+                    _ => "a OK FETCH completed\r\n".to_string(),
+                }
+                .into_bytes()
+            })
+        }
+
+        proptest! {
+            /// However the stream is cut, the same lines come out, none much over the cap.
+            #[test]
+            fn split_invariance_and_bounded_lines(
+                data in noise(),
+                cuts in proptest::collection::vec(any::<usize>(), 0..8),
+                server in any::<bool>(),
+            ) {
+                let side = if server { Side::Server } else { Side::Client };
+                let whole = feed_cut(side, &data, &[]);
+                prop_assert_eq!(&feed_cut(side, &data, &cuts), &whole);
+                for l in &whole {
+                    prop_assert!(l.len() <= LINE_CAP + 80, "{} bytes", l.len());
+                }
+            }
+
+            /// Secrets never show in well-formed commands and responses, however they are cut.
+            #[test]
+            fn secrets_never_show(
+                client in proptest::collection::vec(client_command(), 1..6),
+                server in proptest::collection::vec(server_response(), 1..6),
+                cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            ) {
+                let (client, server) = (client.concat(), server.concat());
+                for (side, data) in [(Side::Client, &client), (Side::Server, &server)] {
+                    for l in feed_cut(side, data, &cuts) {
+                        prop_assert!(!l.contains("SECRET"), "{}", l);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn reset_forgets_a_partial_line() {
         let mut r = Redactor::new(Side::Server);
