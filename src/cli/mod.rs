@@ -103,8 +103,8 @@ fn init_logging(level: &str) {
     // Errors only if a logger is already set (tests); then the existing one stays.
     let _ = simple_logger::SimpleLogger::new()
         .with_level(level)
-        // A protocol trace was asked for by name: it shows whatever the level (RUST_LOG can still
-        // say `trace=off`).
+        // A protocol trace was asked for by name (`[log] trace`, `applianced trace`): it shows
+        // whatever the level; switching it off is how to silence it.
         .with_module_level(crate::imap::trace::TARGET, log::LevelFilter::Info)
         .env()
         .init();

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The log target of trace lines (`RUST_LOG=trace=off` silences them).
+/// The log target of trace lines; logged at info whatever `[log] level` says (`cli::init_logging`).
 pub const TARGET: &str = "trace";
 
 /// Lines kept for a connection before login, and their bytes: the greeting, CAPABILITY,
