@@ -14,12 +14,12 @@ pub mod exit {
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
     pub const NOUSER: u8 = 67;
+    pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
     pub const CANTCREAT: u8 = 73;
     pub const IOERR: u8 = 74;
     pub const TEMPFAIL: u8 = 75;
     pub const NOPERM: u8 = 77;
-    pub const UNAVAILABLE: u8 = 69;
     pub const CONFIG: u8 = 78;
 }
 
