@@ -112,6 +112,8 @@ fn two_sessions_see_each_others_changes_and_idle_wakes_on_delivery() {
     assert!(waited < std::time::Duration::from_secs(3), "IDLE push took {waited:?}");
     b.run("C: b3 STORE 1 +FLAGS (\\Deleted)\nS: b3 OK *\nC: b4 EXPUNGE\nS: * 1 EXPUNGE\nS: b4 OK *");
     a.run("S: * 1 EXPUNGE\nC: DONE\nS: a3 OK IDLE terminated");
+    // IDLE's tagged OK comes once: the next tagged line is the next command's.
+    a.run("C: a4 NOOP\nS: a4 OK NOOP completed");
 }
 
 #[test]
