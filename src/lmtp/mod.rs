@@ -1,5 +1,8 @@
 //! LMTP (RFC 2033) as bytes and grammar only, no IO: command lines, the DATA body with its dot
-//! unstuffing and size cap, and the replies. `server::lmtp` runs the sockets and the store.
+//! unstuffing and size cap, and the session's state and replies (`session.rs`). `server::lmtp`
+//! runs the sockets and the store.
+
+pub mod session;
 
 use std::fmt;
 

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::imap::fetchdata;
-use crate::lmtp::{Body, BodyLine, Command, MAX_COMMAND_LINE, parse};
-use crate::store::{Store, StoreError};
+use crate::lmtp::session::{Failure, Next, Session};
+use crate::lmtp::{Body, BodyLine, MAX_COMMAND_LINE};
+use crate::store::{Delivered, Store, StoreError};
 
 /// What the LMTP connections share.
 pub struct Lmtp {
@@ -113,10 +114,9 @@ async fn read_line<R: AsyncRead + Unpin>(
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp) -> std::io::Result<()> {
     let (reader, mut writer) = smol::io::split(stream);
     let mut reader = BufReader::new(reader);
-    let mut out = format!("220 {} LMTP applianced ready\r\n", shared.hostname).into_bytes();
-    let mut greeted = false;
-    let mut from: Option<String> = None;
-    let mut rcpts: Vec<String> = Vec::new();
+    let mut session = Session::new(&shared.hostname, shared.max_size, shared.quota_permanent);
+    let mut out = Vec::new();
+    session.greeting(&mut out);
     loop {
         // Pipelining (RFC 2920): replies are sent when the client's input runs dry.
         if reader.buffer().is_empty() && !out.is_empty() {
@@ -125,74 +125,20 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
             out.clear();
         }
         let Some((line, too_long)) = read_line(&mut reader, MAX_COMMAND_LINE).await? else { return Ok(()) };
-        if too_long {
-            out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
-            continue;
-        }
-        let text = String::from_utf8_lossy(&line);
-        let cmd = match parse(text.trim_end_matches(['\r', '\n'])) {
-            Ok(c) => c,
-            Err(e) => {
-                out.extend_from_slice(format!("{e}\r\n").as_bytes());
-                continue;
-            }
-        };
-        match cmd {
-            Command::Lhlo(_) => {
-                greeted = true;
-                from = None;
-                rcpts.clear();
-                out.extend_from_slice(
-                    format!(
-                        "250-{}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {}\r\n",
-                        shared.hostname, shared.max_size
-                    )
-                    .as_bytes(),
-                );
-            }
-            _ if !greeted => out.extend_from_slice(b"503 5.5.1 Send LHLO first\r\n"),
-            Command::Mail { from: f, size } => {
-                if from.is_some() {
-                    out.extend_from_slice(b"503 5.5.1 Nested MAIL command\r\n");
-                } else if size.is_some_and(|s| s > shared.max_size) {
-                    out.extend_from_slice(b"552 5.3.4 Message too big\r\n");
-                } else {
-                    from = Some(f);
-                    out.extend_from_slice(b"250 2.1.0 OK\r\n");
-                }
-            }
-            Command::Rcpt(to) => {
-                if from.is_none() {
-                    out.extend_from_slice(b"503 5.5.1 Need MAIL first\r\n");
-                    continue;
-                }
+        match session.line(&line, too_long, &mut out) {
+            Next::Line => {}
+            Next::CheckRecipient(to) => {
                 let store = shared.store.clone();
                 let who = to.clone();
-                let known = smol::unblock(move || store.read().and_then(|r| r.resolve(&who))).await;
-                match known {
-                    Ok(_) => {
-                        rcpts.push(to);
-                        out.extend_from_slice(b"250 2.1.5 OK\r\n");
-                    }
-                    Err(StoreError::NoSuchAccount) => {
-                        out.extend_from_slice(format!("550 5.1.1 <{to}>: no such user\r\n").as_bytes());
-                    }
-                    Err(e) => {
-                        log::error!("LMTP recipient check: {e}");
-                        out.extend_from_slice(b"451 4.3.0 Temporary failure\r\n");
-                    }
-                }
+                let found =
+                    smol::unblock(move || store.read().and_then(|r| r.resolve(&who)).map(|_| ())).await;
+                session.recipient(to, found, &mut out);
             }
-            Command::Data => {
-                if rcpts.is_empty() {
-                    out.extend_from_slice(b"503 5.5.1 No valid recipients\r\n");
-                    continue;
-                }
-                out.extend_from_slice(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+            Next::ReadBody => {
                 writer.write_all(&out).await?;
                 writer.flush().await?;
                 out.clear();
-                let mut body = Body::new(usize::try_from(shared.max_size).unwrap_or(usize::MAX));
+                let mut body = Body::new(usize::try_from(session.max_size()).unwrap_or(usize::MAX));
                 loop {
                     // Body lines are capped at 1 MiB each; longer ones are kept whole in pieces.
                     let mut piece = Vec::new();
@@ -205,19 +151,11 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
                         break;
                     }
                 }
-                let recipients = std::mem::take(&mut rcpts);
-                from = None;
-                deliver(shared, recipients, body.finish(), &mut out).await;
+                let recipients = session.take_recipients();
+                let outcome = deliver(shared, &recipients, body.finish()).await;
+                session.delivered(&recipients, outcome, &mut out);
             }
-            Command::Rset => {
-                from = None;
-                rcpts.clear();
-                out.extend_from_slice(b"250 2.0.0 OK\r\n");
-            }
-            Command::Noop => out.extend_from_slice(b"250 2.0.0 OK\r\n"),
-            Command::Vrfy => out.extend_from_slice(b"252 2.5.0 Cannot VRFY; send the message\r\n"),
-            Command::Quit => {
-                out.extend_from_slice(format!("221 2.0.0 {} closing\r\n", shared.hostname).as_bytes());
+            Next::Close => {
                 writer.write_all(&out).await?;
                 writer.flush().await?;
                 return Ok(());
@@ -226,47 +164,21 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
     }
 }
 
-/// Stores the message once for every recipient and writes one reply per recipient (RFC 2033 §4.2),
-/// after the commit: a 250 means the message is durable.
-async fn deliver(shared: &Lmtp, recipients: Vec<String>, message: Option<Vec<u8>>, out: &mut Vec<u8>) {
-    let reply_all = |out: &mut Vec<u8>, text: &str| {
-        for _ in &recipients {
-            out.extend_from_slice(format!("{text}\r\n").as_bytes());
-        }
-    };
-    let Some(message) = message else {
-        return reply_all(out, "552 5.3.4 Message too big");
-    };
-    let message = crate::admin::normalize_line_ends(message);
-    let data = match fetchdata::compute(&message) {
-        Ok(d) => d.encode(),
-        Err(e) => return reply_all(out, &format!("554 5.6.0 Not a message: {e}")),
-    };
+/// Stores the message once for every recipient; the replies are written after the commit, so a
+/// 250 means the message is durable.
+async fn deliver(
+    shared: &Lmtp,
+    recipients: &[String],
+    message: Option<Vec<u8>>,
+) -> Result<Vec<Result<Delivered, StoreError>>, Failure> {
+    let message = crate::admin::normalize_line_ends(message.ok_or(Failure::TooBig)?);
+    let data = fetchdata::compute(&message).map_err(|e| Failure::NotMail(e.to_string()))?.encode();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    match shared.store.deliver(recipients.clone(), message, data, now).await {
-        Err(e) => {
-            log::error!("LMTP delivery: {e}");
-            reply_all(out, "451 4.3.0 Temporary storage failure");
-        }
-        Ok(results) => {
-            for (rcpt, r) in recipients.iter().zip(results) {
-                let line = match r {
-                    Ok(d) => format!("250 2.0.0 <{rcpt}> delivered, UID {}", d.uid),
-                    Err(StoreError::NoSuchAccount) => format!("550 5.1.1 <{rcpt}>: no such user"),
-                    // RFC 3463: X.2.2 mailbox full.
-                    Err(StoreError::OverQuota) if shared.quota_permanent => {
-                        format!("552 5.2.2 <{rcpt}>: over quota")
-                    }
-                    Err(StoreError::OverQuota) => format!("452 4.2.2 <{rcpt}>: over quota"),
-                    Err(e) if e.is_temporary() => format!("451 4.3.0 <{rcpt}>: temporary failure"),
-                    Err(e) => format!("554 5.3.0 <{rcpt}>: {e}"),
-                };
-                out.extend_from_slice(line.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
+    shared.store.deliver(recipients.to_vec(), message, data, now).await.map_err(|e| {
+        log::error!("LMTP delivery: {e}");
+        Failure::Store
+    })
 }

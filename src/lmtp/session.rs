@@ -1,0 +1,255 @@
+//! One LMTP session's state (RFC 2033, RFC 5321 §4.1.4 command order) as a machine without IO:
+//! it takes command lines and results, writes replies into a buffer, and says what the network
+//! layer must do next (look up a recipient, read the DATA body, store the message, close).
+
+use super::{Command, parse};
+use crate::store::{Delivered, StoreError};
+
+/// What the caller must do after a line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next command line.
+    Line,
+    /// Resolve this recipient, then call [`Session::recipient`].
+    CheckRecipient(String),
+    /// Flush the replies (the 354 is among them) and read the DATA body, then call
+    /// [`Session::delivered`] with the store's results for [`Session::take_recipients`].
+    ReadBody,
+    /// Flush the replies and close.
+    Close,
+}
+
+/// The session: greeting, envelope, and the limits it announces.
+#[derive(Debug)]
+pub struct Session {
+    hostname: String,
+    max_size: u64,
+    /// Over quota fails permanently (552 5.2.2) rather than temporarily (452 4.2.2).
+    quota_permanent: bool,
+    greeted: bool,
+    from: Option<String>,
+    rcpts: Vec<String>,
+}
+
+impl Session {
+    pub fn new(hostname: &str, max_size: u64, quota_permanent: bool) -> Self {
+        Session {
+            hostname: hostname.to_string(),
+            max_size,
+            quota_permanent,
+            greeted: false,
+            from: None,
+            rcpts: Vec::new(),
+        }
+    }
+
+    pub fn greeting(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("220 {} LMTP applianced ready\r\n", self.hostname).as_bytes());
+    }
+
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// One command line, its line end included; `too_long` when the reader cut it at the cap.
+    pub fn line(&mut self, line: &[u8], too_long: bool, out: &mut Vec<u8>) -> Next {
+        if too_long {
+            out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
+            return Next::Line;
+        }
+        let text = String::from_utf8_lossy(line);
+        let cmd = match parse(text.trim_end_matches(['\r', '\n'])) {
+            Ok(c) => c,
+            Err(e) => {
+                out.extend_from_slice(format!("{e}\r\n").as_bytes());
+                return Next::Line;
+            }
+        };
+        match cmd {
+            Command::Lhlo(_) => {
+                self.greeted = true;
+                self.reset();
+                out.extend_from_slice(
+                    format!(
+                        "250-{}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {}\r\n",
+                        self.hostname, self.max_size
+                    )
+                    .as_bytes(),
+                );
+            }
+            // RFC 2033 §4.1: LHLO opens the session.
+            _ if !self.greeted => out.extend_from_slice(b"503 5.5.1 Send LHLO first\r\n"),
+            Command::Mail { from, size } => {
+                if self.from.is_some() {
+                    out.extend_from_slice(b"503 5.5.1 Nested MAIL command\r\n");
+                } else if size.is_some_and(|s| s > self.max_size) {
+                    // RFC 1870 §6.
+                    out.extend_from_slice(b"552 5.3.4 Message too big\r\n");
+                } else {
+                    self.from = Some(from);
+                    out.extend_from_slice(b"250 2.1.0 OK\r\n");
+                }
+            }
+            Command::Rcpt(to) => {
+                if self.from.is_none() {
+                    out.extend_from_slice(b"503 5.5.1 Need MAIL first\r\n");
+                } else {
+                    return Next::CheckRecipient(to);
+                }
+            }
+            Command::Data => {
+                if self.rcpts.is_empty() {
+                    out.extend_from_slice(b"503 5.5.1 No valid recipients\r\n");
+                } else {
+                    out.extend_from_slice(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+                    return Next::ReadBody;
+                }
+            }
+            Command::Rset => {
+                self.reset();
+                out.extend_from_slice(b"250 2.0.0 OK\r\n");
+            }
+            Command::Noop => out.extend_from_slice(b"250 2.0.0 OK\r\n"),
+            Command::Vrfy => out.extend_from_slice(b"252 2.5.0 Cannot VRFY; send the message\r\n"),
+            Command::Quit => {
+                out.extend_from_slice(format!("221 2.0.0 {} closing\r\n", self.hostname).as_bytes());
+                return Next::Close;
+            }
+        }
+        Next::Line
+    }
+
+    fn reset(&mut self) {
+        self.from = None;
+        self.rcpts.clear();
+    }
+
+    /// The answer to [`Next::CheckRecipient`]: `Ok` when the address has a mailbox.
+    pub fn recipient(&mut self, to: String, found: Result<(), StoreError>, out: &mut Vec<u8>) {
+        match found {
+            Ok(()) => {
+                self.rcpts.push(to);
+                out.extend_from_slice(b"250 2.1.5 OK\r\n");
+            }
+            Err(StoreError::NoSuchAccount) => {
+                out.extend_from_slice(format!("550 5.1.1 <{to}>: no such user\r\n").as_bytes());
+            }
+            Err(e) => {
+                log::error!("LMTP recipient check: {e}");
+                out.extend_from_slice(b"451 4.3.0 Temporary failure\r\n");
+            }
+        }
+    }
+
+    /// After the body was read: the accepted recipients, and the envelope ends (RFC 5321 §4.1.4).
+    pub fn take_recipients(&mut self) -> Vec<String> {
+        self.from = None;
+        std::mem::take(&mut self.rcpts)
+    }
+
+    /// One reply per recipient, in RCPT order (RFC 2033 §4.2), for the outcome of the delivery:
+    /// the whole transaction's failure, or each recipient's result.
+    pub fn delivered(
+        &self,
+        recipients: &[String],
+        outcome: Result<Vec<Result<Delivered, StoreError>>, Failure>,
+        out: &mut Vec<u8>,
+    ) {
+        let results = match outcome {
+            Ok(results) => results,
+            Err(failure) => {
+                let text = match failure {
+                    Failure::TooBig => "552 5.3.4 Message too big".to_string(),
+                    Failure::NotMail(why) => format!("554 5.6.0 Not a message: {why}"),
+                    Failure::Store => "451 4.3.0 Temporary storage failure".to_string(),
+                };
+                for _ in recipients {
+                    out.extend_from_slice(format!("{text}\r\n").as_bytes());
+                }
+                return;
+            }
+        };
+        for (rcpt, r) in recipients.iter().zip(results) {
+            let line = match r {
+                Ok(d) => format!("250 2.0.0 <{rcpt}> delivered, UID {}", d.uid),
+                Err(StoreError::NoSuchAccount) => format!("550 5.1.1 <{rcpt}>: no such user"),
+                // RFC 3463: X.2.2 mailbox full.
+                Err(StoreError::OverQuota) if self.quota_permanent => {
+                    format!("552 5.2.2 <{rcpt}>: over quota")
+                }
+                Err(StoreError::OverQuota) => format!("452 4.2.2 <{rcpt}>: over quota"),
+                Err(e) if e.is_temporary() => format!("451 4.3.0 <{rcpt}>: temporary failure"),
+                Err(e) => format!("554 5.3.0 <{rcpt}>: {e}"),
+            };
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Why a message read in full was not stored for anyone.
+#[derive(Debug)]
+pub enum Failure {
+    /// Larger than SIZE allows.
+    TooBig,
+    /// Refused by the FETCH data computation (see `fetchdata::validate`).
+    NotMail(String),
+    /// The store failed; the MTA should try again.
+    Store,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: &mut Session, line: &str) -> (Next, String) {
+        let mut out = Vec::new();
+        let next = s.line(format!("{line}\r\n").as_bytes(), false, &mut out);
+        (next, String::from_utf8(out).unwrap_or_default())
+    }
+
+    #[test]
+    fn command_order_is_enforced() {
+        let mut s = Session::new("mx.test", 1000, false);
+        assert_eq!(run(&mut s, "MAIL FROM:<a@b>").1, "503 5.5.1 Send LHLO first\r\n");
+        assert!(run(&mut s, "LHLO mta").1.ends_with("250 SIZE 1000\r\n"));
+        assert_eq!(run(&mut s, "RCPT TO:<x@y>").1, "503 5.5.1 Need MAIL first\r\n");
+        assert_eq!(run(&mut s, "DATA").1, "503 5.5.1 No valid recipients\r\n");
+        assert_eq!(run(&mut s, "MAIL FROM:<a@b> SIZE=2000").1, "552 5.3.4 Message too big\r\n");
+        assert_eq!(run(&mut s, "MAIL FROM:<a@b>").1, "250 2.1.0 OK\r\n");
+        assert_eq!(run(&mut s, "MAIL FROM:<a@b>").1, "503 5.5.1 Nested MAIL command\r\n");
+        assert_eq!(run(&mut s, "RCPT TO:<X@Y>").0, Next::CheckRecipient("x@y".into()));
+        let mut out = Vec::new();
+        s.recipient("x@y".into(), Ok(()), &mut out);
+        s.recipient("nobody@y".into(), Err(StoreError::NoSuchAccount), &mut out);
+        assert_eq!(out, b"250 2.1.5 OK\r\n550 5.1.1 <nobody@y>: no such user\r\n");
+        assert_eq!(
+            run(&mut s, "DATA"),
+            (Next::ReadBody, "354 Start mail input; end with <CRLF>.<CRLF>\r\n".into())
+        );
+        assert_eq!(s.take_recipients(), vec!["x@y".to_string()]);
+        // The envelope is spent: a new transaction needs MAIL again.
+        assert_eq!(run(&mut s, "RCPT TO:<x@y>").1, "503 5.5.1 Need MAIL first\r\n");
+        assert_eq!(run(&mut s, "QUIT"), (Next::Close, "221 2.0.0 mx.test closing\r\n".into()));
+    }
+
+    #[test]
+    fn one_reply_per_recipient() {
+        let s = Session::new("mx.test", 1000, true);
+        let rcpts = vec!["a@x".to_string(), "b@x".to_string(), "c@x".to_string()];
+        let mut out = Vec::new();
+        let results = vec![
+            Ok(Delivered { account: 1, mailbox: 1, uid: 7 }),
+            Err(StoreError::OverQuota),
+            Err(StoreError::NoSuchAccount),
+        ];
+        s.delivered(&rcpts, Ok(results), &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "250 2.0.0 <a@x> delivered, UID 7\r\n552 5.2.2 <b@x>: over quota\r\n550 5.1.1 <c@x>: no such user\r\n"
+        );
+        let mut out = Vec::new();
+        s.delivered(&rcpts[..2], Err(Failure::TooBig), &mut out);
+        assert_eq!(out, b"552 5.3.4 Message too big\r\n552 5.3.4 Message too big\r\n");
+    }
+}
