@@ -14,6 +14,7 @@ mod address;
 mod backup;
 mod deliver;
 mod import;
+mod import_imap;
 mod init;
 mod progress;
 mod user;

@@ -1,0 +1,236 @@
+//! Migration from another IMAP server (`import imap`) and the link diagnostics (`probe`),
+//! between two real applianced servers on loopback.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, Client, Server, USER};
+
+/// APPEND with flags and an internal date; returns the tagged line.
+fn append(c: &mut Client, mailbox: &str, flags: &str, date: &str, msg: &[u8]) {
+    let mut cmd = format!("ap APPEND \"{mailbox}\" ({flags}) \"{date}\" {{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(msg);
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    let last = c.until("ap").pop().unwrap_or_default();
+    assert!(last.starts_with("ap OK"), "{last}");
+}
+
+fn message(id: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <alice@example.com>\r\nTo: {USER}\r\nSubject: message {id}\r\nMessage-ID: <{id}@example.com>\r\n\r\nbody of {id}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Folders of the source: (mailbox name as sent, flags, how many messages).
+const FOLDERS: &[&str] = &["INBOX", "Sent", "Projects", "Projects/2024", "&AMQ-rger"];
+
+fn fill_source(src: &Server, round: usize, per_folder: usize) {
+    let mut c = src.login();
+    if round == 0 {
+        for f in ["Projects", "Projects/2024", "&AMQ-rger"] {
+            let r = c.cmd("cr", &format!("CREATE \"{f}\""));
+            assert!(r.last().is_some_and(|l| l.starts_with("cr OK")), "{r:?}");
+        }
+    }
+    let flags =
+        ["\\Seen", "\\Flagged $Forwarded", "\\Answered \\Draft", "\\Deleted \\Seen", "Custom $Junk", ""];
+    let zones = ["+0200", "-0700", "+0000", "+0530"];
+    for (fi, f) in FOLDERS.iter().enumerate() {
+        for i in 0..per_folder {
+            let n = round * 100 + fi * 10 + i;
+            let date = format!("{:02}-Mar-2021 {:02}:{:02}:07 {}", 1 + n % 28, n % 24, n % 60, zones[n % 4]);
+            append(&mut c, f, flags[n % flags.len()], &date, &message(&format!("r{round}-f{fi}-m{i}")));
+        }
+    }
+}
+
+/// Every selectable mailbox name.
+fn names(c: &mut Client) -> BTreeSet<String> {
+    c.cmd("l", "LIST \"\" \"*\"")
+        .iter()
+        .filter(|l| l.starts_with("* LIST") && !l.contains("\\Noselect"))
+        .filter_map(|l| l.rsplit(' ').next().map(|n| n.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// The messages of a folder as comparable lines: flags, INTERNALDATE, size and Message-ID.
+fn snapshot(c: &mut Client, folder: &str) -> Vec<String> {
+    let r = c.cmd("ex", &format!("EXAMINE \"{folder}\""));
+    assert!(r.last().is_some_and(|l| l.starts_with("ex OK")), "{folder}: {r:?}");
+    let exists: usize = r
+        .iter()
+        .find_map(|l| l.strip_prefix("* ").and_then(|l| l.strip_suffix(" EXISTS")))
+        .and_then(|n| n.parse().ok())
+        .expect("EXISTS");
+    if exists == 0 {
+        return Vec::new();
+    }
+    let lines =
+        c.cmd("fe", "FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+    let out: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+        .map(|l| {
+            let l = l.split_once(" FETCH ").map_or(l.as_str(), |(_, rest)| rest);
+            l.replace(" \\Recent", "").replace("\\Recent ", "").replace("\\Recent", "")
+        })
+        .collect();
+    assert_eq!(out.len(), exists, "{folder}: {lines:?}");
+    out
+}
+
+/// Source and target hold the same folders and, in each, the same messages (no more, no less).
+fn assert_same(src: &Server, dst: &Server) -> usize {
+    let (mut a, mut b) = (src.login(), dst.login());
+    let names_a = names(&mut a);
+    assert_eq!(names_a, names(&mut b));
+    let mut total = 0;
+    for f in &names_a {
+        let (sa, sb) = (snapshot(&mut a, f), snapshot(&mut b, f));
+        assert_eq!(sa, sb, "folder {f}");
+        let ids: BTreeSet<&String> = sb.iter().collect();
+        assert_eq!(ids.len(), sb.len(), "{f}: duplicates");
+        total += sb.len();
+    }
+    total
+}
+
+fn import(dst: &Server, src: &Server, extra: &[&str]) -> std::process::Output {
+    let url = format!("imaps://bob%40mail.test@127.0.0.1:{}", src.imaps);
+    let pw = src.dir.join("pw");
+    let mut args =
+        vec!["import", "imap", &url, "--user", USER, "--password-file", pw.to_str().expect("path")];
+    args.extend_from_slice(extra);
+    dst.cli(&args, b"")
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn state_file(dst: &Server) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dst.data())
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("import-imap-")))
+}
+
+#[test]
+fn import_imap_copies_folders_flags_dates_and_resumes() {
+    let src = Server::start("remote-src", "");
+    let mut dst = Server::start("remote-dst", "");
+    fill_source(&src, 0, 6);
+
+    // The server must be stopped; the certificate must be trusted (or --insecure given).
+    let o = import(&dst, &src, &["--insecure"]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    dst.stop();
+    let o = import(&dst, &src, &[]);
+    assert_eq!(o.status.code(), Some(78), "{}", text(&o));
+    assert!(text(&o).contains("certificate"), "{}", text(&o));
+    let bad_url = dst.cli(&["import", "imap", "imaps://127.0.0.1:1", "--user", USER], b"");
+    assert_eq!(bad_url.status.code(), Some(64), "{}", text(&bad_url));
+
+    let o = import(&dst, &src, &["--insecure"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("--insecure"), "a warning: {}", text(&o));
+    assert!(
+        text(&o).contains("imported 30 messages from 9 folders (0 already imported before, 0 skipped)"),
+        "{}",
+        text(&o)
+    );
+    dst.restart();
+    assert_eq!(assert_same(&src, &dst), 30);
+    // Dates keep their zone; keywords come along.
+    let mut c = dst.login();
+    c.run(
+        "C: s SELECT \"&AMQ-rger\"
+         S: s OK *
+         C: f FETCH 4 (FLAGS INTERNALDATE)
+         S: * 4 FETCH (FLAGS (\\Flagged *$Forwarded) INTERNALDATE \"16-Mar-2021 19:43:07 +0530\")
+         S: f OK *",
+    );
+    drop(c);
+
+    // More mail on the source: a second run brings only that.
+    fill_source(&src, 1, 1);
+    dst.stop();
+    let o = import(&dst, &src, &["--insecure"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 5 messages from 9 folders (30 already imported before"),
+        "{}",
+        text(&o)
+    );
+
+    // A folder recreated on the source (new UIDVALIDITY): skipped with a warning, then replaced
+    // with --force.
+    {
+        let mut c = src.login();
+        c.run("C: d DELETE \"Projects/2024\"\nS: d OK *\nC: c CREATE \"Projects/2024\"\nS: c OK *");
+        append(&mut c, "Projects/2024", "\\Seen", "01-Apr-2022 08:00:00 +0100", &message("recreated"));
+    }
+    let o = import(&dst, &src, &["--insecure"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("UIDVALIDITY changed") && text(&o).contains("--force"), "{}", text(&o));
+    assert!(text(&o).contains("imported 0 messages"), "{}", text(&o));
+    let o = import(&dst, &src, &["--insecure", "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported 1 messages"), "{}", text(&o));
+    dst.restart();
+    assert_eq!(assert_same(&src, &dst), 29);
+}
+
+#[test]
+fn import_imap_interrupted_neither_loses_nor_duplicates() {
+    let src = Server::start("remote-isrc", "");
+    let mut dst = Server::start("remote-idst", "");
+    {
+        let mut c = src.login();
+        c.run("C: c CREATE Bulk\nS: c OK *");
+    }
+    common::fill(&src, "Bulk", 400);
+    dst.stop();
+    let url = format!("imaps://bob%40mail.test@127.0.0.1:{}", src.imaps);
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dst.data())
+        .args(["import", "imap", &url, "--user", USER, "--insecure", "--batch", "10"])
+        .env("APPLIANCED_IMPORT_PASSWORD", common::PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Kill it once some batches of Bulk are durably in.
+    let started = Instant::now();
+    let mut killed = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        let progress = state_file(&dst)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("Bulk\t"))
+            .filter_map(|l| l.split('\t').nth(2).and_then(|n| n.parse::<u32>().ok()))
+            .next()
+            .unwrap_or(0);
+        if progress >= 50 {
+            killed = child.try_wait().expect("wait").is_none();
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = child.wait().expect("wait");
+    assert!(killed && !status.success(), "the import finished before it could be interrupted");
+    let o = import(&dst, &src, &["--insecure"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("already imported before, 0 skipped"), "{}", text(&o));
+    dst.restart();
+    assert_eq!(assert_same(&src, &dst), 400);
+}
