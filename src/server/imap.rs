@@ -251,6 +251,8 @@ async fn connection(
                     if !idle(&mut io, &mut session, &mut framer, &mut buf, &mut out, shared).await? {
                         return Ok(());
                     }
+                    // idle() wrote the tagged response to DONE already; it must not go out twice.
+                    out.clear();
                 }
             }
         }
