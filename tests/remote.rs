@@ -234,3 +234,116 @@ fn import_imap_interrupted_neither_loses_nor_duplicates() {
     dst.restart();
     assert_eq!(assert_same(&src, &dst), 400);
 }
+
+/// Runs `applianced probe` (no data directory: the probe needs none) and returns its rows.
+fn probe(args: &[&str]) -> (std::process::Output, Vec<(String, String)>) {
+    let o = Command::new(BIN).arg("probe").args(args).output().expect("probe");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let rows = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once("  ").map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .collect();
+    (o, rows)
+}
+
+fn value<'a>(rows: &'a [(String, String)], name: &str) -> &'a str {
+    rows.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no row {name}: {rows:?}"))
+}
+
+/// Milliseconds of a `1.23 ms` / `1.23 s` value's first duration.
+fn millis(v: &str) -> f64 {
+    let mut words = v.split_whitespace();
+    while let Some(w) = words.next() {
+        if let Ok(n) = w.parse::<f64>() {
+            return match words.next() {
+                Some(u) if u.starts_with("ms") => n,
+                Some(u) if u.starts_with('s') => n * 1000.0,
+                _ => continue,
+            };
+        }
+    }
+    panic!("no duration in {v:?}")
+}
+
+/// Bytes of the `N MB` / `N kB` sizes in a value, in order.
+fn sizes(v: &str) -> Vec<f64> {
+    let w: Vec<&str> = v.split([' ', '(']).collect();
+    w.windows(2)
+        .filter_map(|p| {
+            let n: f64 = p[0].parse().ok()?;
+            match p[1] {
+                "MB" => Some(n * 1e6),
+                "kB" => Some(n * 1e3),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn probe_reports_every_row() {
+    let s = Server::start("remote-probe", "");
+    common::fill(&s, "INBOX", 120);
+
+    // Without credentials: what needs no login, the rest says why not.
+    let (o, rows) = probe(&[&format!("imaps://127.0.0.1:{}", s.imaps), "--insecure"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(millis(value(&rows, "tcp connect")) < 5000.0);
+    assert!(value(&rows, "tls handshake").contains("implicit TLS"));
+    assert!(millis(value(&rows, "greeting")) < 5000.0);
+    assert!(value(&rows, "round trip").ends_with("(10 NOOPs)"), "{rows:?}");
+    assert!(value(&rows, "capabilities").ends_with("(before login)"), "{rows:?}");
+    for name in ["login", "first screen", "fetch plain", "fetch deflate", "push latency"] {
+        assert!(value(&rows, name).starts_with("not measured: no credentials"), "{rows:?}");
+    }
+
+    // With a login, over STARTTLS, with --push.
+    let pw = s.dir.join("pw");
+    let url = format!("imap://bob%40mail.test@127.0.0.1:{}", s.imap);
+    let (o, rows) = probe(&[&url, "--insecure", "--password-file", pw.to_str().expect("path"), "--push"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert!(value(&rows, "tls handshake").contains("STARTTLS"), "{rows:?}");
+    let rt = value(&rows, "round trip");
+    let nums: Vec<f64> = rt.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(nums.len() == 2 && nums[0] <= nums[1] && nums[1] < 1000.0, "{rt}");
+    assert_eq!(
+        value(&rows, "capabilities"),
+        "COMPRESS=DEFLATE yes, IDLE yes, NOTIFY yes, QRESYNC yes, PARTIAL yes (after login)"
+    );
+    assert!(millis(value(&rows, "login")) < 10_000.0);
+    let first = value(&rows, "first screen");
+    assert!(
+        first.contains("EXAMINE INBOX (120 messages) + 50 envelopes (UID FETCH with PARTIAL -1:-50)"),
+        "{first}"
+    );
+    let (plain, deflate) = (value(&rows, "fetch plain"), value(&rows, "fetch deflate"));
+    let (p, d) = (sizes(plain), sizes(deflate));
+    assert!(p.len() == 2 && d.len() == 2, "{plain} / {deflate}");
+    assert!(p[0] > 50_000.0 && p[0] == d[0], "same messages both ways: {plain} / {deflate}");
+    assert!(p[1] >= p[0], "TLS adds bytes: {plain}");
+    assert!(d[1] < p[1] / 2.0, "deflate saves on text mail: {plain} / {deflate}");
+    assert!(plain.contains("MB/s") && deflate.contains("MB/s"));
+    let push = value(&rows, "push latency");
+    assert!(millis(push) < 5000.0 && push.contains("deleted again"), "{push}");
+    // The test message is gone again.
+    let mut c = s.login();
+    c.run("C: s STATUS INBOX (MESSAGES DELETED)\nS: * STATUS INBOX (MESSAGES 120 DELETED 0)\nS: s OK *");
+
+    // JSON, and a usage error.
+    let o = Command::new(BIN)
+        .args(["probe", &format!("imaps://127.0.0.1:{}", s.imaps), "--insecure", "--json"])
+        .output()
+        .expect("probe");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("{\"server\":\"imaps://127.0.0.1:") && out.contains("\"row\":\"round trip\""),
+        "{out}"
+    );
+    let (o, _) = probe(&["imap://192.0.2.1:143", "--plain"]);
+    assert_eq!(o.status.code(), Some(64), "{}", text(&o));
+}

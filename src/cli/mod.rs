@@ -16,6 +16,7 @@ mod deliver;
 mod import;
 mod import_imap;
 mod init;
+mod probe;
 mod progress;
 mod user;
 
@@ -76,6 +77,7 @@ pub enum Command {
     Restore(backup::RestoreCmd),
     Import(import::ImportCmd),
     Export(import::ExportCmd),
+    Probe(probe::ProbeCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -107,10 +109,15 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
     code
 }
 
-pub fn run(args: Args) -> u8 {
+pub fn run(mut args: Args) -> u8 {
     if args.init {
         init_logging("warn");
         return init::run(&args);
+    }
+    // The probe measures a server from outside: it needs no data directory or config.
+    if let Some(Command::Probe(cmd)) = args.command.take_if(|c| matches!(c, Command::Probe(_))) {
+        init_logging("warn");
+        return probe::run(cmd);
     }
     let config_file = Paths::config_file(args.data_dir.as_deref(), args.config.as_deref());
     let (config, paths) = match load(&config_file, args.data_dir.as_deref()) {
@@ -164,6 +171,10 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Check(_)) => {
             init_logging("warn");
             check(&config, &paths)
+        }
+        Some(Command::Probe(cmd)) => {
+            init_logging("warn");
+            probe::run(cmd)
         }
     }
 }

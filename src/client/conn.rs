@@ -280,7 +280,9 @@ impl Connection {
                     return Ok(Reply { untagged, status, code, text });
                 }
                 Response::Tagged { tag: t, .. } => {
-                    return Err(ClientError::Protocol(format!("response for unknown tag {t}")));
+                    return Err(ClientError::Protocol(format!(
+                        "response for unknown tag {t} (waiting for {tag})"
+                    )));
                 }
                 Response::Continue(_) => {
                     return Err(ClientError::Protocol("unexpected continuation request".into()));
