@@ -301,6 +301,14 @@ fn probe_reports_every_row() {
         assert!(value(&rows, name).starts_with("not measured: no credentials"), "{rows:?}");
     }
 
+    // The certificate is checked unless --insecure: trusted with --ca, for the name it carries.
+    let cert = s.data().join("tls/cert.pem");
+    let (o, rows) = probe(&[&format!("imaps://localhost:{}", s.imaps), "--ca", cert.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(value(&rows, "tls handshake").contains("implicit TLS"));
+    let (o, _) = probe(&[&format!("imaps://127.0.0.1:{}", s.imaps)]);
+    assert_eq!(o.status.code(), Some(78), "{}", text(&o));
+
     // With a login, over STARTTLS, with --push.
     let pw = s.dir.join("pw");
     let url = format!("imap://bob%40mail.test@127.0.0.1:{}", s.imap);

@@ -8,7 +8,17 @@
 //! applianced [--data-dir DIR] user add|del|passwd|list ...
 //! applianced [--data-dir DIR] deliver ADDRESS...               # one message on stdin
 //! applianced [--data-dir DIR] check                            # verify the database
+//! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
+//! applianced [--data-dir DIR] import maildir DIR --user ADDRESS
+//! applianced [--data-dir DIR] export maildir DIR --user ADDRESS
+//! applianced [--data-dir DIR] import imap imaps://LOGIN@HOST[:PORT] --user ADDRESS
+//!                   [--password-file FILE] [--insecure] [--ca FILE] [--plain] [--force] [--batch N]
+//! applianced probe imaps://[LOGIN@]HOST[:PORT] [--user LOGIN] [--password-file FILE]
+//!                   [--folder NAME] [--insecure] [--ca FILE] [--plain] [--push] [--json]
 //! ```
+//!
+//! `import imap` (src/cli/import_imap.rs) and `probe` (src/cli/probe.rs) speak IMAP as a client
+//! through `crate::client`; `probe` needs no data directory.
 
 mod address;
 mod backup;
