@@ -59,7 +59,8 @@ pub fn frame(buf: &[u8]) -> Result<Framed, ParseError> {
                 }
                 let after = end + n;
                 if buf.len() < after {
-                    return Ok(Framed::Incomplete { at_least: after + 2 });
+                    // The literal, then at least the line end of what follows it.
+                    return Ok(Framed::Incomplete { at_least: after + 1 });
                 }
                 pos = after;
             }
@@ -657,13 +658,43 @@ mod tests {
         assert_eq!(frame(b"* OK hi\r\n* 1 EXISTS\r\n"), Ok(Framed::Complete(9)));
         let fetch = b"* 1 FETCH (BODY[] {5}\r\nab\r\nc UID 7)\r\nA1 OK\r\n";
         assert_eq!(frame(&fetch[..20]), Ok(Framed::Incomplete { at_least: 21 }));
-        assert_eq!(frame(&fetch[..25]), Ok(Framed::Incomplete { at_least: 30 }));
+        assert_eq!(frame(&fetch[..25]), Ok(Framed::Incomplete { at_least: 29 }));
         assert_eq!(frame(&fetch[..30]), Ok(Framed::Incomplete { at_least: 31 }));
         assert_eq!(frame(fetch), Ok(Framed::Complete(37)));
         // Two literals in one response, one non-synchronizing.
         let two = b"* 2 FETCH (BODY[1] {1+}\r\nx BODY[2] {2}\r\nyy)\r\n";
         assert_eq!(frame(two), Ok(Framed::Complete(two.len())));
         assert!(frame(b"* 1 FETCH (BODY[] {999999999999}\r\n").is_err());
+    }
+
+    #[test]
+    fn every_prefix_asks_for_more_and_never_too_much() {
+        let whole = b"* 3 FETCH (UID 9 BODY[] {12}\r\nSubject: x\r\n BODY[TEXT] {0}\r\n FLAGS ())\r\n";
+        for cut in 0..whole.len() {
+            match frame(&whole[..cut]) {
+                Ok(Framed::Incomplete { at_least }) => {
+                    assert!(at_least > cut && at_least <= whole.len(), "cut {cut}: {at_least}");
+                }
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+        assert_eq!(frame(whole), Ok(Framed::Complete(whole.len())));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_frame_and_parse_without_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Ok(Framed::Complete(n)) = frame(&data) {
+                proptest::prop_assert!(n <= data.len());
+                let _ = parse(&data[..n]);
+            }
+            let _ = parse(&data);
+        }
+
+        #[test]
+        fn fetch_like_input_parses_without_panic(s in "\\* [0-9]{1,3} FETCH \\((UID [0-9]{1,5}|FLAGS \\([\\\\A-Za-z ]{0,12}\\)|BODY\\[[A-Z. ()]{0,10}\\] (NIL|\"[a-z\\\\\"]{0,5}\"|\\{[0-3]\\}\r\n[a-z]{0,3})| ){0,5}\\)?\r\n") {
+            let _ = parse(s.as_bytes());
+        }
     }
 
     #[test]
