@@ -13,6 +13,8 @@ use futures_rustls::TlsConnector;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::net::TcpStream;
 
+#[cfg(test)]
+use super::Value;
 use super::response::{self, Code, Cond, Framed, Response, Untagged};
 use super::tls::{TlsOptions, client_config, server_name};
 use super::url::{Security, ServerUrl};
@@ -436,4 +438,121 @@ fn check(command: &str, reply: Reply) -> Result<Reply, ClientError> {
         first.to_string()
     };
     Err(ClientError::Refused { command: verb, status: reply.status, text: reply.text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// A server on loopback playing a script: `S: ` lines are sent (CRLF added), `C: ` lines
+    /// must arrive in order. Returns the port and the thread, which fails on a mismatch.
+    fn fake_server(script: &'static str) -> (u16, std::thread::JoinHandle<Result<(), String>>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let h = std::thread::spawn(move || {
+            let (s, _) = l.accept().map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+            let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+            let mut w = s;
+            for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if let Some(text) = line.strip_prefix("S: ") {
+                    w.write_all(format!("{text}\r\n").as_bytes()).map_err(|e| e.to_string())?;
+                } else if let Some(expected) = line.strip_prefix("C: ") {
+                    let mut got = String::new();
+                    r.read_line(&mut got).map_err(|e| format!("waiting for {expected:?}: {e}"))?;
+                    if got.trim_end_matches(['\r', '\n']) != expected {
+                        return Err(format!("expected {expected:?}, got {got:?}"));
+                    }
+                }
+            }
+            Ok(())
+        });
+        (port, h)
+    }
+
+    fn url(port: u16, scheme: &str) -> ServerUrl {
+        ServerUrl::parse(&format!("{scheme}://u@127.0.0.1:{port}")).expect("url")
+    }
+
+    #[test]
+    fn plain_session_with_synchronizing_literal_and_bye() {
+        let (port, server) = fake_server(
+            "S: * OK hi
+             C: A1 CAPABILITY
+             S: * CAPABILITY IMAP4rev1 AUTH=PLAIN
+             S: A1 OK done
+             C: A2 LOGIN \"u\" \"p\\\"w\"
+             S: A2 OK [CAPABILITY IMAP4rev1 IDLE] welcome
+             C: A3 APPEND \"INBOX\" (\\Seen) \"01-Jan-2020 00:00:00 +0000\" {5}
+             S: + go ahead
+             C: hello
+             S: A3 OK [APPENDUID 7 9] done
+             C: A4 FETCH 1 (BODY[])
+             S: * 1 FETCH (BODY[] {7}
+             S: hello
+             S: )
+             S: A4 OK done
+             C: A5 NOOP
+             S: * BYE going away",
+        );
+        smol::block_on(async {
+            let (mut c, t) =
+                Connection::open(&url(port, "imap"), &TlsOptions::default(), true, Duration::from_secs(5))
+                    .await
+                    .expect("open");
+            assert!(t.tls_handshake.is_none());
+            assert!(c.has("auth=plain") && !c.has("IDLE"));
+            c.login("u", "p\"w").await.expect("login");
+            assert!(c.has("IDLE") && !c.has("AUTH=PLAIN"), "capabilities after login");
+            let r = c
+                .append("INBOX", "\\Seen", Some("01-Jan-2020 00:00:00 +0000"), b"hello")
+                .await
+                .expect("append");
+            assert_eq!(r.code.map(|c| c.args), Some(vec![Value::Number(7), Value::Number(9)]));
+            let r = c.ok("FETCH 1 (BODY[])").await.expect("fetch");
+            assert_eq!(r.untagged[0].fetch_item("BODY[]"), Some(&Value::Str(b"hello\r\n".to_vec())));
+            match c.ok("NOOP").await {
+                Err(ClientError::Closed(why)) => assert_eq!(why, "going away"),
+                other => panic!("{other:?}"),
+            }
+        });
+        server.join().expect("thread").expect("script");
+    }
+
+    #[test]
+    fn starttls_is_required_and_refusals_are_errors() {
+        let (port, server) = fake_server("S: * OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi");
+        let r = smol::block_on(Connection::open(
+            &url(port, "imap"),
+            &TlsOptions::default(),
+            false,
+            Duration::from_secs(5),
+        ));
+        assert!(matches!(r, Err(ClientError::Tls(ref e)) if e.contains("STARTTLS")), "{:?}", r.err());
+        server.join().expect("thread").expect("script");
+
+        let (port, server) = fake_server(
+            "S: * OK [CAPABILITY IMAP4rev1] hi
+             C: A1 SELECT \"nope\"
+             S: A1 NO [NONEXISTENT] no such mailbox",
+        );
+        smol::block_on(async {
+            let (mut c, _) =
+                Connection::open(&url(port, "imap"), &TlsOptions::default(), true, Duration::from_secs(5))
+                    .await
+                    .expect("open");
+            match c.ok("SELECT \"nope\"").await {
+                Err(ClientError::Refused { command, status: Cond::No, text }) => {
+                    assert_eq!((command.as_str(), text.as_str()), ("SELECT", "no such mailbox"));
+                }
+                other => panic!("{other:?}"),
+            }
+        });
+        server.join().expect("thread").expect("script");
+        // --plain is for loopback only.
+        let far = ServerUrl::parse("imap://u@192.0.2.1:143").expect("url");
+        let r = smol::block_on(Connection::open(&far, &TlsOptions::default(), true, Duration::from_secs(5)));
+        assert!(matches!(r, Err(ClientError::Usage(_))));
+    }
 }
