@@ -32,7 +32,7 @@ use crate::store::{NewMessage, SpecialUse, Store, StoreError, flag};
 /// The environment variable that may hold the source password.
 pub const PASSWORD_ENV: &str = "APPLIANCED_IMPORT_PASSWORD";
 /// Bytes of message bodies fetched and committed at most per batch.
-const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_BYTES: u64 = 16 << 20;
 
 /// Another IMAP server: every folder, flags, keywords and dates kept; resumable.
 #[derive(FromArgs, Debug)]
@@ -683,21 +683,43 @@ impl Job<'_> {
             .ok(&format!("UID FETCH {first}:{last} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
             .await?;
         let mut got: BTreeMap<u32, Fetched> = BTreeMap::new();
-        for u in &reply.untagged {
-            let Some(uid) = u.fetch_item("UID").and_then(Value::as_u32) else { continue };
-            if uid < first || uid > last {
+        let mut answered = 0;
+        // Taken apart by value: a body is moved, never copied, on its way to the store.
+        for u in reply.untagged {
+            let Untagged::Fetch { items, .. } = u else { continue };
+            let (mut uid, mut body, mut flags, mut date) = (None, None, None, None);
+            for (name, v) in items {
+                match name.as_str() {
+                    "UID" => uid = v.as_u32(),
+                    "BODY[]" => body = Some(v),
+                    "FLAGS" => flags = Some(v),
+                    "INTERNALDATE" => date = Some(v),
+                    _ => {}
+                }
+            }
+            let Some(uid) = uid.filter(|u| (first..=last).contains(u)) else { continue };
+            if got.contains_key(&uid) {
                 continue;
             }
-            let Some(body) = u.fetch_item("BODY[]").and_then(Value::as_bytes) else { continue };
-            let raw = normalize_line_ends(body.into_owned());
+            answered += 1;
+            let body = match body {
+                Some(Value::Str(b)) => b,
+                _ => {
+                    self.progress
+                        .message(&format!("skipping UID {uid} of {source}: the server sent no body"));
+                    self.summary.skipped += 1;
+                    continue;
+                }
+            };
+            let raw = normalize_line_ends(body);
             let Ok(data) = fetchdata::compute(&raw) else {
                 self.progress.message(&format!("skipping UID {uid} of {source}: not a message"));
                 self.summary.skipped += 1;
                 continue;
             };
-            let (flags, keywords) = flags_of(u.fetch_item("FLAGS"));
-            let when = u
-                .fetch_item("INTERNALDATE")
+            let (flags, keywords) = flags_of(flags.as_ref());
+            let when = date
+                .as_ref()
                 .and_then(|v| v.as_bytes())
                 .and_then(|b| internal_date(&String::from_utf8_lossy(&b)));
             let (date, tz) = when.unwrap_or_else(|| {
@@ -710,7 +732,7 @@ impl Job<'_> {
             got.insert(uid, Fetched { raw, data: data.encode(), flags, keywords, date, tz });
         }
         // Messages expunged on the source since the size listing simply do not come.
-        self.summary.skipped += chunk.len().saturating_sub(got.len());
+        self.summary.skipped += chunk.len().saturating_sub(answered);
         let batch: Vec<Fetched> = got.into_values().collect();
         let count = batch.len();
         if count > 0 {
