@@ -136,6 +136,25 @@ fn import_imap_copies_folders_flags_dates_and_resumes() {
     assert!(text(&o).contains("certificate"), "{}", text(&o));
     let bad_url = dst.cli(&["import", "imap", "imaps://127.0.0.1:1", "--user", USER], b"");
     assert_eq!(bad_url.status.code(), Some(64), "{}", text(&bad_url));
+    let wrong = src.dir.join("wrong-pw");
+    std::fs::write(&wrong, "not-the-password\n").expect("pw");
+    let url = format!("imaps://bob%40mail.test@127.0.0.1:{}", src.imaps);
+    let o = dst.cli(
+        &[
+            "import",
+            "imap",
+            &url,
+            "--user",
+            USER,
+            "--insecure",
+            "--password-file",
+            wrong.to_str().expect("path"),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    let o = dst.cli(&["import", "imap", &url, "--user", "nobody@mail.test", "--insecure"], b"");
+    assert_eq!(o.status.code(), Some(64), "no password given: {}", text(&o));
 
     let o = import(&dst, &src, &["--insecure"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -552,7 +552,17 @@ impl Job<'_> {
             return Ok(());
         };
         // EXAMINE: read-only, so the source's \Recent and \Seen stay as they are (RFC 9051 §6.3.3).
-        let reply = c.ok(&format!("EXAMINE {quoted}")).await?;
+        let reply = c.command(&format!("EXAMINE {quoted}")).await?;
+        if reply.status != crate::client::Cond::Ok {
+            // One folder the source will not open (permissions, a broken folder) must not stop
+            // the migration of the others.
+            self.progress.message(&format!(
+                "warning: skipping {}: the source refused EXAMINE: {}",
+                folder.target, reply.text
+            ));
+            self.summary.warnings += 1;
+            return Ok(());
+        }
         let mut uidvalidity = None;
         let mut exists = 0u32;
         for u in &reply.untagged {
