@@ -224,7 +224,10 @@ async fn probe(
         });
     }
     let Some((login, password)) = creds else {
-        rows.push(row("capabilities", capabilities(&c, "before login")));
+        rows.push(row(
+            "capabilities",
+            capabilities(&c, "before login; servers often list extensions only after it"),
+        ));
         for name in ["login", "first screen", "fetch plain", "fetch deflate", "push latency"] {
             rows.push(row(name, "not measured: no credentials (--user and --password-file)"));
         }
