@@ -657,9 +657,10 @@ impl Job<'_> {
         let before = (exists as usize).saturating_sub(todo.len());
         self.summary.before += before;
         self.progress.inc(before as u64);
+        // Up to `batch` messages and BATCH_BYTES (at least one message) per batch.
+        let mut chunks: Vec<&[(u32, u64)]> = Vec::new();
         let mut rest = &todo[..];
         while !rest.is_empty() {
-            // Up to `batch` messages and BATCH_BYTES (at least one message).
             let mut n = 0;
             let mut bytes = 0;
             while n < rest.len() && n < self.batch && (n == 0 || bytes + rest[n].1 <= BATCH_BYTES) {
@@ -667,8 +668,22 @@ impl Job<'_> {
                 n += 1;
             }
             let (chunk, after) = rest.split_at(n);
+            chunks.push(chunk);
             rest = after;
-            self.batch_of(c, chunk, &mut fs, &folder.source, state).await?;
+        }
+        // Pipelined: the next batch is asked for before this one is committed, so its bytes
+        // cross the link while the disk syncs (RFC 9051 §5.5 allows commands in flight).
+        let mut in_flight = match chunks.first() {
+            Some(chunk) => Some(c.send(&fetch_command(chunk)).await?),
+            None => None,
+        };
+        for (i, chunk) in chunks.iter().enumerate() {
+            let Some(tag) = in_flight.take() else { break };
+            let reply = c.finish(&tag, "UID FETCH").await?;
+            if let Some(next) = chunks.get(i + 1) {
+                in_flight = Some(c.send(&fetch_command(next)).await?);
+            }
+            self.batch_of(reply, chunk, &mut fs, &folder.source, state)?;
         }
         if !state.contains_key(&folder.source) {
             state.insert(folder.source.clone(), fs);
@@ -679,9 +694,9 @@ impl Job<'_> {
     }
 
     /// Fetches, stores and records one batch of source UIDs.
-    async fn batch_of(
+    fn batch_of(
         &mut self,
-        c: &mut Connection,
+        reply: crate::client::Reply,
         chunk: &[(u32, u64)],
         fs: &mut FolderState,
         source: &str,
@@ -689,9 +704,6 @@ impl Job<'_> {
     ) -> Result<(), ImportError> {
         let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { return Ok(()) };
         let (first, last) = (first.0, last.0);
-        let reply = c
-            .ok(&format!("UID FETCH {first}:{last} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"))
-            .await?;
         let mut got: BTreeMap<u32, Fetched> = BTreeMap::new();
         let mut answered = 0;
         // Taken apart by value: a body is moved, never copied, on its way to the store.
@@ -792,6 +804,13 @@ impl Job<'_> {
         self.progress.inc(chunk.len() as u64);
         Ok(())
     }
+}
+
+/// The FETCH of one batch: the source UIDs from its first to its last (RFC 9051 §6.4.9).
+fn fetch_command(chunk: &[(u32, u64)]) -> String {
+    let first = chunk.first().map_or(1, |c| c.0);
+    let last = chunk.last().map_or(first, |c| c.0);
+    format!("UID FETCH {first}:{last} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
 }
 
 fn count(r: &[(u32, u32)]) -> u64 {

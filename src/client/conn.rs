@@ -253,7 +253,7 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         timed(self.timeout, async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
@@ -304,9 +304,22 @@ impl Connection {
 
     /// Sends one command (without tag and CRLF) and returns its responses, whatever the status.
     pub async fn command(&mut self, command: &str) -> Result<Reply, ClientError> {
-        let tag = self.tag();
-        self.send(format!("{tag} {command}\r\n").as_bytes()).await?;
+        let tag = self.send(command).await?;
         self.collect(&tag).await
+    }
+
+    /// Sends a command without waiting for its answer (pipelining); returns its tag for
+    /// [`Connection::finish`]. Answers must be collected in the order the commands went out.
+    pub async fn send(&mut self, command: &str) -> Result<String, ClientError> {
+        let tag = self.tag();
+        self.write(format!("{tag} {command}\r\n").as_bytes()).await?;
+        Ok(tag)
+    }
+
+    /// The answer to a command sent with [`Connection::send`], NO and BAD as errors named `verb`.
+    pub async fn finish(&mut self, tag: &str, verb: &str) -> Result<Reply, ClientError> {
+        let reply = self.collect(tag).await?;
+        check(verb, reply)
     }
 
     /// [`Connection::command`], with NO and BAD as errors.
@@ -354,7 +367,7 @@ impl Connection {
             message.len(),
             if sync { "" } else { "+" }
         );
-        self.send(head.as_bytes()).await?;
+        self.write(head.as_bytes()).await?;
         if sync {
             match self.read_response().await? {
                 Response::Continue(_) => {}
@@ -369,7 +382,7 @@ impl Connection {
         let mut body = Vec::with_capacity(message.len() + 2);
         body.extend_from_slice(message);
         body.extend_from_slice(b"\r\n");
-        self.send(&body).await?;
+        self.write(&body).await?;
         let reply = self.collect(&tag).await?;
         check("APPEND", reply)
     }
@@ -389,7 +402,7 @@ impl Connection {
     /// the continuation request.
     pub async fn idle(&mut self) -> Result<Vec<Untagged>, ClientError> {
         let tag = self.tag();
-        self.send(format!("{tag} IDLE\r\n").as_bytes()).await?;
+        self.write(format!("{tag} IDLE\r\n").as_bytes()).await?;
         let mut before = Vec::new();
         loop {
             match self.read_response().await? {
@@ -409,7 +422,7 @@ impl Connection {
         let Some(tag) = self.idle_tag.take() else {
             return Err(ClientError::Protocol("DONE without IDLE".into()));
         };
-        self.send(b"DONE\r\n").await?;
+        self.write(b"DONE\r\n").await?;
         let reply = self.collect(&tag).await?;
         check("IDLE", reply)
     }
