@@ -843,6 +843,71 @@ mod tests {
         assert!(parse_state("INBOX\t1\n").is_err());
     }
 
+    /// A batch announced and committed is counted as imported; one announced but not
+    /// committed is dropped, so it is fetched again: no loss, no duplicate.
+    #[test]
+    fn pending_batches_are_settled_against_the_store() {
+        let dir = std::env::temp_dir().join(format!("applianced-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store");
+        let account = store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
+        let raw = b"Subject: x\r\n\r\nbody\r\n".to_vec();
+        let data = fetchdata::compute(&raw).expect("mail").encode();
+        let (r2, d2) = (raw.clone(), data.clone());
+        store
+            .write_blocking(move |t| {
+                let mb = t.mailbox_id(account, "INBOX")?;
+                for _ in 0..2 {
+                    let blob = t.put_blob(&r2, &d2)?;
+                    let m = NewMessage { blob, flags: 0, keywords: vec![], internal_date: 0, tz_minutes: 0 };
+                    t.append(mb, &m)?;
+                }
+                Ok(())
+            })
+            .expect("append");
+        let size = raw.len() as u64;
+        let folder = |pending| FolderState {
+            target: "INBOX".into(),
+            uidvalidity: 5,
+            last_uid: 10,
+            local: vec![],
+            pending: Some(pending),
+        };
+        let mut state = BTreeMap::new();
+        // Committed: UIDs 1 and 2 hold two messages of the announced total size.
+        state.insert(
+            "A".to_string(),
+            folder(Pending { first: 1, count: 2, size: 2 * size, last_source_uid: 30 }),
+        );
+        // Not committed: UID 3 does not exist.
+        state.insert("B".to_string(), folder(Pending { first: 3, count: 1, size, last_source_uid: 40 }));
+        // Not committed, though UIDs exist: the size does not match.
+        state.insert("C".to_string(), folder(Pending { first: 1, count: 2, size: 7, last_source_uid: 50 }));
+        let job = Job {
+            store: &store,
+            account,
+            state_path: dir.join("state"),
+            force: false,
+            batch: 10,
+            progress: Progress::new("test", None),
+            summary: Summary::default(),
+        };
+        job.settle_pending(&mut state).expect("settle");
+        assert_eq!(
+            (state["A"].last_uid, state["A"].local.clone(), state["A"].pending),
+            (30, vec![(1, 2)], None)
+        );
+        assert_eq!((state["B"].last_uid, state["B"].local.clone(), state["B"].pending), (10, vec![], None));
+        assert_eq!((state["C"].last_uid, state["C"].pending), (10, None));
+        let saved =
+            parse_state(&std::fs::read_to_string(dir.join("state")).expect("state file")).expect("parse");
+        assert_eq!(saved, state);
+        drop(job);
+        store.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn names_and_flags() {
         assert_eq!(local_name("INBOX.Archive.2024", Some('.')), "INBOX/Archive/2024");
