@@ -362,6 +362,13 @@ fn probe_reports_every_row() {
     let mut c = s.login();
     c.run("C: s STATUS INBOX (MESSAGES DELETED)\nS: * STATUS INBOX (MESSAGES 120 DELETED 0)\nS: s OK *");
 
+    // A folder that does not exist: the rows that need it say so, the probe still reports.
+    let (o, rows) =
+        probe(&[&url, "--insecure", "--password-file", pw.to_str().expect("path"), "--folder", "Nope"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(value(&rows, "first screen").starts_with("failed: EXAMINE Nope refused"), "{rows:?}");
+    assert!(millis(value(&rows, "login")) < 10_000.0);
+
     // JSON, and a usage error.
     let o = Command::new(BIN)
         .args(["probe", &format!("imaps://127.0.0.1:{}", s.imaps), "--insecure", "--json"])

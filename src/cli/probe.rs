@@ -245,7 +245,16 @@ async fn probe(
 
     // First screen: open the folder, then the newest 50 envelopes, as a mail client does.
     let s = Instant::now();
-    let reply = c.ok(&format!("EXAMINE {folder}")).await?;
+    let reply = c.command(&format!("EXAMINE {folder}")).await?;
+    if reply.status != crate::client::Cond::Ok {
+        // A wrong --folder: the rows that need it say so; the others stand.
+        let why = format!("failed: EXAMINE {} refused: {}", cmd.folder, reply.text);
+        for name in ["first screen", "fetch plain", "fetch deflate", "push latency"] {
+            rows.push(row(name, why.clone()));
+        }
+        c.logout().await;
+        return Ok(rows);
+    }
     let exists = reply
         .untagged
         .iter()
