@@ -47,6 +47,9 @@ pub struct ImapBench {
     /// measure applianced only
     #[argh(switch)]
     skip_dovecot: bool,
+    /// applianced's `[store] cache_mb` (default: what `--init` writes)
+    #[argh(option)]
+    cache_mb: Option<usize>,
     /// corpus seed (default 1)
     #[argh(option, default = "1")]
     seed: u64,
@@ -357,6 +360,10 @@ fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
                 format!("max_connections = {limit}\n")
             } else if l.starts_with("max_connections_per_ip =") {
                 format!("max_connections_per_ip = {limit}\n")
+            } else if l.starts_with("cache_mb =")
+                && let Some(mb) = b.cache_mb
+            {
+                format!("cache_mb = {mb}\n")
             } else {
                 format!("{l}\n")
             }
@@ -411,9 +418,12 @@ fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
     drop(store);
     println!("applianced filled through the store in {:.1} s", t.elapsed().as_secs_f64());
 
+    // As systemd/applianced.service runs it (unless the caller chose otherwise).
+    let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
     let mut child = Command::new(&bin)
         .arg("--data-dir")
         .arg(&data)
+        .env("MALLOC_ARENA_MAX", arenas)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(e("start applianced"))?;

@@ -4,6 +4,7 @@
 //! it does no socket IO.
 
 use crate::imap::fetchdata;
+use crate::imap::trace::Switch;
 use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
 
 /// Exit codes of `<sysexits.h>`, which MTAs understand.
@@ -13,6 +14,7 @@ pub mod exit {
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
     pub const NOUSER: u8 = 67;
+    pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
     pub const CANTCREAT: u8 = 73;
     pub const IOERR: u8 = 74;
@@ -62,6 +64,13 @@ pub enum Request {
     /// A consistent copy of the database to a new file (absolute path), while serving.
     Backup {
         path: String,
+    },
+    /// The accounts whose sessions the running server traces (`imap::trace`).
+    TraceList,
+    /// Switches the protocol trace of an account on or off in the running server.
+    TraceSet {
+        address: String,
+        on: bool,
     },
 }
 
@@ -115,6 +124,10 @@ impl Request {
             Request::DomainDel { domain } => format!("DOMAIN-DEL {domain}\n").into_bytes(),
             Request::DomainList => b"DOMAIN-LIST\n".to_vec(),
             Request::Backup { path } => format!("BACKUP {path}\n").into_bytes(),
+            Request::TraceList => b"TRACE-LIST\n".to_vec(),
+            Request::TraceSet { address, on } => {
+                format!("TRACE-SET {address} {}\n", if *on { "on" } else { "off" }).into_bytes()
+            }
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
@@ -148,6 +161,16 @@ impl Request {
             "DOMAIN-DEL" => Request::DomainDel { domain: arg()? },
             "DOMAIN-LIST" => Request::DomainList,
             "BACKUP" => Request::Backup { path: arg()? },
+            "TRACE-LIST" => Request::TraceList,
+            "TRACE-SET" => {
+                let address = arg()?;
+                let on = match arg()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("TRACE-SET: expected on or off".into()),
+                };
+                Request::TraceSet { address, on }
+            }
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -186,9 +209,64 @@ fn store_failure(e: &StoreError) -> Response {
     Response::fail(code, format!("error: {e}"))
 }
 
+/// Executes a request in the running server, which holds more than the store: the protocol
+/// trace switch. Blocking: call it off the async executor.
+pub fn execute_in_server(store: &Store, traces: &Switch, req: Request) -> Response {
+    match req {
+        Request::TraceList => {
+            let list = traces.list();
+            if list.is_empty() {
+                return Response::ok(vec!["no account is traced".into()]);
+            }
+            Response::ok(
+                list.into_iter()
+                    .map(|t| {
+                        let s = if t.sessions == 1 { "" } else { "s" };
+                        let from = if t.configured { "\t[log] trace" } else { "\tapplianced trace" };
+                        format!("{}\t{} session{s} now{from}", t.account, t.sessions)
+                    })
+                    .collect(),
+            )
+        }
+        Request::TraceSet { address, on } => {
+            if on {
+                // A typo would trace nobody, silently: only existing accounts are switched on.
+                match store.read().and_then(|r| r.account_id(&address)) {
+                    Ok(_) => {}
+                    Err(StoreError::NoSuchAccount) => {
+                        return Response::fail(exit::NOUSER, format!("no account {address}"));
+                    }
+                    Err(e) => return store_failure(&e),
+                }
+            }
+            let was = traces.set(&address, on);
+            let sessions = traces
+                .list()
+                .iter()
+                .find(|t| t.account.eq_ignore_ascii_case(&address))
+                .map_or(0, |t| t.sessions);
+            let line = match (was, on) {
+                (false, true) => format!(
+                    "{address}: trace on, {sessions} session(s) now; until the server stops (for good: [log] trace)"
+                ),
+                (true, true) => format!("{address}: trace was on already, {sessions} session(s) now"),
+                (true, false) => format!("{address}: trace off"),
+                (false, false) => format!("{address}: trace was off already"),
+            };
+            Response::ok(vec![line])
+        }
+        other => execute(store, other),
+    }
+}
+
 /// Executes a request against an open store. Blocking: call it off the async executor.
 pub fn execute(store: &Store, req: Request) -> Response {
     match req {
+        Request::TraceList | Request::TraceSet { .. } => Response::fail(
+            exit::UNAVAILABLE,
+            "the protocol trace is switched in a running server, and none is running; \
+             to trace from the start, list the account in [log] trace",
+        ),
         Request::Deliver { recipients, message } => deliver(store, recipients, message),
         Request::UserAdd { address, password_hash } => {
             if let Err(e) = check_address(&address) {
@@ -407,6 +485,11 @@ mod tests {
         assert!(matches!(parsed, Request::Deliver { recipients, .. } if recipients.len() == 2));
         assert!(wire.ends_with(b"\nx"));
         assert!(Request::parse_header("FROB").is_err());
+        for r in [Request::TraceList, Request::TraceSet { address: "a@b.c".into(), on: true }] {
+            let wire = String::from_utf8(r.encode()).expect("utf8");
+            assert_eq!(Request::parse_header(wire.trim_end()).ok(), Some((r, 0)));
+        }
+        assert!(Request::parse_header("TRACE-SET a@b.c maybe").is_err());
         assert!(Request::parse_header("DELIVER 99999999999 a@b").is_err());
     }
 

@@ -112,6 +112,8 @@ fn two_sessions_see_each_others_changes_and_idle_wakes_on_delivery() {
     assert!(waited < std::time::Duration::from_secs(3), "IDLE push took {waited:?}");
     b.run("C: b3 STORE 1 +FLAGS (\\Deleted)\nS: b3 OK *\nC: b4 EXPUNGE\nS: * 1 EXPUNGE\nS: b4 OK *");
     a.run("S: * 1 EXPUNGE\nC: DONE\nS: a3 OK IDLE terminated");
+    // IDLE's tagged OK comes once: the next tagged line is the next command's.
+    a.run("C: a4 NOOP\nS: a4 OK NOOP completed");
 }
 
 #[test]
@@ -421,6 +423,35 @@ fn partial_windows_newest_first() {
          S: * 6 FETCH (UID 6)
          S: f OK FETCH completed",
     );
+    // With holes in the UIDs (2 and 3 expunged): RETURN (...) ALL is answered from the UID runs.
+    for i in 7..=10 {
+        s.deliver(USER, &mail(&format!("p{i}"), "x"));
+    }
+    c.run(
+        "C: d UID STORE 2:3 +FLAGS.SILENT (\\Deleted)\nS: d OK *
+         C: e EXPUNGE
+         S: * 3 EXPUNGE
+         S: * 2 EXPUNGE
+         S: e OK *
+         C: g UID SEARCH RETURN (MIN MAX COUNT ALL) ALL
+         S: * ESEARCH (TAG \"g\") UID MIN 1 MAX 10 COUNT 8 ALL 1,4:10
+         S: g OK *
+         C: h SEARCH RETURN (ALL MAX) ALL
+         S: * ESEARCH (TAG \"h\") ALL 1:8 MAX 8
+         S: h OK *
+         C: i UID SEARCH RETURN (PARTIAL 1:3) ALL
+         S: * ESEARCH (TAG \"i\") UID PARTIAL (1:3 1,4:5)
+         S: i OK *
+         C: j UID SEARCH RETURN (PARTIAL -2:-4) ALL
+         S: * ESEARCH (TAG \"j\") UID PARTIAL (-2:-4 7:9)
+         S: j OK *
+         C: k SEARCH RETURN (PARTIAL 7:20 COUNT) ALL
+         S: * ESEARCH (TAG \"k\") PARTIAL (7:20 7:8) COUNT 8
+         S: k OK *
+         C: l UID SEARCH RETURN (PARTIAL 9:10) ALL
+         S: * ESEARCH (TAG \"l\") UID PARTIAL (9:10 NIL)
+         S: l OK *",
+    );
 }
 
 #[test]
@@ -502,7 +533,7 @@ fn sort_esort_and_objectid() {
          C: g CREATE Objects
          S: g OK [MAILBOXID (M*)] CREATE completed
          C: h FETCH 1 (EMAILID THREADID)
-         S: * 1 FETCH (EMAILID (M*) THREADID NIL)
+         S: * 1 FETCH (EMAILID (M*) THREADID (T*))
          S: h OK *",
     );
 }
@@ -532,6 +563,19 @@ fn thread_references_and_orderedsubject() {
          S: * THREAD (1 (3)(4))(2)
          S: b OK THREAD completed",
     );
+    // RFC 8474 §5.2: one THREADID for the messages THREAD=REFERENCES put in one thread, in any
+    // mailbox (a copy keeps it), and another for the other thread.
+    c.run("C: k CREATE Kept\nS: k OK *\nC: y COPY 4 Kept\nS: y OK *");
+    let lines = c.cmd("t", "FETCH 1:4 (THREADID)");
+    let ids: Vec<&str> =
+        lines.iter().filter_map(|l| l.split("THREADID (").nth(1).and_then(|r| r.split(')').next())).collect();
+    assert_eq!(ids.len(), 4, "{lines:?}");
+    assert!(ids[0].starts_with('T') && ids[0].len() == 17, "{lines:?}");
+    assert_eq!((ids[2], ids[3]), (ids[0], ids[0]), "{lines:?}");
+    assert_ne!(ids[1], ids[0], "{lines:?}");
+    c.run("C: x EXAMINE Kept\nS: x OK *");
+    let kept = c.cmd("t2", "FETCH 1 (THREADID)");
+    assert!(kept[0].contains(&format!("THREADID ({})", ids[0])), "{kept:?}");
 }
 
 fn records_read(s: &Server) -> u64 {
@@ -578,4 +622,89 @@ fn listens_on_ipv6_too() {
     let mut greeting = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).expect("greeting");
     assert!(greeting.starts_with("* OK [CAPABILITY"), "{greeting}");
+}
+
+/// RFC 5267 §4.3: SEARCH and SORT with RETURN (UPDATE) keep the client's result current with
+/// ADDTO / REMOVEFROM, for this session's changes and others', REMOVEFROM before EXPUNGE and
+/// ADDTO after EXISTS; CANCELUPDATE ends it; a busy tag is refused; NOUPDATE past the limit.
+#[test]
+fn context_updates_follow_changes() {
+    let s = Server::start("context", "");
+    for subject in ["s-b", "s-d", "s-f"] {
+        s.deliver(USER, &mail(subject, "x"));
+    }
+    let mut c = s.login();
+    let mut other = s.login();
+    c.run(
+        "C: s SELECT INBOX\nS: s OK *
+         C: a UID SEARCH RETURN (UPDATE COUNT) UNSEEN
+         S: * ESEARCH (TAG \"a\") UID COUNT 3
+         S: a OK *
+         C: o UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED
+         S: * ESEARCH (TAG \"o\") UID ALL 1,2,3
+         S: o OK *
+         C: r SORT RETURN (UPDATE ALL) (REVERSE SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"r\") ALL 3,2,1
+         S: r OK *
+         C: a UID SEARCH RETURN (UPDATE) ALL
+         S: a BAD *",
+    );
+    // This session's own STORE: the search loses UID 2 (\Seen), the sort keeps it.
+    let lines = c.cmd("b", "STORE 2 +FLAGS (\\Seen)");
+    assert_eq!(esearch(&lines), vec!["* ESEARCH (TAG \"a\") UID REMOVEFROM (0 2)"], "{lines:?}");
+    // A delivery sorting between s-b and s-d: after EXISTS, at its place in each order.
+    s.deliver(USER, &mail("s-c", "x"));
+    let lines = c.cmd("n", "NOOP");
+    let exists = lines.iter().position(|l| l == "* 4 EXISTS").expect("EXISTS");
+    assert!(lines.iter().position(|l| l.starts_with("* ESEARCH")).expect("updates") > exists, "{lines:?}");
+    assert_eq!(
+        esearch(&lines),
+        vec![
+            "* ESEARCH (TAG \"a\") UID ADDTO (0 4)",
+            "* ESEARCH (TAG \"o\") UID ADDTO (2 4)",
+            "* ESEARCH (TAG \"r\") ADDTO (3 4)",
+        ],
+        "{lines:?}"
+    );
+    // Another session deletes s-d (UID 2) and expunges it: the sort on UNDELETED drops it at its
+    // position when \Deleted arrives; the expunge removes it from the rest before EXPUNGE.
+    other.run("C: s SELECT INBOX\nS: s OK *\nC: d UID STORE 2 +FLAGS.SILENT (\\Deleted)\nS: d OK *");
+    let lines = c.cmd("n2", "NOOP");
+    assert_eq!(esearch(&lines), vec!["* ESEARCH (TAG \"o\") UID REMOVEFROM (3 2)"], "{lines:?}");
+    other.run("C: e EXPUNGE\nS: e OK *");
+    let lines = c.cmd("n3", "NOOP");
+    let expunge = lines.iter().position(|l| l == "* 2 EXPUNGE").expect("EXPUNGE");
+    assert_eq!(
+        esearch(&lines),
+        vec!["* ESEARCH (TAG \"r\") REMOVEFROM (2 2)"],
+        "the SEARCH had lost UID 2 already: {lines:?}"
+    );
+    assert!(lines.iter().position(|l| l.starts_with("* ESEARCH")).expect("update") < expunge, "{lines:?}");
+    // CANCELUPDATE ends the search's updates; the sorts go on.
+    c.run("C: k CANCELUPDATE \"a\"\nS: k OK *\nC: k2 CANCELUPDATE \"zz\"\nS: k2 NO *");
+    s.deliver(USER, &mail("s-a", "x"));
+    let lines = c.cmd("n4", "NOOP");
+    assert_eq!(
+        esearch(&lines),
+        vec!["* ESEARCH (TAG \"o\") UID ADDTO (1 5)", "* ESEARCH (TAG \"r\") ADDTO (4 4)"],
+        "{lines:?}"
+    );
+    // Two more fit (four in all); the fifth is answered with NOUPDATE but answered.
+    c.run(
+        "C: u1 SEARCH RETURN (UPDATE) SEEN\nS: u1 OK *
+         C: u2 SEARCH RETURN (UPDATE) DELETED\nS: u2 OK *
+         C: u3 SEARCH RETURN (UPDATE COUNT) ALL
+         S: * NO [NOUPDATE \"u3\"] *
+         S: * ESEARCH (TAG \"u3\") COUNT 4
+         S: u3 OK *",
+    );
+    // Closing the mailbox ends every live search.
+    c.run("C: z UNSELECT\nS: z OK *\nC: s2 SELECT INBOX\nS: s2 OK *");
+    s.deliver(USER, &mail("s-z", "x"));
+    let lines = c.cmd("n5", "NOOP");
+    assert!(esearch(&lines).is_empty(), "{lines:?}");
+}
+
+fn esearch(lines: &[String]) -> Vec<&str> {
+    lines.iter().filter(|l| l.starts_with("* ESEARCH")).map(String::as_str).collect()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use applianced::events::Hub;
-use applianced::store::{FlagOp, NewMessage, Store, StoreOptions, flag};
+use applianced::store::{FlagOp, NewMessage, SpecialUse, Store, StoreOptions, flag};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -365,4 +365,73 @@ fn a_delivery_wakes_subscribers_at_once() {
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(change.account, acct);
     assert!(quiet.try_changed().is_none(), "another account's subscriber stays asleep");
+}
+
+/// A format-1 file (no UID_RUNS table) is migrated when opened: the runs match every mailbox's
+/// UIDs, holes included, and later deliveries and expunges keep them right.
+#[test]
+fn format_1_file_gets_uid_runs_on_open() {
+    use applianced::store::schema;
+    use redb::ReadableDatabase;
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("t.redb");
+    let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("open");
+    let (account, inbox, other) = store
+        .write_blocking(|t| {
+            let a = t.create_account("m@x.test", "h", &[])?;
+            Ok((a, t.mailbox_id(a, "INBOX")?, t.create_mailbox(a, "Other", SpecialUse::None)?))
+        })
+        .expect("setup");
+    store
+        .write_blocking(move |t| {
+            for i in 0..40 {
+                let blob = t.put_blob(&body(i, 10), b"")?;
+                let m = NewMessage { blob, flags: 0, keywords: vec![], internal_date: 0, tz_minutes: 0 };
+                t.append(if i % 4 == 0 { other } else { inbox }, &m)?;
+            }
+            for uid in [1, 5, 6, 7, 30] {
+                t.expunge(inbox, uid)?;
+            }
+            Ok(())
+        })
+        .expect("fill");
+    let want_inbox = store.read().expect("read").uid_runs(inbox).expect("runs");
+    assert_eq!(want_inbox, vec![(2, 3), (8, 22)], "runs kept by the writer");
+    store.close();
+    drop(store);
+    // Make it the file format 1 wrote: no UID_RUNS table, "format" = 1.
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let txn = db.begin_write().expect("txn");
+        assert!(txn.delete_table(schema::UID_RUNS).expect("delete"));
+        txn.open_table(schema::META).expect("meta").insert("format", 1).expect("format");
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("reopen");
+    let r = store.read().expect("read");
+    assert_eq!(r.uid_runs(inbox).expect("runs"), want_inbox);
+    assert_eq!(r.uid_runs(other).expect("runs"), vec![(1, 10)]);
+    assert_eq!(r.verify_mailbox(inbox).expect("verify"), Ok(()));
+    drop(r);
+    store
+        .write_blocking(move |t| {
+            let blob = t.put_blob(&body(99, 10), b"")?;
+            let m = NewMessage { blob, flags: 0, keywords: vec![], internal_date: 0, tz_minutes: 0 };
+            t.append(inbox, &m)?;
+            t.expunge(inbox, 3)?;
+            Ok(())
+        })
+        .expect("more");
+    let r = store.read().expect("read");
+    // UID 30 was expunged, so 31 starts a run of its own; taking 3 out splits (2, 3).
+    assert_eq!(r.uid_runs(inbox).expect("runs"), vec![(2, 1), (4, 1), (8, 22), (31, 1)]);
+    assert_eq!(r.verify_mailbox(inbox).expect("verify"), Ok(()));
+    drop(r);
+    store.close();
+    drop(store);
+    let db = redb::Database::open(&path).expect("raw open");
+    let txn = db.begin_read().expect("txn");
+    let format = txn.open_table(schema::META).expect("meta").get("format").expect("get").map(|v| v.value());
+    assert_eq!(format, Some(schema::FORMAT_VERSION), "the file now says format 2");
+    let _ = account;
 }

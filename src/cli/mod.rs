@@ -8,6 +8,8 @@
 //! applianced [--data-dir DIR] user add|del|passwd|list ...
 //! applianced [--data-dir DIR] deliver ADDRESS...               # one message on stdin
 //! applianced [--data-dir DIR] check                            # verify the database
+//! applianced [--data-dir DIR] trace [ACCOUNT on|off]           # protocol trace in the running
+//!                                                              # server, until it stops
 //! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
 //! applianced [--data-dir DIR] import maildir DIR --user ADDRESS
 //! applianced [--data-dir DIR] export maildir DIR --user ADDRESS
@@ -28,6 +30,7 @@ mod import_imap;
 mod init;
 mod probe;
 mod progress;
+mod trace;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -88,6 +91,7 @@ pub enum Command {
     Import(import::ImportCmd),
     Export(import::ExportCmd),
     Probe(probe::ProbeCmd),
+    Trace(trace::TraceCmd),
 }
 
 /// Print the counters of the running server (message records read, push subscribers).
@@ -110,7 +114,13 @@ pub fn main() -> ExitCode {
 fn init_logging(level: &str) {
     let level = level.parse().unwrap_or(log::LevelFilter::Info);
     // Errors only if a logger is already set (tests); then the existing one stays.
-    let _ = simple_logger::SimpleLogger::new().with_level(level).env().init();
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        // A protocol trace was asked for by name (`[log] trace`, `applianced trace`): it shows
+        // whatever the level; switching it off is how to silence it.
+        .with_module_level(crate::imap::trace::TARGET, log::LevelFilter::Info)
+        .env()
+        .init();
 }
 
 /// Prints one line to stderr and returns the code, for early exits.
@@ -173,6 +183,10 @@ pub fn run(mut args: Args) -> u8 {
         Some(Command::Export(cmd)) => {
             init_logging("warn");
             import::export(cmd, &config, &paths)
+        }
+        Some(Command::Trace(cmd)) => {
+            init_logging("warn");
+            trace::run(cmd, &config, &paths)
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");

@@ -40,11 +40,13 @@ mod mime;
 mod subject;
 #[cfg(test)]
 mod tests;
+mod thread_keys;
 
 use std::fmt;
 
 use header::{Fields, unfold};
 use mime::{Kind, Node};
+pub use thread_keys::ThreadKeys;
 
 use crate::proto::string::{write_nstring, write_string};
 
@@ -220,10 +222,31 @@ pub struct FetchData {
     pub to_addr: String,
     /// SORT CC key, as `from_addr` for the first Cc mailbox.
     pub cc_addr: String,
+    /// Message-ID and parents for THREAD and THREADID; `None` in data stored by format 1,
+    /// whose readers parse the header instead.
+    pub thread: Option<ThreadKeys>,
+    /// RFC 5957 SORT DISPLAYFROM and DISPLAYTO keys (display name, else address, lowercased);
+    /// `None` in data stored by format 1.
+    pub display: Option<(String, String)>,
+}
+
+/// RFC 5957 §3: the display name of the first address of `field` (RFC 2047 decoded), or its
+/// address when it has none, lowercased for comparison; empty without an address.
+pub fn display_key(header: &[u8], field: &str) -> String {
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(header) else {
+        return String::new();
+    };
+    let addr = match field {
+        "From" => msg.from(),
+        _ => msg.to(),
+    };
+    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
+    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
 }
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
-pub const FORMAT_VERSION: u8 = 1;
+/// Version 2 added [`FetchData::thread`]; version 1 is still read.
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Validates `raw` (see [`validate`]) and computes its [`FetchData`].
 pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
@@ -277,6 +300,11 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         from_addr: sort_addr("From"),
         to_addr: sort_addr("To"),
         cc_addr: sort_addr("Cc"),
+        thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
+        display: Some((
+            display_key(slice(raw, root.header), "From"),
+            display_key(slice(raw, root.header), "To"),
+        )),
     })
 }
 
@@ -574,6 +602,22 @@ impl FetchData {
         for s in [&self.sort_subject, &self.from_addr, &self.to_addr, &self.cc_addr] {
             put_bytes(&mut out, s.as_bytes());
         }
+        // Always written (version 2): data computed now has its thread keys.
+        let keys = self.thread.clone().unwrap_or_default();
+        match &keys.message_id {
+            Some(id) => {
+                out.push(1);
+                put_bytes(&mut out, id.as_bytes());
+            }
+            None => out.push(0),
+        }
+        put_u32(&mut out, u32::try_from(keys.references.len()).unwrap_or(u32::MAX));
+        for r in &keys.references {
+            put_bytes(&mut out, r.as_bytes());
+        }
+        let (from, to) = self.display.clone().unwrap_or_default();
+        put_bytes(&mut out, from.as_bytes());
+        put_bytes(&mut out, to.as_bytes());
         out
     }
 
@@ -581,7 +625,8 @@ impl FetchData {
     /// (truncation, trailing bytes, invalid values).
     pub fn decode(bytes: &[u8]) -> Option<FetchData> {
         let mut r = Reader { bytes };
-        if r.u8()? != FORMAT_VERSION {
+        let version = r.u8()?;
+        if version != 1 && version != FORMAT_VERSION {
             return None;
         }
         let envelope = r.bytes()?.to_vec();
@@ -625,6 +670,30 @@ impl FetchData {
         for _ in 0..4 {
             strings.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
         }
+        let thread = if version >= 2 {
+            let message_id = match r.u8()? {
+                0 => None,
+                1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+                _ => return None,
+            };
+            let count = r.u32()? as usize;
+            if count > thread_keys::MAX_REFERENCES {
+                return None;
+            }
+            let mut references = Vec::with_capacity(count);
+            for _ in 0..count {
+                references.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+            }
+            Some(ThreadKeys { message_id, references })
+        } else {
+            None
+        };
+        let display = if version >= 2 {
+            let from = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+            Some((from, String::from_utf8(r.bytes()?.to_vec()).ok()?))
+        } else {
+            None
+        };
         if !r.bytes.is_empty() {
             return None;
         }
@@ -640,6 +709,8 @@ impl FetchData {
             from_addr: strings.next()?,
             to_addr: strings.next()?,
             cc_addr: strings.next()?,
+            thread,
+            display,
         })
     }
 }

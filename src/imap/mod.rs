@@ -8,14 +8,18 @@
 //!   delivery and stored opaquely by the store.
 //! * `login`: password checks with throttling and a success cache.
 //! * `response`: response pieces shared by the handlers.
+//! * `trace`: the per-account protocol trace (who is traced, redaction of passwords and message
+//!   text); `server::imap` feeds it the bytes.
 
 pub mod cmd;
+pub mod context;
 pub mod fetchdata;
 pub mod login;
 pub mod response;
 pub mod selected;
 pub mod seqmap;
 pub mod session;
+pub mod trace;
 
 use std::sync::Arc;
 
@@ -29,11 +33,14 @@ pub struct Context {
     pub logins: login::Logins,
     /// STARTTLS and implicit TLS are available (a certificate is loaded).
     pub tls_available: bool,
+    /// Accounts whose sessions are traced to the log; changed by SIGHUP and the control socket.
+    pub traces: Arc<trace::Switch>,
 }
 
 impl Context {
     pub fn new(store: Arc<Store>, config: Config, tls_available: bool) -> Self {
         let logins = login::Logins::new(store.clone(), config.limits.login_failures_before_delay);
-        Context { store, config, logins, tls_available }
+        let traces = Arc::new(trace::Switch::new(&config.log.trace));
+        Context { store, config, logins, tls_available, traces }
     }
 }

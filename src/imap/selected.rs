@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::store::{Reader, Result};
 
+use super::cmd::search::Env;
+use super::context::LiveSearch;
 use super::response;
 use super::seqmap::SeqMap;
 
@@ -28,6 +30,8 @@ pub struct Selected {
     pub pending_expunge: BTreeSet<u32>,
     /// Changes this session made itself and reported already (STORE answers, .SILENT): not echoed.
     pub own_modseqs: BTreeSet<u64>,
+    /// Updating searches (RFC 5267 §4.3); they end with the selection.
+    pub contexts: Vec<LiveSearch>,
 }
 
 impl Selected {
@@ -78,6 +82,9 @@ impl Selected {
         }
         if expunge_allowed && !self.pending_expunge.is_empty() {
             let gone: Vec<u32> = std::mem::take(&mut self.pending_expunge).into_iter().collect();
+            for c in &mut self.contexts {
+                c.expunging(&gone, &self.uids, out);
+            }
             if qresync {
                 response::vanished(out, &gone, false);
                 for uid in &gone {
@@ -102,6 +109,18 @@ impl Selected {
             }
             out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
         }
+        // ADDTO / REMOVEFROM of updating searches, sent after EXISTS and FETCH (RFC 5267 §4.3.3).
+        let mut updates = Vec::new();
+        if !self.contexts.is_empty() {
+            // Every change counts here, this session's own included (RFC 5267 §4.3 example).
+            let mut touched: Vec<u32> = changed.iter().map(|(u, _)| *u).collect();
+            touched.sort_unstable();
+            touched.dedup();
+            let env = Env::of(self, None);
+            for c in &mut self.contexts {
+                c.changed(r, self.mailbox, &touched, &self.uids, &env, &mut updates)?;
+            }
+        }
         for (uid, modseq) in changed {
             if uid > known_max || self.own_modseqs.remove(&modseq) {
                 continue;
@@ -114,6 +133,7 @@ impl Selected {
             }
             out.extend_from_slice(b")\r\n");
         }
+        out.extend_from_slice(&updates);
         self.own_modseqs.retain(|m| *m > rec.highest_modseq);
         self.modseq = rec.highest_modseq;
         Ok(())

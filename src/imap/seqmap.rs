@@ -17,6 +17,18 @@ impl SeqMap {
         SeqMap::default()
     }
 
+    /// Builds the map from ascending, non-overlapping runs of (first UID, count), as the store
+    /// keeps them.
+    pub fn from_runs(runs: Vec<(u32, u32)>) -> Self {
+        let mut ends = Vec::with_capacity(runs.len());
+        let mut total = 0u32;
+        for &(_, count) in &runs {
+            total += count;
+            ends.push(total);
+        }
+        SeqMap { runs, ends }
+    }
+
     /// Builds the map from ascending UIDs.
     pub fn from_sorted(uids: impl IntoIterator<Item = u32>) -> Self {
         let mut m = SeqMap::new();
@@ -106,6 +118,20 @@ impl SeqMap {
         Some(seq)
     }
 
+    /// Writes the UIDs as an IMAP sequence set (`2:4,8,20:23`), one range per run.
+    pub fn write_set(&self, out: &mut Vec<u8>) {
+        for (i, &(first, count)) in self.runs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if count == 1 {
+                out.extend_from_slice(first.to_string().as_bytes());
+            } else {
+                out.extend_from_slice(format!("{first}:{}", first + count - 1).as_bytes());
+            }
+        }
+    }
+
     /// (sequence number, UID) of every message, ascending.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.runs.iter().zip(self.ends.iter()).flat_map(|(&(first, count), &end)| {
@@ -164,5 +190,19 @@ mod tests {
         let m = SeqMap::from_sorted(1..=100_000);
         assert_eq!(m.runs.len(), 1);
         assert_eq!(m.uid_of(100_000), Some(100_000));
+    }
+
+    #[test]
+    fn from_runs_equals_from_sorted() {
+        let uids = [2u32, 3, 4, 8, 9, 20, 21, 22, 23, 100];
+        let a = SeqMap::from_sorted(uids);
+        let b = SeqMap::from_runs(vec![(2, 3), (8, 2), (20, 4), (100, 1)]);
+        assert_eq!(a, b);
+        assert_eq!(b.seq_of(21), Some(7));
+        assert_eq!(b.uid_of(10), Some(100));
+        assert!(SeqMap::from_runs(Vec::new()).is_empty());
+        let mut set = Vec::new();
+        b.write_set(&mut set);
+        assert_eq!(set, b"2:4,8:9,20:23,100");
     }
 }

@@ -181,6 +181,8 @@ impl Session {
                 "SORT",
                 "SORT=DISPLAY",
                 "ESORT",
+                "CONTEXT=SEARCH",
+                "CONTEXT=SORT",
                 "OBJECTID",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
@@ -383,6 +385,7 @@ impl Session {
             )),
             CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
             CommandBody::Close => cmd::expunge::close(self).await,
+            CommandBody::CancelUpdate { tags } => cmd::cancelupdate::run(self, &tags),
             CommandBody::Unselect => {
                 self.selected = None;
                 self.state = State::Authenticated;
@@ -467,6 +470,7 @@ impl Session {
             C::Check
             | C::Close
             | C::Unselect
+            | C::CancelUpdate { .. }
             | C::Expunge
             | C::UidExpunge { .. }
             | C::Search { .. }

@@ -876,6 +876,10 @@ pub enum SearchReturn {
     Count,
     Save,
     Partial(PartialRange),
+    /// RFC 5267 §4.2: a hint that the criteria will be used again.
+    Context,
+    /// RFC 5267 §4.3: keep the result up to date with ADDTO / REMOVEFROM.
+    Update,
 }
 
 /// `sort-key` (RFC 5256 §5, RFC 5957 DISPLAYFROM / DISPLAYTO).
@@ -1195,6 +1199,10 @@ pub enum CommandBody {
     Close,
     Unselect,
     Expunge,
+    /// RFC 5267 §4.3.5: `CANCELUPDATE "tag" ...`, the tags of updating searches.
+    CancelUpdate {
+        tags: NonEmpty<String>,
+    },
     /// RFC 4315 / RFC 9051 `UID EXPUNGE`
     UidExpunge {
         set: SequenceSet,
@@ -1281,6 +1289,7 @@ impl CommandBody {
             C::Check => "CHECK",
             C::Close => "CLOSE",
             C::Unselect => "UNSELECT",
+            C::CancelUpdate { .. } => "CANCELUPDATE",
             C::Expunge => "EXPUNGE",
             C::UidExpunge { .. } => "UID EXPUNGE",
             C::Search { uid: false, .. } => "SEARCH",

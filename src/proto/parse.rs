@@ -789,6 +789,7 @@ impl<'a> Parser<'a> {
             "CHECK" => CommandBody::Check,
             "CLOSE" => CommandBody::Close,
             "UNSELECT" => CommandBody::Unselect,
+            "CANCELUPDATE" => self.cancel_update()?,
             "EXPUNGE" => CommandBody::Expunge,
             "SEARCH" => self.search(false)?,
             "FETCH" => self.fetch(false)?,
@@ -882,6 +883,21 @@ impl<'a> Parser<'a> {
         self.sp()?;
         let password = Secret::new(self.astring()?.into_owned());
         Ok(CommandBody::Login { username, password })
+    }
+
+    /// command-select =/ "CANCELUPDATE" 1*(SP quoted) (RFC 5267 §5)
+    fn cancel_update(&mut self) -> PResult<CommandBody> {
+        if self.peek() != Some(b' ') {
+            return self.fail("CANCELUPDATE needs the tag of at least one updating search");
+        }
+        self.sp()?;
+        let first = self.quoted()?;
+        let mut tags = NonEmpty::new(self.utf8(first)?);
+        while self.eat(b' ') {
+            let t = self.quoted()?;
+            tags.push(self.utf8(t)?);
+        }
+        Ok(CommandBody::CancelUpdate { tags })
     }
 
     /// enable = "ENABLE" 1*(SP capability) ; capability = ("AUTH=" auth-type) / atom

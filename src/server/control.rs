@@ -15,6 +15,7 @@ use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use smol::net::unix::{UnixListener, UnixStream};
 
 use crate::admin::{self, Request, Response};
+use crate::imap::trace::Switch;
 use crate::store::Store;
 
 /// Longest header line accepted.
@@ -38,13 +39,19 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Serves control connections until the listener fails.
-pub async fn serve(listener: UnixListener, store: Arc<Store>, ex: Arc<smol::Executor<'static>>) {
+pub async fn serve(
+    listener: UnixListener,
+    store: Arc<Store>,
+    traces: Arc<Switch>,
+    ex: Arc<smol::Executor<'static>>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let store = store.clone();
+                let traces = traces.clone();
                 ex.spawn(async move {
-                    if let Err(e) = handle(stream, store).await {
+                    if let Err(e) = handle(stream, store, traces).await {
                         log::warn!("control connection: {e}");
                     }
                 })
@@ -58,7 +65,7 @@ pub async fn serve(listener: UnixListener, store: Arc<Store>, ex: Arc<smol::Exec
     }
 }
 
-async fn handle(stream: UnixStream, store: Arc<Store>) -> std::io::Result<()> {
+async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> std::io::Result<()> {
     let mut reader = smol::io::BufReader::new(stream.clone());
     let mut header = Vec::new();
     (&mut reader).take(MAX_HEADER as u64).read_until(b'\n', &mut header).await?;
@@ -71,7 +78,7 @@ async fn handle(stream: UnixStream, store: Arc<Store>) -> std::io::Result<()> {
                 message.resize(len, 0);
                 reader.read_exact(message).await?;
             }
-            smol::unblock(move || admin::execute(&store, req)).await
+            smol::unblock(move || admin::execute_in_server(&store, &traces, req)).await
         }
     };
     writer.write_all(&response.encode()).await?;

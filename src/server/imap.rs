@@ -13,6 +13,7 @@ use super::limits::{ConnectionLimits, Refusal};
 use super::tls::Tls;
 use crate::imap::Context;
 use crate::imap::session::{Next, Session};
+use crate::imap::trace::Tracer;
 use crate::proto::framing::{Frame, Framer};
 
 /// A byte stream: TCP, TLS over TCP, and later a COMPRESS layer over either.
@@ -125,10 +126,13 @@ async fn connection(
         Box::new(tcp)
     };
     let mut session = Session::new(shared.ctx.clone(), peer, implicit_tls);
+    // The protocol trace sees the IMAP text: what the framer hands over and what is written.
+    let mut trace = Tracer::new(ctx.traces.clone(), peer);
     let limits = &ctx.config.limits;
     let mut framer = Framer::new(limits.max_line_length, limits.max_literal_size);
     let mut out = Vec::with_capacity(4096);
     session.greeting(&mut out);
+    trace.pushed(&out);
     io.write_all(&out).await?;
     io.flush().await?;
     // 8 KiB per connection: a thousand idle clients cost 8 MB of read buffers.
@@ -158,6 +162,7 @@ async fn connection(
             Event::Done(None) => {
                 session.notify_update(&mut out).await;
                 if !out.is_empty() {
+                    trace.pushed(&out);
                     io.write_all(&out).await?;
                     io.flush().await?;
                 }
@@ -166,11 +171,13 @@ async fn connection(
             Event::Done(Some(r)) => r?,
             Event::TimedOut => {
                 log::info!("{peer}: closed after {}s of silence", timeout.as_secs());
-                let _ = io.write_all(b"* BYE autologout; idle for too long\r\n").await;
+                trace.pushed(AUTOLOGOUT);
+                let _ = io.write_all(AUTOLOGOUT).await;
                 return Ok(());
             }
             Event::Shutdown => {
-                let _ = io.write_all(b"* BYE server shutting down\r\n").await;
+                trace.pushed(SHUTDOWN);
+                let _ = io.write_all(SHUTDOWN).await;
                 let _ = io.flush().await;
                 return Ok(());
             }
@@ -182,6 +189,7 @@ async fn connection(
         while let Some(frame) = framer.next() {
             let next = match frame {
                 Frame::Command(bytes) => {
+                    trace.client(&bytes, out.len());
                     // Large responses (a FETCH of thousands of envelopes) stream out in pieces
                     // while the command runs, so a connection's memory stays bounded.
                     let (sink, pieces) = smol::channel::bounded::<Vec<u8>>(2);
@@ -190,6 +198,7 @@ async fn connection(
                         let mut result = Ok(());
                         while let Ok(piece) = pieces.recv().await {
                             if result.is_ok() {
+                                trace.server(&piece);
                                 result = io.write_all(&piece).await;
                             }
                         }
@@ -197,6 +206,11 @@ async fn connection(
                     };
                     let (next, written) = smol::future::zip(run, drain).await;
                     written?;
+                    if trace.before_login()
+                        && let Some(account) = &session.account
+                    {
+                        trace.logged_in(&account.name);
+                    }
                     next
                 }
                 Frame::ContinuationNeeded { tag, size } => {
@@ -209,17 +223,25 @@ async fn connection(
                     }
                     Next::Continue
                 }
-                Frame::Rejected { tag, reason } => session.rejected(tag.as_deref(), &reason, &mut out),
+                Frame::Rejected { tag, reason } => {
+                    trace.event(format_args!("client command refused by the framer: {reason:?}"));
+                    session.rejected(tag.as_deref(), &reason, &mut out)
+                }
             };
             match next {
                 Next::Continue => {}
-                Next::RawLine => framer.expect_raw_line(),
+                Next::RawLine => {
+                    framer.expect_raw_line();
+                    trace.sasl_response_next();
+                }
                 Next::Logout => {
+                    trace.server(&out);
                     io.write_all(&out).await?;
                     io.flush().await?;
                     return Ok(());
                 }
                 Next::StartTls => {
+                    trace.server(&out);
                     io.write_all(&out).await?;
                     io.flush().await?;
                     out.clear();
@@ -232,36 +254,54 @@ async fn connection(
                         _ => return Ok(()),
                     };
                     session.tls_started();
+                    trace.event(format_args!("TLS started"));
                     break;
                 }
                 Next::Compress => {
+                    trace.server(&out);
                     io.write_all(&out).await?;
                     io.flush().await?;
                     out.clear();
                     // What the client sent after the command is already compressed.
                     let pending = framer.take_unframed();
                     io = Box::new(super::compress::Deflate::new(io, pending));
+                    trace.event(format_args!("COMPRESS=DEFLATE started"));
                     break;
                 }
                 Next::Idle => {
                     framer.expect_raw_line();
+                    trace.server(&out);
                     io.write_all(&out).await?;
                     io.flush().await?;
                     out.clear();
-                    if !idle(&mut io, &mut session, &mut framer, &mut buf, &mut out, shared).await? {
+                    if !idle(&mut io, &mut session, &mut framer, &mut buf, &mut out, &mut trace, shared)
+                        .await?
+                    {
                         return Ok(());
                     }
-                    // idle() wrote the tagged response to DONE already; it must not go out twice.
+                    // `idle` wrote its tagged response already.
                     out.clear();
                 }
             }
+            if trace.recording() && !out.is_empty() {
+                // Traced: each command's response goes out before the next command is taken,
+                // so the trace shows them in order and times each one.
+                trace.server(&out);
+                io.write_all(&out).await?;
+                io.flush().await?;
+                out.clear();
+            }
         }
         if !out.is_empty() {
+            trace.server(&out);
             io.write_all(&out).await?;
             io.flush().await?;
         }
     }
 }
+
+const AUTOLOGOUT: &[u8] = b"* BYE autologout; idle for too long\r\n";
+const SHUTDOWN: &[u8] = b"* BYE server shutting down\r\n";
 
 /// IDLE (RFC 2177, RFC 9051 §6.3.13): push changes as the store reports them until `DONE`.
 /// Returns false when the connection should end.
@@ -271,10 +311,12 @@ async fn idle(
     framer: &mut Framer,
     buf: &mut [u8],
     out: &mut Vec<u8>,
+    trace: &mut Tracer,
     shared: &Shared,
 ) -> std::io::Result<bool> {
     let Some(sub) = session.subscription() else { return Ok(true) };
     let timeout = session.timeout();
+    trace.raw_line_next();
     loop {
         enum Wake {
             Read(std::io::Result<usize>),
@@ -301,28 +343,33 @@ async fn idle(
                 let mut done = false;
                 for frame in framer.by_ref() {
                     if let Frame::Command(line) = frame {
+                        trace.client(&line, 0);
                         session.idle_end(&line, out);
                         done = true;
                         break;
                     }
                 }
                 if done {
+                    trace.server(out);
                     io.write_all(out).await?;
                     io.flush().await?;
                     return Ok(true);
                 }
             }
             Event::TimedOut => {
-                let _ = io.write_all(b"* BYE autologout; idle for too long\r\n").await;
+                trace.pushed(AUTOLOGOUT);
+                let _ = io.write_all(AUTOLOGOUT).await;
                 return Ok(false);
             }
             Event::Shutdown => {
-                let _ = io.write_all(b"* BYE server shutting down\r\n").await;
+                trace.pushed(SHUTDOWN);
+                let _ = io.write_all(SHUTDOWN).await;
                 let _ = io.flush().await;
                 return Ok(false);
             }
         }
         if !out.is_empty() {
+            trace.pushed(out);
             io.write_all(out).await?;
             io.flush().await?;
         }

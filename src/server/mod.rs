@@ -103,6 +103,7 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     let ctx = Arc::new(crate::imap::Context::new(store.clone(), config.clone(), tls.is_some()));
     let limits =
         limits::ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip);
+    let traces = ctx.traces.clone();
     let shared = Arc::new(imap::Shared { ctx, tls: tls.clone(), limits, shutdown: shutdown_rx });
     for (l, implicit) in listeners {
         ex.spawn(imap::accept_loop(l, shared.clone(), implicit, ex.clone())).detach();
@@ -118,7 +119,7 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         ex.spawn(lmtp::accept_loop(l, lmtp_shared.clone(), ex.clone())).detach();
     }
     let server = Arc::new(Server { store: store.clone(), config, paths: paths.clone() });
-    ex.spawn(control::serve(control, store.clone(), ex.clone())).detach();
+    ex.spawn(control::serve(control, store.clone(), traces.clone(), ex.clone())).detach();
     log::info!(
         "applianced serving {} (control socket {})",
         paths.data_dir.display(),
@@ -134,13 +135,16 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     smol::block_on(ex.run(async {
         while let Some(sig) = signals.next().await {
             match sig {
-                Ok(Signal::Hup) => match &tls {
-                    Some(t) => match t.reload(&cert, &key) {
-                        Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
-                        Err(e) => log::error!("SIGHUP: keeping the old certificate: {e}"),
-                    },
-                    None => log::info!("SIGHUP: no TLS to reload"),
-                },
+                Ok(Signal::Hup) => {
+                    match &tls {
+                        Some(t) => match t.reload(&cert, &key) {
+                            Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                            Err(e) => log::error!("SIGHUP: keeping the old certificate: {e}"),
+                        },
+                        None => log::info!("SIGHUP: no TLS to reload"),
+                    }
+                    reload_trace(&paths, &traces);
+                }
                 Ok(s) => {
                     log::info!("{s:?}: shutting down");
                     break;
@@ -179,6 +183,20 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     store.close();
     log::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP: applies the config file's `[log] trace` list again (the only other part of the
+/// file that is re-read; the rest takes a restart).
+fn reload_trace(paths: &Paths, traces: &crate::imap::trace::Switch) {
+    match Config::load(&paths.config) {
+        Ok(c) => {
+            let (on, off) = traces.configure(&c.log.trace);
+            if !on.is_empty() || !off.is_empty() {
+                log::info!("SIGHUP: protocol trace on for [{}], off for [{}]", on.join(", "), off.join(", "));
+            }
+        }
+        Err(e) => log::error!("SIGHUP: keeping the protocol trace settings: {e}"),
+    }
 }
 
 /// Sends `WATCHDOG=1` every half watchdog timeout (when systemd asked for it) and a `STATUS=` line

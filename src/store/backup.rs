@@ -63,6 +63,7 @@ pub fn backup(db: &Database, dest: &Path) -> Result<u64> {
     n += copy_table(&snapshot, &out, MAILBOX_BY_NAME)?;
     n += copy_table(&snapshot, &out, MAILBOXES)?;
     n += copy_table(&snapshot, &out, MESSAGES)?;
+    n += copy_table(&snapshot, &out, UID_RUNS)?;
     n += copy_table(&snapshot, &out, MODSEQ_INDEX)?;
     n += copy_table(&snapshot, &out, TOMBSTONES)?;
     n += copy_table(&snapshot, &out, BLOBS)?;

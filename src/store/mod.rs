@@ -59,7 +59,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            cache_size: 64 << 20,
+            cache_size: 16 << 20,
             change_log_limit: 100_000,
             verify_on_open: false,
             quota: quota::QuotaPolicy::default(),
@@ -82,6 +82,38 @@ pub struct Delivered {
     pub account: u64,
     pub mailbox: u64,
     pub uid: u32,
+}
+
+/// Format 1 → 2: builds [`schema::UID_RUNS`] from the keys of every mailbox's messages, in the
+/// same transaction that records the new format (a crash leaves the file at format 1).
+fn migrate_to_uid_runs(txn: &redb::WriteTransaction) -> Result<usize> {
+    use redb::ReadableTable;
+    let messages = txn.open_table(schema::MESSAGES)?;
+    let mut runs = txn.open_table(schema::UID_RUNS)?;
+    let mut current: Option<(u64, u32, u32)> = None;
+    let mut mailboxes = 0;
+    for e in messages.iter()? {
+        let (mailbox, uid) = e?.0.value();
+        match current {
+            Some((m, first, count))
+                if m == mailbox && u64::from(first) + u64::from(count) == u64::from(uid) =>
+            {
+                current = Some((m, first, count + 1));
+            }
+            _ => {
+                if let Some((m, first, count)) = current {
+                    runs.insert((m, first), count)?;
+                    mailboxes += usize::from(m != mailbox);
+                }
+                current = Some((mailbox, uid, 1));
+            }
+        }
+    }
+    if let Some((m, first, count)) = current {
+        runs.insert((m, first), count)?;
+        mailboxes += 1;
+    }
+    Ok(mailboxes)
 }
 
 impl Store {
@@ -109,6 +141,11 @@ impl Store {
                     meta.insert("format", schema::FORMAT_VERSION)?;
                 }
                 Some(v) if v > schema::FORMAT_VERSION => return Err(StoreError::Format(v)),
+                Some(1) => {
+                    let mailboxes = migrate_to_uid_runs(&txn)?;
+                    meta.insert("format", schema::FORMAT_VERSION)?;
+                    log::info!("database format 1 -> 2: UID runs built for {mailboxes} mailboxes");
+                }
                 Some(_) => {}
             }
             // Create every table so that readers of a fresh file find them.
@@ -117,6 +154,7 @@ impl Store {
             txn.open_table(schema::MAILBOX_BY_NAME)?;
             txn.open_table(schema::MAILBOXES)?;
             txn.open_table(schema::MESSAGES)?;
+            txn.open_table(schema::UID_RUNS)?;
             txn.open_table(schema::MODSEQ_INDEX)?;
             txn.open_table(schema::TOMBSTONES)?;
             txn.open_table(schema::BLOBS)?;

@@ -1,6 +1,7 @@
 //! The read side: a consistent snapshot of the store (a redb read transaction). Readers never
 //! wait for the writer. Every method costs in proportion to what it returns.
 
+use std::cell::OnceCell;
 use std::ops::{ControlFlow, RangeInclusive};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,9 +26,15 @@ fn decode_message(bytes: &[u8]) -> Result<MessageRecord> {
     MessageRecord::decode(bytes)
 }
 
+type MessagesTable = ReadOnlyTable<(u64, u32), &'static [u8]>;
+
 /// A snapshot of the store.
 pub struct Reader {
     txn: ReadTransaction,
+    /// The two tables a FETCH reads per message, opened once per snapshot: opening a table is a
+    /// lookup in redb's table tree, as costly as the record lookup itself.
+    messages: OnceCell<Option<MessagesTable>>,
+    blobs: OnceCell<Option<ReadOnlyTable<u64, &'static [u8]>>>,
 }
 
 /// Opens a table that may not exist yet in a fresh file (then every lookup is empty).
@@ -44,7 +51,21 @@ fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
 
 impl Reader {
     pub(super) fn new(txn: ReadTransaction) -> Self {
-        Reader { txn }
+        Reader { txn, messages: OnceCell::new(), blobs: OnceCell::new() }
+    }
+
+    fn messages_table(&self) -> Result<Option<&MessagesTable>> {
+        if self.messages.get().is_none() {
+            let _ = self.messages.set(open(&self.txn, MESSAGES)?);
+        }
+        Ok(self.messages.get().and_then(Option::as_ref))
+    }
+
+    fn blobs_table(&self) -> Result<Option<&ReadOnlyTable<u64, &'static [u8]>>> {
+        if self.blobs.get().is_none() {
+            let _ = self.blobs.set(open(&self.txn, BLOBS)?);
+        }
+        Ok(self.blobs.get().and_then(Option::as_ref))
     }
 
     pub fn account_id(&self, name: &str) -> Result<u64> {
@@ -135,7 +156,7 @@ impl Reader {
     }
 
     pub fn message(&self, mailbox: u64, uid: u32) -> Result<Option<MessageRecord>> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(None) };
+        let Some(t) = self.messages_table()? else { return Ok(None) };
         match t.get((mailbox, uid))? {
             Some(v) => Ok(Some(decode_message(v.value())?)),
             None => Ok(None),
@@ -149,7 +170,7 @@ impl Reader {
         uids: RangeInclusive<u32>,
         mut f: impl FnMut(u32, MessageRecord) -> ControlFlow<()>,
     ) -> Result<()> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+        let Some(t) = self.messages_table()? else { return Ok(()) };
         for e in t.range((mailbox, *uids.start())..=(mailbox, *uids.end()))? {
             let (k, v) = e?;
             if f(k.value().1, decode_message(v.value())?).is_break() {
@@ -165,7 +186,7 @@ impl Reader {
         mailbox: u64,
         mut f: impl FnMut(u32, MessageRecord) -> ControlFlow<()>,
     ) -> Result<()> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+        let Some(t) = self.messages_table()? else { return Ok(()) };
         for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev() {
             let (k, v) = e?;
             if f(k.value().1, decode_message(v.value())?).is_break() {
@@ -175,18 +196,21 @@ impl Reader {
         Ok(())
     }
 
-    /// Visits every UID of a mailbox, ascending, reading keys only (SELECT's sequence map).
-    pub fn scan_uids(&self, mailbox: u64, mut f: impl FnMut(u32)) -> Result<()> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(()) };
+    /// The live UIDs of a mailbox as ascending runs of (first UID, count): as many reads as the
+    /// mailbox has holes, not messages (format 2's [`UID_RUNS`]).
+    pub fn uid_runs(&self, mailbox: u64) -> Result<Vec<(u32, u32)>> {
+        let Some(t) = open(&self.txn, UID_RUNS)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
         for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))? {
-            f(e?.0.value().1);
+            let (k, v) = e?;
+            out.push((k.value().1, v.value()));
         }
-        Ok(())
+        Ok(out)
     }
 
     /// All UIDs of a mailbox, ascending.
     pub fn uids(&self, mailbox: u64) -> Result<Vec<u32>> {
-        let Some(t) = open(&self.txn, MESSAGES)? else { return Ok(Vec::new()) };
+        let Some(t) = self.messages_table()? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))? {
             out.push(e?.0.value().1);
@@ -242,7 +266,7 @@ impl Reader {
     }
 
     pub fn blob(&self, blob: u64) -> Result<BlobRecord> {
-        let t = open(&self.txn, BLOBS)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
+        let t = self.blobs_table()?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
         let v = t.get(blob)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
         BlobRecord::decode(v.value())
     }
@@ -296,6 +320,13 @@ impl Reader {
         let kept = (rec.exists, rec.unseen, rec.deleted, rec.size);
         if counted != kept {
             return Ok(Err(format!("counters {kept:?} but recount {counted:?}")));
+        }
+        let mut from_runs = Vec::new();
+        for (first, count) in self.uid_runs(mailbox)? {
+            from_runs.extend((0..count).map(|k| first + k));
+        }
+        if from_runs != self.uids(mailbox)? {
+            return Ok(Err("UID runs do not match the messages".into()));
         }
         if max_uid >= rec.uidnext {
             return Ok(Err(format!("UID {max_uid} at or above UIDNEXT {}", rec.uidnext)));

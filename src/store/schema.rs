@@ -5,7 +5,8 @@
 use redb::TableDefinition;
 
 /// Version of the layout below, kept under `"format"` in [`META`].
-pub const FORMAT_VERSION: u64 = 1;
+/// Version 2 added [`UID_RUNS`]; a version-1 file is migrated when opened (`Store::open`).
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Size of one stored chunk of a message's raw bytes. Chunks of 1 KiB pack densely into redb's
 /// 4 KiB pages (whole values round up to a power-of-two page run) and let a partial FETCH read
@@ -30,6 +31,12 @@ pub const MAILBOXES: TableDefinition<u64, &[u8]> = TableDefinition::new("mailbox
 /// (mailbox id, UID) → [`super::records::MessageRecord`]: small, so that listing UID and flags of a
 /// whole mailbox is one dense range scan.
 pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
+
+/// (mailbox id, first UID of a run) → number of consecutive live UIDs from it. The runs cover
+/// exactly the keys of [`MESSAGES`] for the mailbox, so SELECT builds its sequence map from a few
+/// runs instead of reading every UID: deliveries extend the last run, an expunge splits one.
+/// Added in format 2.
+pub const UID_RUNS: TableDefinition<(u64, u32), u32> = TableDefinition::new("uid_runs");
 
 /// (mailbox id, MODSEQ) → UID of the live message last changed at that MODSEQ. Exactly one entry
 /// per live message: "changed since N" is a range scan from N+1.

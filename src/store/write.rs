@@ -23,6 +23,7 @@ pub struct Tables<'txn> {
     mailbox_by_name: Table<'txn, (u64, &'static str), u64>,
     mailboxes: Table<'txn, u64, &'static [u8]>,
     messages: Table<'txn, (u64, u32), &'static [u8]>,
+    uid_runs: Table<'txn, (u64, u32), u32>,
     modseq_index: Table<'txn, (u64, u64), u32>,
     tombstones: Table<'txn, (u64, u64), u32>,
     blobs: Table<'txn, u64, &'static [u8]>,
@@ -76,6 +77,7 @@ impl<'txn> Tables<'txn> {
             mailbox_by_name: txn.open_table(MAILBOX_BY_NAME)?,
             mailboxes: txn.open_table(MAILBOXES)?,
             messages: txn.open_table(MESSAGES)?,
+            uid_runs: txn.open_table(UID_RUNS)?,
             modseq_index: txn.open_table(MODSEQ_INDEX)?,
             tombstones: txn.open_table(TOMBSTONES)?,
             blobs: txn.open_table(BLOBS)?,
@@ -339,6 +341,13 @@ impl<'txn> Tables<'txn> {
             self.release_blob(msg.blob)?;
             bytes += i64::from(msg.size);
         }
+        let mut runs = Vec::new();
+        for e in self.uid_runs.range((id, 0)..=(id, u32::MAX))? {
+            runs.push(e?.0.value());
+        }
+        for k in runs {
+            self.uid_runs.remove(k)?;
+        }
         let mut stones = Vec::new();
         for e in self.tombstones.range((id, 0)..=(id, u64::MAX))? {
             stones.push(e?.0.value());
@@ -429,6 +438,54 @@ impl<'txn> Tables<'txn> {
         rec.first_recent_uid = rec.uidnext;
         self.put_mailbox(mailbox, &rec)?;
         Ok(first)
+    }
+
+    // ---- UID runs (format 2) ----
+
+    /// Records a new UID, above every live one: extends the last run or starts one.
+    fn run_push(&mut self, mailbox: u64, uid: u32) -> Result<()> {
+        let last = match self.uid_runs.range((mailbox, 0)..=(mailbox, u32::MAX))?.next_back() {
+            Some(e) => {
+                let (k, v) = e?;
+                Some((k.value().1, v.value()))
+            }
+            None => None,
+        };
+        match last {
+            Some((first, count)) if u64::from(first) + u64::from(count) == u64::from(uid) => {
+                self.uid_runs.insert((mailbox, first), count + 1)?;
+            }
+            _ => {
+                self.uid_runs.insert((mailbox, uid), 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a live UID out of its run, splitting the run when the UID was inside it.
+    fn run_remove(&mut self, mailbox: u64, uid: u32) -> Result<()> {
+        let found = match self.uid_runs.range((mailbox, 0)..=(mailbox, uid))?.next_back() {
+            Some(e) => {
+                let (k, v) = e?;
+                Some((k.value().1, v.value()))
+            }
+            None => None,
+        };
+        let Some((first, count)) = found.filter(|(f, c)| u64::from(uid) < u64::from(*f) + u64::from(*c))
+        else {
+            return Err(StoreError::Corrupt(format!("UID {uid} of mailbox {mailbox} is in no UID run")));
+        };
+        let left = uid - first;
+        let right = count - left - 1;
+        if left == 0 {
+            self.uid_runs.remove((mailbox, first))?;
+        } else {
+            self.uid_runs.insert((mailbox, first), left)?;
+        }
+        if right > 0 {
+            self.uid_runs.insert((mailbox, uid + 1), right)?;
+        }
+        Ok(())
     }
 
     fn uids(&self, mailbox: u64) -> Result<Vec<u32>> {
@@ -541,6 +598,7 @@ impl<'txn> Tables<'txn> {
         };
         self.retain_blob(msg.blob)?;
         self.messages.insert((mailbox, uid), m.encode().as_slice())?;
+        self.run_push(mailbox, uid)?;
         self.modseq_index.insert((mailbox, modseq), uid)?;
         let account = rec.account;
         self.put_mailbox(mailbox, &rec)?;
@@ -627,6 +685,7 @@ impl<'txn> Tables<'txn> {
         }
         let modseq = Self::bump_modseq(&mut rec);
         self.messages.remove((mailbox, uid))?;
+        self.run_remove(mailbox, uid)?;
         self.modseq_index.remove((mailbox, m.modseq))?;
         self.tombstones.insert((mailbox, modseq), uid)?;
         self.release_blob(m.blob)?;

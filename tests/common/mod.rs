@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_applianced");
@@ -20,6 +21,8 @@ pub struct Server {
     /// The LMTP TCP port, when the config asked for one.
     pub lmtp: u16,
     child: Child,
+    /// Every line the server wrote to stderr (its log), across restarts.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -50,15 +53,33 @@ impl Server {
             let text = std::fs::read_to_string(&cfg).expect("config");
             std::fs::write(&cfg, patch_config(&text, extra_config)).expect("config");
         }
-        let (child, imap, imaps, lmtp) = serve(&data, env);
-        Server { dir, imap, imaps, lmtp, child }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (child, imap, imaps, lmtp) = serve(&data, env, &log);
+        Server { dir, imap, imaps, lmtp, child, log }
     }
 
     /// Stops the server (SIGKILL) and serves the same data directory again.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, imap, imaps, lmtp) = serve(&self.data(), &[]);
+        let (child, imap, imaps, lmtp) = serve(&self.data(), &[], &self.log);
         (self.child, self.imap, self.imaps, self.lmtp) = (child, imap, imaps, lmtp);
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits (up to 10 s) for a log line that contains `needle`; returns the log then.
+    pub fn wait_log(&self, needle: &str) -> Vec<String> {
+        for _ in 0..1000 {
+            let log = self.log();
+            if log.iter().any(|l| l.contains(needle)) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no log line with {needle:?} in {:#?}", self.log());
     }
 
     /// Stops the server (SIGKILL), leaving its data directory.
@@ -109,7 +130,8 @@ impl Server {
 }
 
 /// Serves a data directory; returns the process and its IMAP, IMAPS and LMTP ports (from its log).
-fn serve(data: &Path, env: &[(&str, &str)]) -> (Child, u16, u16, u16) {
+/// Every log line is also appended to `log`.
+fn serve(data: &Path, env: &[(&str, &str)], log: &Arc<Mutex<Vec<String>>>) -> (Child, u16, u16, u16) {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(data)
@@ -122,6 +144,7 @@ fn serve(data: &Path, env: &[(&str, &str)]) -> (Child, u16, u16, u16) {
     let (mut imap, mut imaps, mut lmtp) = (0, 0, 0);
     loop {
         let line = lines.next().expect("server exited early").expect("line");
+        log.lock().unwrap_or_else(|e| e.into_inner()).push(line.clone());
         if let Some(rest) = line.split("LMTP listening on ").nth(1) {
             if !rest.starts_with("unix:") {
                 lmtp = port(rest);
@@ -136,7 +159,17 @@ fn serve(data: &Path, env: &[(&str, &str)]) -> (Child, u16, u16, u16) {
         }
     }
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let log = log.clone();
+    std::thread::spawn(move || {
+        for line in lines {
+            match line {
+                Ok(line) => log.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+                // A line that is not UTF-8 is drained all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {}
+                Err(_) => break,
+            }
+        }
+    });
     (child, imap, imaps, lmtp)
 }
 

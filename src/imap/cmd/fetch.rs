@@ -4,8 +4,9 @@
 //! chunks of the requested bytes are read.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 
-use crate::imap::fetchdata::{self, Cte, FetchData};
+use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
 use crate::imap::response;
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{FetchAttribute, FetchModifier, Partial, Section, SequenceSet};
@@ -120,13 +121,41 @@ pub async fn run(
             .read(move |r| {
                 let mut buf = Vec::new();
                 let mut bad = false;
-                for (seq, u) in batch {
-                    let Some(m) = r.message(mailbox, u)? else { continue };
+                let mut write = |seq: u32, u: u32, m: &MessageRecord| -> Result<(), StoreError> {
                     let is_recent = u >= recent.0 && u < recent.1;
-                    if write_message(r, &mut buf, seq, u, &m, &attrs, is_recent, newly_seen.contains(&u))?
+                    if write_message(r, &mut buf, seq, u, m, &attrs, is_recent, newly_seen.contains(&u))?
                         .is_err()
                     {
                         bad = true;
+                    }
+                    Ok(())
+                };
+                let (first, last) = (batch[0].1, batch[batch.len() - 1].1);
+                if (last - first) as usize <= 2 * batch.len() {
+                    // Mostly consecutive UIDs (`1:*`, a window): one range scan instead of a
+                    // lookup per message.
+                    let mut want = batch.iter().peekable();
+                    let mut failure = None;
+                    r.scan(mailbox, first..=last, |u, m| {
+                        while want.next_if(|(_, w)| *w < u).is_some() {}
+                        match want.next_if(|(_, w)| *w == u) {
+                            Some(&(seq, _)) => match write(seq, u, &m) {
+                                Ok(()) => ControlFlow::Continue(()),
+                                Err(e) => {
+                                    failure = Some(e);
+                                    ControlFlow::Break(())
+                                }
+                            },
+                            None => ControlFlow::Continue(()),
+                        }
+                    })?;
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                } else {
+                    for (seq, u) in batch {
+                        let Some(m) = r.message(mailbox, u)? else { continue };
+                        write(seq, u, &m)?;
                     }
                 }
                 Ok((buf, bad))
@@ -163,7 +192,6 @@ fn write_message(
                 | FetchAttribute::Rfc822Size
                 | FetchAttribute::ModSeq
                 | FetchAttribute::EmailId
-                | FetchAttribute::ThreadId
                 | FetchAttribute::SaveDate
                 | FetchAttribute::Rfc822
                 | FetchAttribute::Preview { .. }
@@ -203,7 +231,15 @@ fn write_message(
             FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes()),
             FetchAttribute::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes()),
             FetchAttribute::EmailId => out.extend_from_slice(format!("EMAILID (M{})", m.blob).as_bytes()),
-            FetchAttribute::ThreadId => out.extend_from_slice(b"THREADID NIL"),
+            // RFC 8474 §5.2: the same THREADID for every message of a thread (see ThreadKeys).
+            FetchAttribute::ThreadId => {
+                let d = load(r)?;
+                let keys = match &d.thread {
+                    Some(k) => k.clone(),
+                    None => ThreadKeys::from_header(&r.blob_bytes(m.blob, 0, d.header_len as usize)?),
+                };
+                out.extend_from_slice(format!("THREADID ({})", keys.thread_id(m.blob)).as_bytes());
+            }
             FetchAttribute::SaveDate => out.extend_from_slice(b"SAVEDATE NIL"),
             FetchAttribute::Envelope => {
                 out.extend_from_slice(b"ENVELOPE ");

@@ -3,6 +3,7 @@
 
 pub mod append;
 pub mod authenticate;
+pub mod cancelupdate;
 pub mod copy;
 pub mod create;
 pub mod delete;
@@ -74,8 +75,12 @@ pub fn resolve(
 /// the first item (1-based), `Last` from the last (`-1` is the last item). Out-of-range positions
 /// are simply absent.
 pub fn partial_window<T: Clone>(items: &[T], range: crate::proto::command::PartialRange) -> Vec<T> {
+    items.get(partial_positions(items.len(), range)).map(<[T]>::to_vec).unwrap_or_default()
+}
+
+/// The 0-based positions, within `n` results, that a PARTIAL range names (RFC 9394 §3.1).
+pub fn partial_positions(n: usize, range: crate::proto::command::PartialRange) -> std::ops::Range<usize> {
     use crate::proto::command::PartialRange;
-    let n = items.len();
     let (from, to) = match range {
         PartialRange::First { from, to } => (from.get() as usize - 1, to.get() as usize),
         // `-from:-to` (from <= to) counts back from the end: the items n-to .. n-from, inclusive.
@@ -83,7 +88,7 @@ pub fn partial_window<T: Clone>(items: &[T], range: crate::proto::command::Parti
             (n.saturating_sub(to.get() as usize), n + 1 - (from.get() as usize).min(n + 1))
         }
     };
-    items.get(from.min(n)..to.min(n)).map(<[T]>::to_vec).unwrap_or_default()
+    from.min(n)..to.min(n).max(from.min(n))
 }
 
 /// Writes ` PARTIAL (range numbers-or-NIL)` of an ESEARCH response (RFC 9394 §3.1): the window
@@ -94,8 +99,17 @@ pub fn write_partial_result(
     range: crate::proto::command::PartialRange,
     as_set: bool,
 ) {
+    write_partial_window(out, &partial_window(items, range), range, as_set);
+}
+
+/// Writes ` PARTIAL (range numbers-or-NIL)` for a window already cut out of the results.
+pub fn write_partial_window(
+    out: &mut Vec<u8>,
+    window: &[u32],
+    range: crate::proto::command::PartialRange,
+    as_set: bool,
+) {
     use crate::proto::command::PartialRange;
-    let window = partial_window(items, range);
     let text = match range {
         PartialRange::First { from, to } => format!("{from}:{to}"),
         PartialRange::Last { from, to } => format!("-{from}:-{to}"),
@@ -104,7 +118,7 @@ pub fn write_partial_result(
     if window.is_empty() {
         out.extend_from_slice(b"NIL");
     } else if as_set {
-        crate::imap::response::number_set(out, &window);
+        crate::imap::response::number_set(out, window);
     } else {
         let list: Vec<String> = window.iter().map(u32::to_string).collect();
         out.extend_from_slice(list.join(",").as_bytes());

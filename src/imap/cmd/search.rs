@@ -5,6 +5,7 @@
 
 use mail_parser::MimeHeaders;
 
+use crate::imap::context::LiveSearch;
 use crate::imap::fetchdata::FetchData;
 use crate::imap::response::number_set;
 use crate::imap::session::{Done, Error, Outcome, Session};
@@ -12,13 +13,43 @@ use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
 use crate::store::{MessageRecord, Reader, StoreError, flag};
 
 /// What a search needs to know beyond the message itself.
-struct Env {
-    /// (sequence number, UID) of every message, for sequence-set keys and `*`.
-    max_seq: u32,
-    max_uid: u32,
-    recent: (u32, u32),
-    saved: Option<Vec<u32>>,
-    now: i64,
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// The highest sequence number and UID, for sequence-set keys and `*`.
+    pub max_seq: u32,
+    pub max_uid: u32,
+    pub recent: (u32, u32),
+    /// The SEARCHRES result (`$`), UIDs ascending.
+    pub saved: Option<Vec<u32>>,
+    pub now: i64,
+}
+
+impl Env {
+    /// The environment of a search in the selected mailbox, now.
+    pub fn of(sel: &crate::imap::selected::Selected, saved: Option<Vec<u32>>) -> Env {
+        Env {
+            max_seq: sel.exists(),
+            max_uid: sel.max_uid(),
+            recent: sel.recent,
+            saved,
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Whether one message matches `key` (an updating search re-checks the messages that changed).
+pub fn matches(
+    r: &Reader,
+    key: &SearchKey,
+    seq: u32,
+    uid: u32,
+    m: MessageRecord,
+    env: &Env,
+) -> Result<bool, StoreError> {
+    eval(key, &mut Candidate { r, seq, uid, m, data: None, raw: None }, env)
 }
 
 /// One message under evaluation, with what was loaded for it so far.
@@ -213,16 +244,7 @@ fn uses_modseq(k: &SearchKey) -> bool {
 /// highest MODSEQ among them.
 pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, u64), Error> {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
-    let env = Env {
-        max_seq: sel.exists(),
-        max_uid: sel.max_uid(),
-        recent: sel.recent,
-        saved: s.saved.clone(),
-        now: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    };
+    let env = Env::of(sel, s.saved.clone());
     let mailbox = sel.mailbox;
     let all: Vec<(u32, u32)> = sel.uids.iter().collect();
     let criteria = criteria.clone();
@@ -282,12 +304,35 @@ pub async fn run(
     out: &mut Vec<u8>,
 ) -> Outcome {
     check_charset(charset)?;
+    let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    if update {
+        crate::imap::context::check_tag(s, tag.as_str())?;
+    }
     let modseq = uses_modseq(criteria);
     if modseq {
         s.condstore = true;
     }
+    if let Some(returns) = returns
+        && !returns.is_empty()
+        && matches!(criteria, SearchKey::All)
+        && !returns.contains(&SearchReturn::Save)
+        && !update
+    {
+        return Ok(all_messages(s, uid, returns, tag, out));
+    }
     let (hits, max_modseq) = find(s, criteria).await?;
     let numbers: Vec<u32> = hits.iter().map(|(seq, u)| if uid { *u } else { *seq }).collect();
+    if update {
+        let live = LiveSearch::new(
+            tag.as_str().to_string(),
+            uid,
+            criteria.clone(),
+            None,
+            s.saved.clone(),
+            hits.iter().map(|(_, u)| *u).collect(),
+        );
+        crate::imap::context::start(s, live, out);
+    }
     let esearch = returns.is_some() || s.rev2;
     let returns: Vec<SearchReturn> = match returns {
         Some([]) | None => vec![SearchReturn::All],
@@ -342,4 +387,42 @@ pub async fn run(
     }
     out.extend_from_slice(b"\r\n");
     Ok(Done::text("SEARCH completed"))
+}
+
+/// `SEARCH RETURN (...) ALL`, the first screen of a desktop client (`UID SEARCH RETURN (PARTIAL
+/// -1:-50) ALL`): answered from the session's UID runs, touching only the numbers it returns
+/// rather than listing every message of the mailbox.
+fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out: &mut Vec<u8>) -> Done {
+    let Some(sel) = s.selected.as_ref() else { return Done::text("SEARCH completed") };
+    let n = sel.exists();
+    let number = |i: u32| if uid { sel.uid_of(i).unwrap_or(0) } else { i };
+    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+    for r in returns {
+        match r {
+            SearchReturn::Min if n > 0 => out.extend_from_slice(format!(" MIN {}", number(1)).as_bytes()),
+            SearchReturn::Max if n > 0 => out.extend_from_slice(format!(" MAX {}", number(n)).as_bytes()),
+            SearchReturn::Count => out.extend_from_slice(format!(" COUNT {n}").as_bytes()),
+            SearchReturn::All if n > 0 => {
+                out.extend_from_slice(b" ALL ");
+                if uid {
+                    sel.uids.write_set(out);
+                } else if n == 1 {
+                    out.extend_from_slice(b"1");
+                } else {
+                    out.extend_from_slice(format!("1:{n}").as_bytes());
+                }
+            }
+            SearchReturn::Partial(range) => {
+                let window: Vec<u32> =
+                    super::partial_positions(n as usize, *range).map(|i| number(i as u32 + 1)).collect();
+                super::write_partial_window(out, &window, *range, true);
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    Done::text("SEARCH completed")
 }

@@ -41,8 +41,8 @@ pub async fn run(
     };
     let (rec, uids) = s
         .read(move |r| {
-            let mut map = SeqMap::new();
-            r.scan_uids(id, |u| map.push(u))?;
+            // A few runs, however large the mailbox (format 2's UID_RUNS): SELECT stays flat.
+            let map = SeqMap::from_runs(r.uid_runs(id)?);
             Ok((r.mailbox(id)?, map))
         })
         .await?;
@@ -110,6 +110,7 @@ pub async fn run(
         recent,
         pending_expunge: BTreeSet::new(),
         own_modseqs: BTreeSet::new(),
+        contexts: Vec::new(),
     });
     s.state = State::Selected;
     let verb = if examine { "EXAMINE" } else { "SELECT" };

@@ -1,20 +1,21 @@
 //! SORT and UID SORT (RFC 5256 §3) with ESORT results (RFC 5267 §3) and DISPLAYFROM /
-//! DISPLAYTO (RFC 5957). The keys come from the FETCH data computed at delivery (base subject,
-//! first addresses, Date header); only DISPLAYFROM/DISPLAYTO read the header bytes.
+//! DISPLAYTO (RFC 5957). Every key comes from the FETCH data computed at delivery (base subject,
+//! first addresses, display names, Date header): sorting parses no message.
 
 use std::cmp::Ordering;
 
 use super::search::{check_charset, find};
-use crate::imap::fetchdata::FetchData;
+use crate::imap::context::LiveSearch;
+use crate::imap::fetchdata::{FetchData, display_key};
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, SearchReturn, SortCriterion, SortKey, Tag};
-use crate::store::StoreError;
+use crate::store::{MessageRecord, Reader, StoreError};
 
 /// One message's sort keys, filled for the criteria asked.
 #[derive(Default)]
-struct Keys {
+pub struct Keys {
     seq: u32,
-    uid: u32,
+    pub uid: u32,
     arrival: i64,
     date: i64,
     size: u32,
@@ -26,20 +27,44 @@ struct Keys {
     display_to: String,
 }
 
-/// RFC 5957: the display name if there is one, else the address; compared case-insensitively.
-fn display(raw_header: &[u8], field: &str) -> String {
-    let Some(msg) = mail_parser::MessageParser::default().parse_headers(raw_header) else {
-        return String::new();
-    };
-    let addr = match field {
-        "From" => msg.from(),
-        _ => msg.to(),
-    };
-    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
-    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
+/// Reads the keys `criteria` need of one message, from its record and the FETCH data stored at
+/// delivery (DISPLAYFROM / DISPLAYTO also read the header bytes).
+pub fn keys_of(
+    r: &Reader,
+    seq: u32,
+    uid: u32,
+    m: &MessageRecord,
+    criteria: &[SortCriterion],
+) -> Result<Keys, StoreError> {
+    let need_data = criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
+    let need_header = criteria.iter().any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo));
+    let mut k =
+        Keys { seq, uid, arrival: m.internal_date, date: m.internal_date, size: m.size, ..Keys::default() };
+    if need_data {
+        let d = FetchData::decode(&r.blob(m.blob)?.fetch_data)
+            .ok_or_else(|| StoreError::Corrupt("FETCH data".into()))?;
+        // RFC 5256 §3: DATE falls back to the internal date without a Date header.
+        k.date = d.date.unwrap_or(m.internal_date);
+        k.subject = d.sort_subject;
+        k.from = d.from_addr;
+        k.to = d.to_addr;
+        k.cc = d.cc_addr;
+        if need_header {
+            (k.display_from, k.display_to) = match d.display {
+                Some(keys) => keys,
+                // Stored before format 2 of the FETCH data: read the header.
+                None => {
+                    let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
+                    (display_key(&header, "From"), display_key(&header, "To"))
+                }
+            };
+        }
+    }
+    Ok(k)
 }
 
-fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Ordering {
+/// RFC 5256 §3 order; ties by sequence number, which within one snapshot is UID order.
+pub fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Ordering {
     for c in criteria {
         let o = match c.key {
             SortKey::Arrival => a.arrival.cmp(&b.arrival),
@@ -57,8 +82,8 @@ fn compare(a: &Keys, b: &Keys, criteria: &[SortCriterion]) -> Ordering {
             return o;
         }
     }
-    // RFC 5256 §3: ties are broken by sequence number.
-    a.seq.cmp(&b.seq)
+    // RFC 5256 §3: ties are broken by sequence number (the same order as UIDs).
+    a.uid.cmp(&b.uid)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -73,47 +98,39 @@ pub async fn run(
     out: &mut Vec<u8>,
 ) -> Outcome {
     check_charset(Some(charset))?;
+    let update = returns.is_some_and(|r| r.contains(&SearchReturn::Update));
+    if update {
+        crate::imap::context::check_tag(s, tag.as_str())?;
+    }
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     let mailbox = sel.mailbox;
     let (hits, _) = find(s, search).await?;
     let crit = criteria.to_vec();
-    let need_data = crit.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
-    let need_header = crit.iter().any(|c| matches!(c.key, SortKey::DisplayFrom | SortKey::DisplayTo));
+    let for_keys = crit.clone();
     let mut keys: Vec<Keys> = s
         .read(move |r| {
             let mut v = Vec::with_capacity(hits.len());
             for (seq, u) in hits {
                 let Some(m) = r.message(mailbox, u)? else { continue };
-                let mut k = Keys {
-                    seq,
-                    uid: u,
-                    arrival: m.internal_date,
-                    date: m.internal_date,
-                    size: m.size,
-                    ..Keys::default()
-                };
-                if need_data {
-                    let d = FetchData::decode(&r.blob(m.blob)?.fetch_data)
-                        .ok_or_else(|| StoreError::Corrupt("FETCH data".into()))?;
-                    // RFC 5256 §3: DATE falls back to the internal date without a Date header.
-                    k.date = d.date.unwrap_or(m.internal_date);
-                    k.subject = d.sort_subject;
-                    k.from = d.from_addr;
-                    k.to = d.to_addr;
-                    k.cc = d.cc_addr;
-                    if need_header {
-                        let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
-                        k.display_from = display(&header, "From");
-                        k.display_to = display(&header, "To");
-                    }
-                }
-                v.push(k);
+                v.push(keys_of(r, seq, u, &m, &for_keys)?);
             }
             Ok(v)
         })
         .await?;
     keys.sort_by(|a, b| compare(a, b, &crit));
     let numbers: Vec<u32> = keys.iter().map(|k| if uid { k.uid } else { k.seq }).collect();
+    if update {
+        let results = keys.iter().map(|k| k.uid).collect();
+        let live = LiveSearch::new(
+            tag.as_str().to_string(),
+            uid,
+            search.clone(),
+            Some(crit),
+            s.saved.clone(),
+            results,
+        );
+        crate::imap::context::start(s, live, out);
+    }
     match returns {
         None => {
             out.extend_from_slice(b"* SORT");

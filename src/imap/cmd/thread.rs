@@ -1,11 +1,11 @@
-//! THREAD and UID THREAD (RFC 5256 §4): ORDEREDSUBJECT and REFERENCES. Subjects and dates come
-//! from the FETCH data computed at delivery; REFERENCES reads Message-ID, References and
-//! In-Reply-To from the header bytes of the matching messages.
+//! THREAD and UID THREAD (RFC 5256 §4): ORDEREDSUBJECT and REFERENCES. Subjects, dates,
+//! Message-IDs and references all come from the FETCH data computed at delivery (`ThreadKeys`);
+//! only messages stored before format 2 of that data have their header read here.
 
 use std::collections::HashMap;
 
 use super::search::{check_charset, find};
-use crate::imap::fetchdata::FetchData;
+use crate::imap::fetchdata::{FetchData, ThreadKeys};
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, ThreadAlgorithm};
 use crate::store::StoreError;
@@ -26,38 +26,6 @@ struct Node {
     msg: Option<usize>,
     parent: Option<usize>,
     children: Vec<usize>,
-}
-
-fn ids(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = value;
-    while let Some(start) = rest.find('<') {
-        let Some(end) = rest[start..].find('>') else { break };
-        out.push(rest[start + 1..start + end].trim().to_ascii_lowercase());
-        rest = &rest[start + end + 1..];
-    }
-    out
-}
-
-fn header_field(header: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(header);
-    let mut found: Option<String> = None;
-    for line in text.split("\r\n") {
-        if let Some(f) = found.as_mut() {
-            if line.starts_with([' ', '\t']) {
-                f.push(' ');
-                f.push_str(line.trim());
-                continue;
-            }
-            return found;
-        }
-        if let Some((n, v)) = line.split_once(':')
-            && n.trim().eq_ignore_ascii_case(name)
-        {
-            found = Some(v.trim().to_string());
-        }
-    }
-    found
 }
 
 /// The earliest date in a subtree (for ordering siblings and threads, RFC 5256 §4 step 4).
@@ -297,14 +265,11 @@ pub async fn run(
                 let d = FetchData::decode(&r.blob(m.blob)?.fetch_data)
                     .ok_or_else(|| StoreError::Corrupt("FETCH data".into()))?;
                 let (message_id, references) = if refs {
-                    let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
-                    let mid = header_field(&header, "Message-ID").and_then(|v| ids(&v).into_iter().next());
-                    let mut refs = header_field(&header, "References").map(|v| ids(&v)).unwrap_or_default();
-                    if refs.is_empty() {
-                        refs = header_field(&header, "In-Reply-To").map(|v| ids(&v)).unwrap_or_default();
-                        refs.truncate(1);
-                    }
-                    (mid, refs)
+                    let keys = match d.thread {
+                        Some(k) => k,
+                        None => ThreadKeys::from_header(&r.blob_bytes(m.blob, 0, d.header_len as usize)?),
+                    };
+                    (keys.message_id, keys.references)
                 } else {
                     (None, Vec::new())
                 };
@@ -363,14 +328,5 @@ mod tests {
         ];
         assert_eq!(ordered_subject(&msgs), "(1 (3)(4))(2)");
         assert_eq!(ordered_subject(&msgs[..3]), "(1 3)(2)");
-    }
-
-    #[test]
-    fn message_ids() {
-        assert_eq!(ids("<A@x> <b@y>"), ["a@x", "b@y"]);
-        assert_eq!(
-            header_field(b"References: <a@x>\r\n <b@y>\r\nSubject: s\r\n\r\n", "references").as_deref(),
-            Some("<a@x> <b@y>")
-        );
     }
 }

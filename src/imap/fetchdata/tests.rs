@@ -627,10 +627,26 @@ fn encode_decode_round_trip() {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(FetchData::decode(&longer), None);
-        let mut v2 = bytes.clone();
-        v2[0] = 2;
-        assert_eq!(FetchData::decode(&v2), None);
+        let mut v3 = bytes.clone();
+        v3[0] = 3;
+        assert_eq!(FetchData::decode(&v3), None);
     }
+}
+
+/// Data stored by version 1 (before thread keys) is still read, with `thread: None`.
+#[test]
+fn version_1_data_is_read() {
+    let mut fd = compute_ok(&crlf(RFC3501));
+    assert!(fd.thread.as_ref().is_some_and(|k| k.message_id.is_some()), "{:?}", fd.thread);
+    assert_eq!(fd.display, Some(("terry gray".into(), "imap@cac.washington.edu".into())));
+    fd.thread = None;
+    fd.display = None;
+    let mut bytes = fd.encode();
+    // Version 2 ends with the thread keys (no Message-ID: 1 byte, no references: 4 bytes) and
+    // the two display keys (empty: 4 bytes each).
+    bytes.truncate(bytes.len() - 13);
+    bytes[0] = 1;
+    assert_eq!(FetchData::decode(&bytes), Some(fd));
 }
 
 #[test]

@@ -46,7 +46,7 @@ impl Parser<'_> {
     }
 
     /// search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" (RFC 4731, RFC 5182) /
-    /// "PARTIAL" SP partial-range (RFC 9394)
+    /// "PARTIAL" SP partial-range (RFC 9394) / "CONTEXT" / "UPDATE" (RFC 5267)
     fn search_return_opt(&mut self) -> PResult<SearchReturn> {
         let name = self.name();
         Ok(match name.as_str() {
@@ -55,6 +55,9 @@ impl Parser<'_> {
             "ALL" => SearchReturn::All,
             "COUNT" => SearchReturn::Count,
             "SAVE" => SearchReturn::Save,
+            // RFC 5267 §5: modifier-context / modifier-update.
+            "CONTEXT" => SearchReturn::Context,
+            "UPDATE" => SearchReturn::Update,
             "PARTIAL" => {
                 self.sp()?;
                 SearchReturn::Partial(self.partial_range()?)

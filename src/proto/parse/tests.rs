@@ -1335,3 +1335,23 @@ fn sequence_set_forms() {
         assert!(parse_command(format!("a FETCH {bad} FLAGS\r\n").as_bytes()).is_err(), "{bad}");
     }
 }
+
+/// RFC 5267: CONTEXT and UPDATE return options (§4.2, §4.3), CANCELUPDATE (§4.3.5, the §4.3
+/// examples).
+#[test]
+fn rfc5267_contexts() {
+    let (uid, ret, _, _) = search_of("B01 UID SEARCH RETURN (UPDATE COUNT) DELETED KEYWORD $Junk\r\n");
+    assert!(uid);
+    assert_eq!(ret, Some(vec![SearchReturn::Update, SearchReturn::Count]));
+    let (_, ret, _, _) = search_of("A01 SEARCH RETURN (CONTEXT COUNT) UNDELETED UNKEYWORD $Junk\r\n");
+    assert_eq!(ret, Some(vec![SearchReturn::Context, SearchReturn::Count]));
+    assert_eq!(
+        body("B04 CANCELUPDATE \"B01\"\r\n"),
+        CommandBody::CancelUpdate { tags: NonEmpty::new("B01".to_string()) }
+    );
+    let mut two = NonEmpty::new("B01".to_string());
+    two.push("B02".to_string());
+    assert_eq!(body("B05 CANCELUPDATE \"B01\" \"B02\"\r\n"), CommandBody::CancelUpdate { tags: two });
+    err("B06 CANCELUPDATE\r\n");
+    err("B07 CANCELUPDATE B01\r\n");
+}
