@@ -382,3 +382,145 @@ fn probe_reports_every_row() {
     let (o, _) = probe(&["imap://192.0.2.1:143", "--plain"]);
     assert_eq!(o.status.code(), Some(64), "{}", text(&o));
 }
+
+/// A scripted source server on loopback: `(true, line)` is sent, `(false, line)` must arrive.
+fn scripted_source(script: Vec<(bool, String)>) -> (u16, std::thread::JoinHandle<Result<(), String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        let (s, _) = l.accept().map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+        let mut w = s;
+        for (send, line) in script {
+            if send {
+                w.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+            } else {
+                let mut got = String::new();
+                r.read_line(&mut got).map_err(|e| format!("waiting for {line:?}: {e}"))?;
+                if got.trim_end() != line {
+                    return Err(format!("expected {line:?}, got {got:?}"));
+                }
+            }
+        }
+        Ok(())
+    });
+    (port, h)
+}
+
+/// A Courier-style source: folders under the personal namespace `INBOX.` with `.` as the
+/// delimiter, a \Noselect parent, a "Sent Items" with \Sent, a virtual \All folder, a
+/// modified UTF-7 name; no COMPRESS, no LITERAL+.
+#[test]
+fn import_imap_maps_a_courier_style_source() {
+    let mut dst = Server::start("remote-courier", "");
+    dst.stop();
+    let msg = |n: &str| format!("Subject: {n}\r\nMessage-ID: <{n}@old>\r\n\r\nbody {n}\r\n");
+    let fetch = |seq: u32, uid: u32, flags: &str, date: &str, body: &str| {
+        format!(
+            "* {seq} FETCH (UID {uid} FLAGS ({flags}) INTERNALDATE \"{date}\" RFC822.SIZE {} BODY[] {{{}}}\r\n{body})\r\n",
+            body.len(),
+            body.len()
+        )
+    };
+    let s = |l: &str| (true, format!("{l}\r\n"));
+    let c = |l: &str| (false, l.to_string());
+    let script = vec![
+        s("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] Courier-IMAP ready"),
+        c("A1 LOGIN \"bob\" \"old-secret\""),
+        s("A1 OK [CAPABILITY IMAP4rev1 NAMESPACE UIDPLUS CHILDREN] LOGIN Ok."),
+        c("A2 NAMESPACE"),
+        s("* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\"))"),
+        s("A2 OK NAMESPACE completed."),
+        c("A3 LIST \"\" \"*\""),
+        s("* LIST (\\HasChildren) \".\" INBOX"),
+        s("* LIST (\\HasNoChildren \\Sent) \".\" \"INBOX.Sent Items\""),
+        s("* LIST (\\Noselect \\HasChildren) \".\" INBOX.Archive"),
+        s("* LIST (\\HasNoChildren) \".\" INBOX.Archive.2024"),
+        s("* LIST (\\HasNoChildren) \".\" INBOX.&AMQ-rger"),
+        s("* LIST (\\HasNoChildren \\All) \".\" \"INBOX.All Mail\""),
+        s("A3 OK LIST completed"),
+        c("A4 EXAMINE \"INBOX\""),
+        s("* FLAGS (\\Draft \\Answered \\Flagged \\Deleted \\Seen $Forwarded)"),
+        s("* 2 EXISTS"),
+        s("* 0 RECENT"),
+        s("* OK [UIDVALIDITY 1700000000] Ok"),
+        s("A4 OK [READ-ONLY] Ok"),
+        c("A5 UID FETCH 1:* (UID RFC822.SIZE)"),
+        s(&format!("* 1 FETCH (UID 7 RFC822.SIZE {})", msg("one").len())),
+        s(&format!("* 2 FETCH (RFC822.SIZE {} UID 9)", msg("two").len())),
+        s("A5 OK FETCH completed."),
+        c("A6 UID FETCH 7:9 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        (true, fetch(1, 7, "\\Seen $Forwarded", "03-Feb-2019 10:11:12 +0100", &msg("one"))),
+        (true, fetch(2, 9, "\\Flagged \\Recent", " 4-Feb-2019 23:00:00 -0500", &msg("two"))),
+        s("A6 OK FETCH completed."),
+        c("A7 EXAMINE \"INBOX.Archive.2024\""),
+        s("* 1 EXISTS"),
+        s("* OK [UIDVALIDITY 1700000001] Ok"),
+        s("A7 OK [READ-ONLY] Ok"),
+        c("A8 UID FETCH 1:* (UID RFC822.SIZE)"),
+        s(&format!("* 1 FETCH (UID 3 RFC822.SIZE {})", msg("archived").len())),
+        s("A8 OK FETCH completed."),
+        c("A9 UID FETCH 3:3 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        (true, fetch(1, 3, "\\Seen", "01-Jan-2024 00:00:00 +0000", &msg("archived"))),
+        s("A9 OK FETCH completed."),
+        c("A10 EXAMINE \"INBOX.Sent Items\""),
+        s("* 1 EXISTS"),
+        s("* OK [UIDVALIDITY 1700000002] Ok"),
+        s("A10 OK [READ-ONLY] Ok"),
+        c("A11 UID FETCH 1:* (UID RFC822.SIZE)"),
+        s(&format!("* 1 FETCH (UID 5 RFC822.SIZE {})", msg("sent").len())),
+        s("A11 OK FETCH completed."),
+        c("A12 UID FETCH 5:5 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        (true, fetch(1, 5, "\\Seen \\Answered", "02-Jan-2024 08:00:00 +0000", &msg("sent"))),
+        s("A12 OK FETCH completed."),
+        c("A13 EXAMINE \"INBOX.&AMQ-rger\""),
+        s("* 0 EXISTS"),
+        s("* OK [UIDVALIDITY 1700000003] Ok"),
+        s("A13 OK [READ-ONLY] Ok"),
+        c("A14 LOGOUT"),
+        s("* BYE Courier-IMAP server shutting down"),
+        s("A14 OK LOGOUT completed"),
+    ];
+    let (port, server) = scripted_source(script);
+    let o = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dst.data())
+        .args(["import", "imap", &format!("imap://bob@127.0.0.1:{port}"), "--user", USER, "--plain"])
+        .env("APPLIANCED_IMPORT_PASSWORD", "old-secret")
+        .output()
+        .expect("import");
+    server.join().expect("thread").expect("the source's script");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 4 messages from 4 folders (0 already imported before, 0 skipped)"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("skipping INBOX.All Mail: a virtual folder"), "{}", text(&o));
+    assert!(text(&o).contains("Sent Items goes to Sent"), "{}", text(&o));
+    dst.restart();
+    let mut c = dst.login();
+    let names = names(&mut c);
+    let expected: BTreeSet<String> =
+        ["INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive", "Archive/2024", "&AMQ-rger"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    assert_eq!(names, expected);
+    c.run(
+        "C: a STATUS Archive/2024 (MESSAGES)
+         S: * STATUS Archive/2024 (MESSAGES 1)
+         S: a OK *
+         C: b STATUS Sent (MESSAGES)
+         S: * STATUS Sent (MESSAGES 1)
+         S: b OK *
+         C: s EXAMINE INBOX
+         S: s OK *
+         C: f FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])
+         S: * 1 FETCH (FLAGS (\\Seen *$Forwarded) INTERNALDATE \"03-Feb-2019 10:11:12 +0100\" *Subject: one*
+         S: * 2 FETCH (FLAGS (\\Flagged*) INTERNALDATE \"04-Feb-2019 23:00:00 -0500\" *Subject: two*
+         S: f OK *",
+    );
+}

@@ -371,7 +371,17 @@ fn special_from_attrs(attrs: &[String]) -> SpecialUse {
 
 /// The local name of a source folder: levels split at the source's delimiter and joined with
 /// `/` (a `/` inside a level becomes `_`), INBOX in any case as INBOX.
-fn local_name(decoded: &str, delimiter: Option<char>) -> String {
+fn local_name(decoded: &str, delimiter: Option<char>, prefix: &str) -> String {
+    // Courier and Cyrus keep every folder under a personal namespace `INBOX.`: `INBOX.Sent` is
+    // the user's Sent, not a child of INBOX (RFC 2342 §3).
+    let decoded = match decoded.get(..prefix.len()) {
+        Some(head)
+            if !prefix.is_empty() && head.eq_ignore_ascii_case(prefix) && decoded.len() > prefix.len() =>
+        {
+            &decoded[prefix.len()..]
+        }
+        _ => decoded,
+    };
     let levels: Vec<String> = match delimiter {
         Some(d) if d != '/' => decoded.split(d).map(|l| l.replace('/', "_")).collect(),
         _ => decoded.split('/').map(str::to_string).collect(),
@@ -381,6 +391,28 @@ fn local_name(decoded: &str, delimiter: Option<char>) -> String {
         levels[0] = "INBOX".into();
     }
     levels.join("/")
+}
+
+/// The prefix of the first personal namespace (`INBOX.` on Courier), decoded, or "".
+/// `namespace-response = "NAMESPACE" SP namespace SP namespace SP namespace`, where
+/// `namespace = nil / "(" 1*namespace-descr ")"` and `namespace-descr = "(" string SP
+/// (DQUOTE QUOTED-CHAR DQUOTE / nil) [namespace-response-extensions] ")"` (RFC 9051 §7.3.5).
+fn personal_prefix(reply: &crate::client::Reply) -> String {
+    reply
+        .untagged
+        .iter()
+        .find_map(|u| match u {
+            Untagged::Other { keyword, rest, .. } if keyword == "NAMESPACE" => {
+                let first = rest.first()?.as_list()?.first()?.as_list()?;
+                let prefix = first.first()?.as_bytes()?;
+                Some(
+                    decode_modified_utf7(&prefix)
+                        .unwrap_or_else(|_| String::from_utf8_lossy(&prefix).into_owned()),
+                )
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// Flags and keywords from a FETCH FLAGS list; `\Recent` and unknown system flags are dropped.
@@ -481,6 +513,8 @@ impl Job<'_> {
 
     /// LIST "" "*" (RFC 9051 §6.3.9): the selectable folders, mapped to local names.
     async fn folders(&mut self, c: &mut Connection) -> Result<Vec<Folder>, ImportError> {
+        let prefix =
+            if c.has("NAMESPACE") { personal_prefix(&c.ok("NAMESPACE").await?) } else { String::new() };
         let reply = c.ok("LIST \"\" \"*\"").await?;
         let mut out: Vec<Folder> = Vec::new();
         for u in reply.untagged {
@@ -498,7 +532,7 @@ impl Job<'_> {
                 continue;
             }
             let decoded = decode_modified_utf7(&name).unwrap_or_else(|_| source.clone());
-            let target = local_name(&decoded, delimiter);
+            let target = local_name(&decoded, delimiter, &prefix);
             if target.is_empty() || target.split('/').any(str::is_empty) {
                 self.progress.message(&format!("skipping {source}: no usable local name"));
                 self.summary.warnings += 1;
@@ -910,10 +944,12 @@ mod tests {
 
     #[test]
     fn names_and_flags() {
-        assert_eq!(local_name("INBOX.Archive.2024", Some('.')), "INBOX/Archive/2024");
-        assert_eq!(local_name("inbox", Some('/')), "INBOX");
-        assert_eq!(local_name("a/b.c", Some('.')), "a_b/c");
-        assert_eq!(local_name("Ärger/x", None), "Ärger/x");
+        assert_eq!(local_name("INBOX.Archive.2024", Some('.'), ""), "INBOX/Archive/2024");
+        assert_eq!(local_name("INBOX.Archive.2024", Some('.'), "INBOX."), "Archive/2024");
+        assert_eq!(local_name("inbox", Some('.'), "INBOX."), "INBOX");
+        assert_eq!(local_name("inbox", Some('/'), ""), "INBOX");
+        assert_eq!(local_name("a/b.c", Some('.'), ""), "a_b/c");
+        assert_eq!(local_name("Ärger/x", None, ""), "Ärger/x");
         let v = Value::List(vec![
             Value::Atom("\\Seen".into()),
             Value::Atom("\\Recent".into()),
