@@ -452,6 +452,8 @@ fn import_imap_maps_a_courier_style_source() {
         s(&format!("* 2 FETCH (RFC822.SIZE {} UID 9)", msg("two").len())),
         s("A5 OK FETCH completed."),
         c("A6 UID FETCH 7:9 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        // An unsolicited flag update (another client) is not an answer.
+        s("* 2 FETCH (FLAGS (\\Flagged) UID 9)"),
         (true, fetch(1, 7, "\\Seen $Forwarded", "03-Feb-2019 10:11:12 +0100", &msg("one"))),
         (true, fetch(2, 9, "\\Flagged \\Recent", " 4-Feb-2019 23:00:00 -0500", &msg("two"))),
         s("A6 OK FETCH completed."),

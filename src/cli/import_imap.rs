@@ -754,12 +754,15 @@ impl Job<'_> {
                 }
             }
             let Some(uid) = uid.filter(|u| (first..=last).contains(u)) else { continue };
+            // A FETCH without the body is an unsolicited flag update (RFC 9051 §7.5.2), not
+            // the answer; a second answer for a UID is ignored.
+            let Some(body) = body else { continue };
             if got.contains_key(&uid) {
                 continue;
             }
             answered += 1;
             let body = match body {
-                Some(Value::Str(b)) => b,
+                Value::Str(b) => b,
                 _ => {
                     self.progress
                         .message(&format!("skipping UID {uid} of {source}: the server sent no body"));
