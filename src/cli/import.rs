@@ -33,6 +33,7 @@ pub struct ImportCmd {
 #[argh(subcommand)]
 enum Source {
     Maildir(MaildirSource),
+    Imap(super::import_imap::ImapSource),
 }
 
 /// A Maildir++ tree (Dovecot, Courier): folders, flags and dates kept.
@@ -81,7 +82,7 @@ fn folders(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     Ok(out)
 }
 
-fn special_use(name: &str) -> SpecialUse {
+pub(super) fn special_use(name: &str) -> SpecialUse {
     match name {
         "Drafts" => SpecialUse::Drafts,
         "Sent" => SpecialUse::Sent,
@@ -93,7 +94,10 @@ fn special_use(name: &str) -> SpecialUse {
 }
 
 pub fn run(cmd: ImportCmd, config: &Config, paths: &Paths) -> u8 {
-    let Source::Maildir(src) = cmd.source;
+    let src = match cmd.source {
+        Source::Maildir(src) => src,
+        Source::Imap(src) => return super::import_imap::run(src, config, paths),
+    };
     if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
         return fail(exit::TEMPFAIL, "the server is running: stop it for the import");
     }

@@ -10,13 +10,25 @@
 //! applianced [--data-dir DIR] check                            # verify the database
 //! applianced [--data-dir DIR] trace [ACCOUNT on|off]           # protocol trace in the running
 //!                                                              # server, until it stops
+//! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
+//! applianced [--data-dir DIR] import maildir DIR --user ADDRESS
+//! applianced [--data-dir DIR] export maildir DIR --user ADDRESS
+//! applianced [--data-dir DIR] import imap imaps://LOGIN@HOST[:PORT] --user ADDRESS
+//!                   [--password-file FILE] [--insecure] [--ca FILE] [--plain] [--force] [--batch N]
+//! applianced probe imaps://[LOGIN@]HOST[:PORT] [--user LOGIN] [--password-file FILE]
+//!                   [--folder NAME] [--insecure] [--ca FILE] [--plain] [--push] [--json]
 //! ```
+//!
+//! `import imap` (src/cli/import_imap.rs) and `probe` (src/cli/probe.rs) speak IMAP as a client
+//! through `crate::client`; `probe` needs no data directory.
 
 mod address;
 mod backup;
 mod deliver;
 mod import;
+mod import_imap;
 mod init;
+mod probe;
 mod progress;
 mod trace;
 mod user;
@@ -78,6 +90,7 @@ pub enum Command {
     Restore(backup::RestoreCmd),
     Import(import::ImportCmd),
     Export(import::ExportCmd),
+    Probe(probe::ProbeCmd),
     Trace(trace::TraceCmd),
 }
 
@@ -116,10 +129,15 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
     code
 }
 
-pub fn run(args: Args) -> u8 {
+pub fn run(mut args: Args) -> u8 {
     if args.init {
         init_logging("warn");
         return init::run(&args);
+    }
+    // The probe measures a server from outside: it needs no data directory or config.
+    if let Some(Command::Probe(cmd)) = args.command.take_if(|c| matches!(c, Command::Probe(_))) {
+        init_logging("warn");
+        return probe::run(cmd);
     }
     let config_file = Paths::config_file(args.data_dir.as_deref(), args.config.as_deref());
     let (config, paths) = match load(&config_file, args.data_dir.as_deref()) {
@@ -177,6 +195,10 @@ pub fn run(args: Args) -> u8 {
         Some(Command::Check(_)) => {
             init_logging("warn");
             check(&config, &paths)
+        }
+        Some(Command::Probe(cmd)) => {
+            init_logging("warn");
+            probe::run(cmd)
         }
     }
 }
