@@ -4,6 +4,7 @@
 //! it does no socket IO.
 
 use crate::imap::fetchdata;
+use crate::migrate::{self, Batch};
 use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
 
 /// Exit codes of `<sysexits.h>`, which MTAs understand.
@@ -63,6 +64,18 @@ pub enum Request {
     Backup {
         path: String,
     },
+    /// Messages for one account, added in one durable commit (import); the payload is
+    /// [`Batch::encode`]. Answered after the commit.
+    AppendBatch {
+        account: String,
+        batch: Batch,
+    },
+    /// Every mailbox and message of an account, streamed (export); see [`crate::migrate`] for
+    /// the stream. Only the control socket serves it (`server::control`), or
+    /// [`crate::migrate::export`] on an open store.
+    Export {
+        account: String,
+    },
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -115,11 +128,29 @@ impl Request {
             Request::DomainDel { domain } => format!("DOMAIN-DEL {domain}\n").into_bytes(),
             Request::DomainList => b"DOMAIN-LIST\n".to_vec(),
             Request::Backup { path } => format!("BACKUP {path}\n").into_bytes(),
+            Request::AppendBatch { account, batch } => {
+                let payload = batch.encode();
+                let mut out = format!("APPEND-BATCH {} {account}\n", payload.len()).into_bytes();
+                out.extend_from_slice(&payload);
+                return out;
+            }
+            Request::Export { account } => format!("EXPORT {account}\n").into_bytes(),
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
         }
         out
+    }
+
+    /// Takes the payload whose length [`Request::parse_header`] returned.
+    pub fn attach_payload(&mut self, payload: Vec<u8>) -> Result<(), String> {
+        match self {
+            Request::Deliver { message, .. } => *message = payload,
+            Request::AppendBatch { batch, .. } => *batch = Batch::decode(&payload)?,
+            _ if payload.is_empty() => {}
+            _ => return Err("this request takes no payload".into()),
+        }
+        Ok(())
     }
 
     /// Parses a header line; for `DELIVER` returns the payload length still to read.
@@ -148,6 +179,14 @@ impl Request {
             "DOMAIN-DEL" => Request::DomainDel { domain: arg()? },
             "DOMAIN-LIST" => Request::DomainList,
             "BACKUP" => Request::Backup { path: arg()? },
+            "APPEND-BATCH" => {
+                let len: usize = arg()?.parse().map_err(|_| "APPEND-BATCH: bad length".to_string())?;
+                if len > MAX_PAYLOAD {
+                    return Err("APPEND-BATCH: batch too large".into());
+                }
+                return Ok((Request::AppendBatch { account: arg()?, batch: Batch::default() }, len));
+            }
+            "EXPORT" => Request::Export { account: arg()? },
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -190,6 +229,11 @@ fn store_failure(e: &StoreError) -> Response {
 pub fn execute(store: &Store, req: Request) -> Response {
     match req {
         Request::Deliver { recipients, message } => deliver(store, recipients, message),
+        Request::AppendBatch { account, batch } => migrate::append_batch(store, &account, batch),
+        Request::Export { account } => Response::fail(
+            exit::USAGE,
+            format!("export of {account}: a stream, served by the control socket"),
+        ),
         Request::UserAdd { address, password_hash } => {
             if let Err(e) = check_address(&address) {
                 return Response::fail(exit::USAGE, e);
@@ -407,6 +451,21 @@ mod tests {
         assert!(matches!(parsed, Request::Deliver { recipients, .. } if recipients.len() == 2));
         assert!(wire.ends_with(b"\nx"));
         assert!(Request::parse_header("FROB").is_err());
+        let mut b = Request::AppendBatch {
+            account: "a@b.c".into(),
+            batch: Batch { mailboxes: vec!["X Y".into()], messages: vec![] },
+        };
+        let wire = b.encode();
+        let nl = wire.iter().position(|&c| c == b'\n').unwrap_or(0);
+        let (mut parsed, len) =
+            Request::parse_header(std::str::from_utf8(&wire[..nl]).unwrap_or("")).expect("parses");
+        assert_eq!(len, wire.len() - nl - 1);
+        parsed.attach_payload(wire[nl + 1..].to_vec()).expect("payload");
+        assert_eq!(parsed, b);
+        if let Request::AppendBatch { batch, .. } = &mut b {
+            batch.mailboxes.clear();
+        }
+        assert_ne!(parsed, b);
         assert!(Request::parse_header("DELIVER 99999999999 a@b").is_err());
     }
 

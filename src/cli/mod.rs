@@ -8,14 +8,23 @@
 //! applianced [--data-dir DIR] user add|del|passwd|list ...
 //! applianced [--data-dir DIR] deliver ADDRESS...               # one message on stdin
 //! applianced [--data-dir DIR] check                            # verify the database
+//! applianced [--data-dir DIR] import maildir DIR --user ADDRESS  # Maildir++ (Dovecot), resumable
+//! applianced [--data-dir DIR] import mbox PATH --user ADDRESS [--folder NAME]
+//!                                                               # mbox file or Thunderbird/mutt tree
+//! applianced [--data-dir DIR] export maildir DIR --user ADDRESS  # an account as Maildir++
 //! ```
+//!
+//! `import` and `export` work with the server running (batches and the export stream go over
+//! the control socket, `sink.rs`) or stopped (the same code runs on the store opened here).
 
 mod address;
 mod backup;
 mod deliver;
 mod import;
 mod init;
+mod mbox;
 mod progress;
+pub mod sink;
 mod user;
 
 use std::path::{Path, PathBuf};
