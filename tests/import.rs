@@ -337,3 +337,19 @@ fn online_import_wakes_an_idle_client() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     c.run("S: * 3 EXISTS\nC: DONE\nS: i OK *");
 }
+
+#[test]
+fn an_import_over_quota_is_refused_whole_and_says_so() {
+    let s = Server::start("import-quota", "quota.messages = 2");
+    let mbox = s.dir.join("in.mbox");
+    let one = b"From a@b Thu Nov 29 03:26:00 2026\nSubject: x\n\nx\n\n";
+    std::fs::write(&mbox, [&one[..], &one[..], &one[..]].concat()).expect("mbox");
+    let o = s.cli(&["import", "mbox", mbox.to_str().expect("path"), "--user", USER], b"");
+    assert_eq!(o.status.code(), Some(75), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("over quota"), "{o:?}");
+    let o = s.cli(&["import", "mbox", mbox.to_str().expect("path"), "--user", "nobody@mail.test"], b"");
+    assert_eq!(o.status.code(), Some(67), "{o:?}");
+    // One batch, one commit: none of the three went in.
+    let mut c = s.login();
+    c.run("C: a STATUS INBOX (MESSAGES)\nS: * STATUS INBOX (MESSAGES 0)\nS: a OK *");
+}
