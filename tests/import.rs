@@ -339,17 +339,44 @@ fn online_import_wakes_an_idle_client() {
 }
 
 #[test]
-fn an_import_over_quota_is_refused_whole_and_says_so() {
-    let s = Server::start("import-quota", "quota.messages = 2");
+fn an_import_over_quota_stops_at_a_whole_batch_and_resumes_there() {
+    let mut s = Server::start("import-quota", "quota.messages = 600");
     let mbox = s.dir.join("in.mbox");
-    let one = b"From a@b Thu Nov 29 03:26:00 2026\nSubject: x\n\nx\n\n";
-    std::fs::write(&mbox, [&one[..], &one[..], &one[..]].concat()).expect("mbox");
-    let o = s.cli(&["import", "mbox", mbox.to_str().expect("path"), "--user", USER], b"");
+    let mut text = Vec::new();
+    for i in 0..1200 {
+        text.extend_from_slice(
+            format!("From a@b Thu Nov 29 03:26:00 2026\nSubject: {i}\n\nx\n\n").as_bytes(),
+        );
+    }
+    std::fs::write(&mbox, text).expect("mbox");
+    let path = mbox.to_str().expect("path");
+    // 500 fit, the next batch of 500 does not: it is refused whole.
+    let o = s.cli(&["import", "mbox", path, "--user", USER], b"");
     assert_eq!(o.status.code(), Some(75), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("over quota"), "{o:?}");
-    let o = s.cli(&["import", "mbox", mbox.to_str().expect("path"), "--user", "nobody@mail.test"], b"");
+    let o = s.cli(&["import", "mbox", path, "--user", "nobody@mail.test"], b"");
     assert_eq!(o.status.code(), Some(67), "{o:?}");
-    // One batch, one commit: none of the three went in.
     let mut c = s.login();
-    c.run("C: a STATUS INBOX (MESSAGES)\nS: * STATUS INBOX (MESSAGES 0)\nS: a OK *");
+    c.run("C: a STATUS INBOX (MESSAGES)\nS: * STATUS INBOX (MESSAGES 500)\nS: a OK *");
+    drop(c);
+    // More room: the next run starts after the 500 that are in, and duplicates none.
+    let cfg = s.data().join("applianced.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config").replace("messages = 600", "messages = 0");
+    std::fs::write(&cfg, text).expect("config");
+    s.restart();
+    let o = s.cli(&["import", "mbox", path, "--user", USER], b"");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("imported 700 messages from 1 mbox files, 1 of them resumed"), "{o:?}");
+    let mut c = s.login();
+    c.run(
+        "C: a STATUS INBOX (MESSAGES)
+         S: * STATUS INBOX (MESSAGES 1200)
+         S: a OK *
+         C: s SELECT INBOX
+         S: s OK *
+         C: f FETCH 500:501 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])
+         S: * 500 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {*}*Subject: 499*
+         S: * 501 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {*}*Subject: 500*
+         S: f OK *",
+    );
 }
