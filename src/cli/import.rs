@@ -360,8 +360,10 @@ impl MaildirWriter {
     fn item(&mut self, item: ExportItem) -> Result<(), String> {
         match item {
             ExportItem::Mailbox { name, messages } => {
+                if self.folder.is_some() {
+                    self.progress.finish();
+                }
                 self.end_folder()?;
-                self.progress.finish();
                 self.progress.relabel(name.clone(), Some(u64::from(messages)));
                 let dir = if name == "INBOX" {
                     self.root.clone()
