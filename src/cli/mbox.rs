@@ -71,8 +71,15 @@ fn join(prefix: Option<&str>, name: &str) -> String {
     }
 }
 
+/// Folder levels followed at most (a symbolic link may loop).
+const MAX_DEPTH: usize = 32;
+
 /// (folder, file) of every mbox file under `dir`, in name order; `notes` collects skipped files.
 fn walk(dir: &Path, prefix: Option<&str>, out: &mut Vec<(String, PathBuf)>, notes: &mut Vec<String>) {
+    if prefix.is_some_and(|p| p.matches('/').count() >= MAX_DEPTH) {
+        notes.push(format!("skipping {}: more than {MAX_DEPTH} folder levels", dir.display()));
+        return;
+    }
     let mut entries: Vec<_> = match std::fs::read_dir(dir) {
         Ok(e) => e.flatten().map(|e| e.path()).collect(),
         Err(e) => {
@@ -86,7 +93,10 @@ fn walk(dir: &Path, prefix: Option<&str>, out: &mut Vec<(String, PathBuf)>, note
         if name.starts_with('.') {
             continue;
         }
-        if path.is_dir() {
+        let link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if path.is_dir() && link {
+            notes.push(format!("skipping {} (a link to a directory: it may loop)", path.display()));
+        } else if path.is_dir() {
             let folder = name.strip_suffix(".sbd").unwrap_or(&name);
             walk(&path, Some(&join(prefix, folder)), out, notes);
         } else if path.is_file() {
