@@ -5,6 +5,7 @@
 
 use crate::imap::fetchdata;
 use crate::imap::trace::Switch;
+use crate::migrate::{self, Batch};
 use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
 
 /// Exit codes of `<sysexits.h>`, which MTAs understand.
@@ -72,6 +73,18 @@ pub enum Request {
         address: String,
         on: bool,
     },
+    /// Messages for one account, added in one durable commit (import); the payload is
+    /// [`Batch::encode`]. Answered after the commit.
+    AppendBatch {
+        account: String,
+        batch: Batch,
+    },
+    /// Every mailbox and message of an account, streamed (export); see [`crate::migrate`] for
+    /// the stream. Only the control socket serves it (`server::control`), or
+    /// [`crate::migrate::export`] on an open store.
+    Export {
+        account: String,
+    },
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -128,11 +141,29 @@ impl Request {
             Request::TraceSet { address, on } => {
                 format!("TRACE-SET {address} {}\n", if *on { "on" } else { "off" }).into_bytes()
             }
+            Request::AppendBatch { account, batch } => {
+                let payload = batch.encode();
+                let mut out = format!("APPEND-BATCH {} {account}\n", payload.len()).into_bytes();
+                out.extend_from_slice(&payload);
+                return out;
+            }
+            Request::Export { account } => format!("EXPORT {account}\n").into_bytes(),
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
         }
         out
+    }
+
+    /// Takes the payload whose length [`Request::parse_header`] returned.
+    pub fn attach_payload(&mut self, payload: Vec<u8>) -> Result<(), String> {
+        match self {
+            Request::Deliver { message, .. } => *message = payload,
+            Request::AppendBatch { batch, .. } => *batch = Batch::decode(&payload)?,
+            _ if payload.is_empty() => {}
+            _ => return Err("this request takes no payload".into()),
+        }
+        Ok(())
     }
 
     /// Parses a header line; for `DELIVER` returns the payload length still to read.
@@ -171,6 +202,14 @@ impl Request {
                 };
                 Request::TraceSet { address, on }
             }
+            "APPEND-BATCH" => {
+                let len: usize = arg()?.parse().map_err(|_| "APPEND-BATCH: bad length".to_string())?;
+                if len > MAX_PAYLOAD {
+                    return Err("APPEND-BATCH: batch too large".into());
+                }
+                return Ok((Request::AppendBatch { account: arg()?, batch: Batch::default() }, len));
+            }
+            "EXPORT" => Request::Export { account: arg()? },
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -268,6 +307,11 @@ pub fn execute(store: &Store, req: Request) -> Response {
              to trace from the start, list the account in [log] trace",
         ),
         Request::Deliver { recipients, message } => deliver(store, recipients, message),
+        Request::AppendBatch { account, batch } => migrate::append_batch(store, &account, batch),
+        Request::Export { account } => Response::fail(
+            exit::USAGE,
+            format!("export of {account}: a stream, served by the control socket"),
+        ),
         Request::UserAdd { address, password_hash } => {
             if let Err(e) = check_address(&address) {
                 return Response::fail(exit::USAGE, e);
@@ -490,6 +534,21 @@ mod tests {
             assert_eq!(Request::parse_header(wire.trim_end()).ok(), Some((r, 0)));
         }
         assert!(Request::parse_header("TRACE-SET a@b.c maybe").is_err());
+        let mut b = Request::AppendBatch {
+            account: "a@b.c".into(),
+            batch: Batch { mailboxes: vec!["X Y".into()], messages: vec![] },
+        };
+        let wire = b.encode();
+        let nl = wire.iter().position(|&c| c == b'\n').unwrap_or(0);
+        let (mut parsed, len) =
+            Request::parse_header(std::str::from_utf8(&wire[..nl]).unwrap_or("")).expect("parses");
+        assert_eq!(len, wire.len() - nl - 1);
+        parsed.attach_payload(wire[nl + 1..].to_vec()).expect("payload");
+        assert_eq!(parsed, b);
+        if let Request::AppendBatch { batch, .. } = &mut b {
+            batch.mailboxes.clear();
+        }
+        assert_ne!(parsed, b);
         assert!(Request::parse_header("DELIVER 99999999999 a@b").is_err());
     }
 

@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod events;
 pub mod imap;
 pub mod lmtp;
+pub mod migrate;
 pub mod proto;
 pub mod server;
 pub mod store;

@@ -1,25 +1,32 @@
 //! `applianced import maildir DIR --user ADDRESS`: brings a Maildir++ tree (Dovecot's layout:
 //! `cur/ new/` for INBOX, `.Folder.Sub/` for `Folder/Sub`, names in modified UTF-7) into an
-//! account, keeping folders, flags (`:2,DFRST`) and dates (the file's modification time, which is
-//! Dovecot's INTERNALDATE). Resumable: the files already imported are listed in a state file next
-//! to the database and skipped on the next run. The server must be stopped (the import writes
-//! through the store directly, 500 messages per commit).
+//! account, keeping folders, flags (`:2,DFRST`), Dovecot's keywords (the lowercase letters of
+//! the info, named by the folder's `dovecot-keywords`) and dates (the file's modification time,
+//! which is Dovecot's INTERNALDATE). `import mbox` lives in `mbox.rs`.
+//!
+//! Resumable: the files already imported are listed in a state file next to the database,
+//! written after each durable batch, and skipped on the next run. Batches go through
+//! `sink.rs`: to the running server over its control socket, or to the store directly when
+//! no server runs.
+//!
+//! `applianced export maildir DIR --user ADDRESS` writes the same layout back (keywords in a
+//! `dovecot-keywords` per folder), reading from the running server or from the store.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use argh::FromArgs;
 
 use super::fail;
 use super::progress::Progress;
-use crate::admin::{exit, normalize_line_ends};
+use super::sink::{SinkError, Target, append_batch, export as export_account};
+use crate::admin::exit;
 use crate::config::{Config, Paths};
-use crate::events::Hub;
 use crate::imap::fetchdata;
-use crate::proto::command::decode_modified_utf7;
-use crate::store::{NewMessage, SpecialUse, Store, StoreError, flag};
+use crate::migrate::{Batch, ExportItem, ImportMessage};
+use crate::proto::command::{Atom, decode_modified_utf7};
+use crate::store::flag;
 
 /// Import mail from another server's store.
 #[derive(FromArgs, Debug)]
@@ -34,6 +41,7 @@ pub struct ImportCmd {
 enum Source {
     Maildir(MaildirSource),
     Imap(super::import_imap::ImapSource),
+    Mbox(super::mbox::MboxSource),
 }
 
 /// A Maildir++ tree (Dovecot, Courier): folders, flags and dates kept.
@@ -82,38 +90,57 @@ fn folders(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     Ok(out)
 }
 
-pub(super) fn special_use(name: &str) -> SpecialUse {
-    match name {
-        "Drafts" => SpecialUse::Drafts,
-        "Sent" => SpecialUse::Sent,
-        "Trash" => SpecialUse::Trash,
-        "Junk" | "Spam" => SpecialUse::Junk,
-        "Archive" => SpecialUse::Archive,
-        _ => SpecialUse::None,
-    }
-}
-
 pub fn run(cmd: ImportCmd, config: &Config, paths: &Paths) -> u8 {
-    let src = match cmd.source {
-        Source::Maildir(src) => src,
-        Source::Imap(src) => return super::import_imap::run(src, config, paths),
+    let target = match Target::open(config, paths) {
+        Ok(t) => t,
+        Err(e) => return fail(e.code, e),
     };
-    if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
-        return fail(exit::TEMPFAIL, "the server is running: stop it for the import");
-    }
-    match import_maildir(&src.dir, &src.user.to_ascii_lowercase(), config, paths) {
-        Ok((done, skipped)) => {
-            println!("imported {done} messages ({skipped} already imported before)");
+    let result = match cmd.source {
+        Source::Maildir(src) => import_maildir(&target, &src.dir, &src.user.to_ascii_lowercase(), paths),
+        Source::Mbox(src) => super::mbox::import(&target, &src, paths),
+        Source::Imap(src) => {
+            // Opens the store itself (the server must be stopped), see import_imap.rs.
+            target.close();
+            return super::import_imap::run(src, config, paths);
+        }
+    };
+    target.close();
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
             exit::OK
         }
-        Err(e) => fail(exit::SOFTWARE, e),
+        Err(e) => fail(e.code, e),
     }
 }
 
-fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Result<(usize, usize), String> {
-    let store = Store::open(&paths.database(), &config.store_options(), Arc::new(Hub::new()))
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let account = store.read().and_then(|r| r.account_id(user)).map_err(|e| format!("{user}: {e}"))?;
+fn err(code: u8, message: impl Into<String>) -> SinkError {
+    SinkError { code, message: message.into() }
+}
+
+/// Sends a batch and, once it is durable, records its keys in the state file.
+fn commit(
+    target: &Target,
+    user: &str,
+    batch: Batch,
+    keys: Vec<String>,
+    state: &mut std::fs::File,
+) -> Result<usize, SinkError> {
+    let done = append_batch(target, user, batch)?;
+    // Only after the durable commit: a crash before it imports these again, never loses them.
+    for (i, k) in keys.iter().enumerate() {
+        if !done.skipped.iter().any(|(s, _)| *s == i) {
+            writeln!(state, "{k}").map_err(|e| err(exit::IOERR, e.to_string()))?;
+        }
+    }
+    state.sync_data().map_err(|e| err(exit::IOERR, e.to_string()))?;
+    Ok(done.appended)
+}
+
+fn import_maildir(target: &Target, root: &Path, user: &str, paths: &Paths) -> Result<String, SinkError> {
+    if !root.is_dir() {
+        return Err(err(exit::NOINPUT, format!("{}: not a directory", root.display())));
+    }
     let state_path = paths.data_dir.join(format!("import-{}.state", user.replace(['/', '@'], "_")));
     let done: HashSet<String> =
         std::fs::read_to_string(&state_path).unwrap_or_default().lines().map(str::to_string).collect();
@@ -121,16 +148,14 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
         .create(true)
         .append(true)
         .open(&state_path)
-        .map_err(|e| format!("{}: {e}", state_path.display()))?;
+        .map_err(|e| err(exit::CANTCREAT, format!("{}: {e}", state_path.display())))?;
     let (mut imported, mut skipped) = (0, 0);
     let mut progress = Progress::new("import", None);
-    for (name, dir) in folders(root)? {
-        let n = name.clone();
-        let created = store.write_blocking(move |t| match t.create_mailbox(account, &n, special_use(&n)) {
-            Ok(_) | Err(StoreError::MailboxExists) => Ok(()),
-            Err(e) => Err(e),
-        });
-        created.map_err(|e| format!("{name}: {e}"))?;
+    for (name, dir) in folders(root).map_err(|e| err(exit::NOINPUT, e))? {
+        // The folder exists afterwards even when empty (and the account is checked first).
+        let create = Batch { mailboxes: vec![name.clone()], messages: vec![] };
+        append_batch(target, user, create).map_err(|e| err(e.code, format!("{name}: {e}")))?;
+        let keywords = dovecot_keywords(&dir);
         let mut files: Vec<PathBuf> = Vec::new();
         for sub in ["cur", "new"] {
             if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
@@ -139,64 +164,85 @@ fn import_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Re
         }
         files.sort();
         progress.relabel(name.clone(), Some(files.len() as u64));
-        for chunk in files.chunks(500) {
-            let mut batch = Vec::new();
-            let mut keys = Vec::new();
-            for path in chunk {
-                let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                let base = file.split(':').next().unwrap_or(&file).to_string();
-                let key = format!("{name}\t{base}");
-                if done.contains(&key) {
-                    skipped += 1;
-                    progress.inc(1);
-                    continue;
-                }
-                let raw =
-                    normalize_line_ends(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
-                let Ok(data) = fetchdata::compute(&raw) else {
-                    progress.message(&format!("skipping {} (not mail)", path.display()));
-                    continue;
-                };
-                let date = std::fs::metadata(path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                batch.push((raw, data.encode(), maildir_flags(&file), date));
-                keys.push(key);
+        let mut batch = Batch::default();
+        let mut keys = Vec::new();
+        for path in &files {
+            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = file.split(':').next().unwrap_or(&file).to_string();
+            let key = format!("{name}\t{base}");
+            if done.contains(&key) {
+                skipped += 1;
+                progress.inc(1);
+                continue;
             }
-            let n = name.clone();
-            let count = batch.len();
-            store
-                .write_blocking(move |t| {
-                    let mb = t.mailbox_id(account, &n)?;
-                    for (raw, data, flags, date) in &batch {
-                        let blob = t.put_blob(raw, data)?;
-                        let m = NewMessage {
-                            blob,
-                            flags: *flags,
-                            keywords: vec![],
-                            internal_date: *date,
-                            tz_minutes: 0,
-                        };
-                        t.append(mb, &m)?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| format!("{name}: {e}"))?;
-            // Only after the durable commit: a crash before it imports these again, never loses them.
-            for k in keys {
-                writeln!(state, "{k}").map_err(|e| e.to_string())?;
+            let raw =
+                std::fs::read(path).map_err(|e| err(exit::IOERR, format!("{}: {e}", path.display())))?;
+            if fetchdata::validate(&raw).is_err() {
+                progress.message(&format!("skipping {} (not mail)", path.display()));
+                continue;
             }
-            state.sync_data().map_err(|e| e.to_string())?;
-            imported += count;
-            progress.inc(count as u64);
+            let date = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            batch.messages.push(ImportMessage {
+                mailbox: name.clone(),
+                flags: maildir_flags(&file),
+                keywords: maildir_keywords(&file, &keywords),
+                internal_date: date,
+                tz_minutes: 0,
+                raw,
+            });
+            keys.push(key);
+            if batch.is_full() {
+                let n =
+                    commit(target, user, std::mem::take(&mut batch), std::mem::take(&mut keys), &mut state)
+                        .map_err(|e| err(e.code, format!("{name}: {e}")))?;
+                imported += n;
+                progress.inc(n as u64);
+            }
+        }
+        if !batch.messages.is_empty() {
+            let n = commit(target, user, batch, keys, &mut state)
+                .map_err(|e| err(e.code, format!("{name}: {e}")))?;
+            imported += n;
+            progress.inc(n as u64);
         }
         progress.finish();
     }
-    store.close();
-    Ok((imported, skipped))
+    Ok(format!("imported {imported} messages ({skipped} already imported before)"))
+}
+
+/// A Maildir folder's keyword names by letter (`a` = 0), from Dovecot's `dovecot-keywords`.
+fn dovecot_keywords(dir: &Path) -> Vec<Option<String>> {
+    let text = std::fs::read_to_string(dir.join("dovecot-keywords")).unwrap_or_default();
+    parse_dovecot_keywords(&text)
+}
+
+/// Parses `dovecot-keywords` (lines `0 name`, `1 name`...; at most 26, `a` to `z`); names that
+/// are not IMAP atoms are left out.
+pub fn parse_dovecot_keywords(text: &str) -> Vec<Option<String>> {
+    let mut out = vec![None; 26];
+    for line in text.lines() {
+        let Some((i, name)) = line.trim_end().split_once(' ') else { continue };
+        let Ok(i) = i.parse::<usize>() else { continue };
+        if i < 26 && !name.starts_with('\\') && Atom::try_from(name).is_ok() {
+            out[i] = Some(name.to_string());
+        }
+    }
+    out
+}
+
+/// The keywords of a Maildir file name's `:2,` info: its lowercase letters, looked up in the
+/// folder's `dovecot-keywords` (a letter without a name there is left out, as Dovecot does).
+pub fn maildir_keywords(name: &str, table: &[Option<String>]) -> Vec<String> {
+    let Some((_, info)) = name.rsplit_once(":2,") else { return vec![] };
+    info.bytes()
+        .filter(u8::is_ascii_lowercase)
+        .filter_map(|c| table.get(usize::from(c - b'a')).cloned().flatten())
+        .collect()
 }
 
 #[cfg(test)]
@@ -212,6 +258,19 @@ mod tests {
         assert_eq!(maildir_flags("1700000000.M1P2.host:2,T"), flag::DELETED);
         assert_eq!(maildir_flags("1700000000.M1P2.host"), 0);
     }
+
+    #[test]
+    fn dovecot_keywords_by_letter() {
+        let table = parse_dovecot_keywords("0 $Forwarded\n1 work\n3 bad(name\n27 far\nnonsense\n2 $Junk\n");
+        assert_eq!(table[0].as_deref(), Some("$Forwarded"));
+        assert_eq!(table[3], None);
+        assert_eq!(
+            maildir_keywords("1700000000.M1P2.host,S=5:2,FSacd", &table),
+            vec!["$Forwarded".to_string(), "$Junk".to_string()]
+        );
+        assert_eq!(maildir_flags("1700000000.M1P2.host,S=5:2,FSacd"), flag::FLAGGED | flag::SEEN);
+        assert!(maildir_keywords("1700000000.M1P2.host", &table).is_empty());
+    }
 }
 
 /// Export an account to a Maildir++ tree.
@@ -219,12 +278,12 @@ mod tests {
 #[argh(subcommand, name = "export")]
 pub struct ExportCmd {
     #[argh(subcommand)]
-    target: Target,
+    target: Destination,
 }
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
-enum Target {
+enum Destination {
     Maildir(MaildirTarget),
 }
 
@@ -258,78 +317,124 @@ pub fn maildir_info(flags: u8) -> String {
 }
 
 pub fn export(cmd: ExportCmd, config: &Config, paths: &Paths) -> u8 {
-    let Target::Maildir(t) = cmd.target;
-    if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
-        return fail(exit::TEMPFAIL, "the server is running: stop it for the export");
-    }
+    let Destination::Maildir(t) = cmd.target;
     if t.dir.exists() {
         return fail(exit::CANTCREAT, format!("{} exists: export writes a new tree", t.dir.display()));
     }
-    match export_maildir(&t.dir, &t.user.to_ascii_lowercase(), config, paths) {
-        Ok(n) => {
-            println!("exported {n} messages to {}", t.dir.display());
+    let target = match Target::open(config, paths) {
+        Ok(t) => t,
+        Err(e) => return fail(e.code, e),
+    };
+    let mut writer = MaildirWriter::new(&t.dir);
+    let result = export_account(&target, &t.user.to_ascii_lowercase(), &mut |item| writer.item(item))
+        .and_then(|_| writer.end_folder().map_err(|e| err(exit::IOERR, e)));
+    target.close();
+    writer.progress.finish();
+    match result {
+        Ok(()) => {
+            println!("exported {} messages to {}", writer.messages, t.dir.display());
             exit::OK
         }
-        Err(e) => fail(exit::SOFTWARE, e),
+        Err(e) => fail(e.code, e),
     }
 }
 
-fn export_maildir(root: &Path, user: &str, config: &Config, paths: &Paths) -> Result<usize, String> {
-    let store = Store::open(&paths.database(), &config.store_options(), Arc::new(Hub::new()))
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let r = store.read().map_err(|e| e.to_string())?;
-    let account = r.account_id(user).map_err(|e| format!("{user}: {e}"))?;
-    let mut n = 0;
-    let mut progress = Progress::new("export", None);
-    for (id, mb) in r.mailboxes(account).map_err(|e| e.to_string())? {
-        progress.relabel(mb.name.clone(), Some(u64::from(mb.exists)));
-        let dir = if mb.name == "INBOX" {
-            root.to_path_buf()
-        } else {
-            root.join(format!(".{}", crate::proto::command::encode_modified_utf7(&mb.name).replace('/', ".")))
-        };
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+/// Writes an export stream as a Maildir++ tree: one folder per mailbox, a file per message with
+/// its flags (and keywords as letters, named in the folder's `dovecot-keywords`) in the name
+/// and its INTERNALDATE as the modification time. The same code serves an export read from
+/// the store and one streamed by the server.
+struct MaildirWriter {
+    root: PathBuf,
+    /// The folder being written, its number, and its keywords in letter order.
+    folder: Option<(PathBuf, u32, Vec<String>)>,
+    folders: u32,
+    messages: u64,
+    progress: Progress,
+}
+
+impl MaildirWriter {
+    fn new(root: &Path) -> Self {
+        MaildirWriter {
+            root: root.to_path_buf(),
+            folder: None,
+            folders: 0,
+            messages: 0,
+            progress: Progress::new("export", None),
         }
-        let mut failure = None;
-        r.scan(id, 1..=u32::MAX, |uid, m| {
-            let result = (|| -> Result<(), String> {
-                let raw = r.raw(m.blob).map_err(|e| e.to_string())?;
-                let name = format!(
-                    "{}.M{uid}P{id}.applianced,S={}{}",
-                    m.internal_date,
-                    raw.len(),
-                    maildir_info(m.flags)
-                );
+    }
+
+    fn item(&mut self, item: ExportItem) -> Result<(), String> {
+        match item {
+            ExportItem::Mailbox { name, messages } => {
+                if self.folder.is_some() {
+                    self.progress.finish();
+                }
+                self.end_folder()?;
+                self.progress.relabel(name.clone(), Some(u64::from(messages)));
+                let dir = if name == "INBOX" {
+                    self.root.clone()
+                } else {
+                    self.root.join(format!(
+                        ".{}",
+                        crate::proto::command::encode_modified_utf7(&name).replace('/', ".")
+                    ))
+                };
+                for sub in ["cur", "new", "tmp"] {
+                    std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                self.folders += 1;
+                self.folder = Some((dir, self.folders, Vec::new()));
+                Ok(())
+            }
+            ExportItem::Message { uid, flags, keywords, internal_date, raw, .. } => {
+                let Some((dir, number, known)) = self.folder.as_mut() else {
+                    return Err("a message before its mailbox in the export stream".into());
+                };
+                let mut info = maildir_info(flags);
+                let mut letters = Vec::new();
+                for k in &keywords {
+                    let i = match known.iter().position(|x| x == k) {
+                        Some(i) => i,
+                        None if known.len() < 26 => {
+                            known.push(k.clone());
+                            known.len() - 1
+                        }
+                        None => {
+                            self.progress.message(&format!(
+                                "keyword {k} of UID {uid} left out: Maildir names 26 keywords per folder"
+                            ));
+                            continue;
+                        }
+                    };
+                    letters.push(char::from(b'a' + i as u8));
+                }
+                letters.sort_unstable();
+                info.extend(letters);
+                let name = format!("{internal_date}.M{uid}P{number}.applianced,S={}{info}", raw.len());
                 let path = dir.join("cur").join(name);
                 std::fs::write(&path, &raw).map_err(|e| format!("{}: {e}", path.display()))?;
                 let when =
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(m.internal_date.max(0) as u64);
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(internal_date.max(0) as u64);
                 std::fs::File::options()
                     .write(true)
                     .open(&path)
                     .and_then(|f| f.set_modified(when))
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            })();
-            match result {
-                Ok(()) => {
-                    n += 1;
-                    progress.inc(1);
-                    std::ops::ControlFlow::Continue(())
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    std::ops::ControlFlow::Break(())
-                }
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                self.messages += 1;
+                self.progress.inc(1);
+                Ok(())
             }
-        })
-        .map_err(|e| e.to_string())?;
-        if let Some(e) = failure {
-            return Err(e);
         }
-        progress.finish();
     }
-    drop(r);
-    store.close();
-    Ok(n)
+
+    /// Writes the finished folder's `dovecot-keywords`, if its messages had keywords.
+    fn end_folder(&mut self) -> Result<(), String> {
+        let Some((dir, _, known)) = self.folder.take() else { return Ok(()) };
+        if known.is_empty() {
+            return Ok(());
+        }
+        let text: String = known.iter().enumerate().map(|(i, k)| format!("{i} {k}\n")).collect();
+        let path = dir.join("dovecot-keywords");
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
 }

@@ -539,7 +539,7 @@ impl Job<'_> {
                 continue;
             }
             let special =
-                if special == SpecialUse::None { super::import::special_use(&target) } else { special };
+                if special == SpecialUse::None { crate::migrate::special_use(&target) } else { special };
             out.push(Folder { source, target, special });
         }
         // INBOX first, then by name: parents before children.

@@ -11,16 +11,20 @@
 //! applianced [--data-dir DIR] trace [ACCOUNT on|off]           # protocol trace in the running
 //!                                                              # server, until it stops
 //! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
-//! applianced [--data-dir DIR] import maildir DIR --user ADDRESS
-//! applianced [--data-dir DIR] export maildir DIR --user ADDRESS
+//! applianced [--data-dir DIR] import maildir DIR --user ADDRESS  # Maildir++ (Dovecot), resumable
+//! applianced [--data-dir DIR] import mbox PATH --user ADDRESS [--folder NAME]
+//!                                                               # mbox file or Thunderbird/mutt tree
+//! applianced [--data-dir DIR] export maildir DIR --user ADDRESS  # an account as Maildir++
 //! applianced [--data-dir DIR] import imap imaps://LOGIN@HOST[:PORT] --user ADDRESS
 //!                   [--password-file FILE] [--insecure] [--ca FILE] [--plain] [--force] [--batch N]
 //! applianced probe imaps://[LOGIN@]HOST[:PORT] [--user LOGIN] [--password-file FILE]
 //!                   [--folder NAME] [--insecure] [--ca FILE] [--plain] [--push] [--json]
 //! ```
 //!
-//! `import imap` (src/cli/import_imap.rs) and `probe` (src/cli/probe.rs) speak IMAP as a client
-//! through `crate::client`; `probe` needs no data directory.
+//! `import maildir|mbox` and `export` work with the server running (batches and the export
+//! stream go over the control socket, `sink.rs`) or stopped (the same code runs on the store
+//! opened here). `import imap` (src/cli/import_imap.rs) and `probe` (src/cli/probe.rs) speak IMAP
+//! as a client through `crate::client`; `probe` needs no data directory.
 
 mod address;
 mod backup;
@@ -28,8 +32,10 @@ mod deliver;
 mod import;
 mod import_imap;
 mod init;
+mod mbox;
 mod probe;
 mod progress;
+pub mod sink;
 mod trace;
 mod user;
 

@@ -4,8 +4,12 @@
 //!
 //! Wire form (see `admin::Request::encode`): one header line, an optional payload whose length
 //! the header gives, then the server's answer (`* line`... then the exit code) and close.
+//! `APPEND-BATCH` (import) carries a batch of messages as its payload (`migrate::Batch`) and is
+//! answered after the batch's durable commit. `EXPORT` is answered with a stream of mailboxes
+//! and messages (`migrate::ExportItem`) before the usual answer: the server reads the store,
+//! the CLI process writes the files (the service may not write where the user exports to).
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
@@ -16,7 +20,12 @@ use smol::net::unix::{UnixListener, UnixStream};
 
 use crate::admin::{self, Request, Response};
 use crate::imap::trace::Switch;
+use crate::migrate::{self, ExportItem};
 use crate::store::Store;
+
+/// Export items in flight between the thread reading the store and the socket: the memory an
+/// export holds is this many messages at most.
+const EXPORT_QUEUE: usize = 8;
 
 /// Longest header line accepted.
 const MAX_HEADER: usize = 4096;
@@ -74,15 +83,79 @@ async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> s
     let response = match Request::parse_header(line.trim_end()) {
         Err(e) => Response { lines: vec![e], code: admin::exit::USAGE },
         Ok((mut req, len)) => {
-            if let Request::Deliver { message, .. } = &mut req {
-                message.resize(len, 0);
-                reader.read_exact(message).await?;
+            let mut payload = vec![0; len];
+            reader.read_exact(&mut payload).await?;
+            match req.attach_payload(payload) {
+                Err(e) => Response { lines: vec![e], code: admin::exit::DATAERR },
+                Ok(()) => match req {
+                    Request::Export { account } => export(&mut writer, store, account).await?,
+                    req => smol::unblock(move || admin::execute_in_server(&store, &traces, req)).await,
+                },
             }
-            smol::unblock(move || admin::execute_in_server(&store, &traces, req)).await
         }
     };
     writer.write_all(&response.encode()).await?;
     writer.flush().await
+}
+
+/// Streams an account to the client: a thread reads the store from one snapshot, the socket
+/// takes the items as fast as the client reads them (the queue between them is bounded).
+async fn export(writer: &mut UnixStream, store: Arc<Store>, account: String) -> std::io::Result<Response> {
+    let (tx, rx) = smol::channel::bounded::<Vec<u8>>(EXPORT_QUEUE);
+    let producer = smol::unblock(move || {
+        migrate::export(&store, &account, &mut |item| {
+            tx.send_blocking(item.encode()).map_err(|_| "the client went away".to_string())
+        })
+    });
+    while let Ok(frame) = rx.recv().await {
+        if let Err(e) = writer.write_all(&frame).await {
+            // Closing the queue ends the reading thread at its next item.
+            rx.close();
+            return Err(e);
+        }
+    }
+    Ok(producer.await)
+}
+
+/// Reads an export stream from a running server, handing each item to `emit`. `Ok(None)` when
+/// no server answers on `path`.
+pub fn export_stream(
+    path: &Path,
+    account: &str,
+    emit: &mut dyn FnMut(ExportItem) -> Result<(), String>,
+) -> std::io::Result<Option<Response>> {
+    let mut stream = match StdUnixStream::connect(path) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    stream.write_all(&Request::Export { account: account.to_string() }.encode())?;
+    let mut reader = BufReader::with_capacity(256 << 10, stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        (&mut reader).take(MAX_HEADER as u64).read_until(b'\n', &mut line)?;
+        let text = String::from_utf8_lossy(&line);
+        let parsed = ExportItem::parse_header(text.trim_end_matches('\n')).map_err(std::io::Error::other)?;
+        let Some((mut item, len)) = parsed else { break };
+        if let ExportItem::Message { raw, .. } = &mut item {
+            raw.resize(len, 0);
+            reader.read_exact(raw)?;
+        }
+        if let Err(e) = emit(item) {
+            return Ok(Some(Response { lines: vec![e], code: admin::exit::IOERR }));
+        }
+    }
+    let mut text = String::from_utf8_lossy(&line).into_owned();
+    reader.take(64 << 20).read_to_string(&mut text)?;
+    match Response::decode(&text) {
+        Some(r) => Ok(Some(r)),
+        None => Err(std::io::Error::other("the server closed the control connection early")),
+    }
 }
 
 /// Sends a request to a running server. `Ok(None)` when no server answers on `path`.
