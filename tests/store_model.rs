@@ -372,7 +372,7 @@ fn a_delivery_wakes_subscribers_at_once() {
 #[test]
 fn format_1_file_gets_uid_runs_on_open() {
     use applianced::store::schema;
-    use redb::ReadableDatabase;
+    use redb::{ReadableDatabase, ReadableTable};
     let dir = tempdir::Dir::new();
     let path = dir.path().join("t.redb");
     let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("open");
@@ -385,7 +385,9 @@ fn format_1_file_gets_uid_runs_on_open() {
     store
         .write_blocking(move |t| {
             for i in 0..40 {
-                let blob = t.put_blob(&body(i, 10), b"")?;
+                // Sizes around a chunk: short, exactly one chunk, a chunk and a tail.
+                let head = format!("Subject: m{i}\r\n\r\n").len();
+                let blob = t.put_blob(&body(i, [10, 4072 - head, 9000][i % 3]), b"")?;
                 let m = NewMessage { blob, flags: 0, keywords: vec![], internal_date: 0, tz_minutes: 0 };
                 t.append(if i % 4 == 0 { other } else { inbox }, &m)?;
             }
@@ -397,6 +399,18 @@ fn format_1_file_gets_uid_runs_on_open() {
         .expect("fill");
     let want_inbox = store.read().expect("read").uid_runs(inbox).expect("runs");
     assert_eq!(want_inbox, vec![(2, 3), (8, 22)], "runs kept by the writer");
+    let raws = |store: &Store| -> Vec<Vec<u8>> {
+        let r = store.read().expect("read");
+        let mut v = Vec::new();
+        for mb in [inbox, other] {
+            for uid in r.uids(mb).expect("uids") {
+                v.push(r.raw(r.message(mb, uid).expect("msg").expect("present").blob).expect("raw"));
+            }
+        }
+        v
+    };
+    let want_raws = raws(&store);
+    assert!(want_raws.iter().any(|r| r.len() == 4072) && want_raws.iter().any(|r| r.len() > 9000));
     store.close();
     drop(store);
     // Make it the file format 1 wrote: no UID_RUNS table, "format" = 1.
@@ -404,10 +418,21 @@ fn format_1_file_gets_uid_runs_on_open() {
         let db = redb::Database::open(&path).expect("raw open");
         let txn = db.begin_write().expect("txn");
         assert!(txn.delete_table(schema::UID_RUNS).expect("delete"));
+        // Format 1 kept each message's partial last chunk among the others.
+        {
+            let tails = txn.open_table(schema::BLOB_TAILS).expect("tails");
+            let mut chunks = txn.open_table(schema::BLOB_CHUNKS).expect("chunks");
+            for e in tails.iter().expect("iter") {
+                let (k, v) = e.expect("entry");
+                chunks.insert(k.value(), v.value()).expect("move");
+            }
+        }
+        assert!(txn.delete_table(schema::BLOB_TAILS).expect("delete"));
         txn.open_table(schema::META).expect("meta").insert("format", 1).expect("format");
         txn.commit().expect("commit");
     }
     let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("reopen");
+    assert_eq!(raws(&store), want_raws, "format-1 blobs read whole");
     let r = store.read().expect("read");
     assert_eq!(r.uid_runs(inbox).expect("runs"), want_inbox);
     assert_eq!(r.uid_runs(other).expect("runs"), vec![(1, 10)]);

@@ -69,6 +69,7 @@ pub fn backup(db: &Database, dest: &Path) -> Result<u64> {
     n += copy_table(&snapshot, &out, BLOBS)?;
     n += copy_table(&snapshot, &out, BLOB_REFS)?;
     n += copy_table(&snapshot, &out, BLOB_CHUNKS)?;
+    n += copy_table(&snapshot, &out, BLOB_TAILS)?;
     n += copy_table(&snapshot, &out, CHANGES)?;
     n += copy_table(&snapshot, &out, ALIASES)?;
     n += copy_table(&snapshot, &out, DOMAINS)?;

@@ -160,6 +160,7 @@ impl Store {
             txn.open_table(schema::BLOBS)?;
             txn.open_table(schema::BLOB_REFS)?;
             txn.open_table(schema::BLOB_CHUNKS)?;
+            txn.open_table(schema::BLOB_TAILS)?;
             txn.open_table(schema::CHANGES)?;
             txn.open_table(schema::ALIASES)?;
             txn.open_table(schema::DOMAINS)?;

@@ -273,20 +273,24 @@ impl Reader {
 
     /// Bytes `range` of a message (clamped to its size), reading only the chunks that hold them.
     pub fn blob_bytes(&self, blob: u64, start: usize, len: usize) -> Result<Vec<u8>> {
-        let Some(t) = open(&self.txn, BLOB_CHUNKS)? else { return Ok(Vec::new()) };
         let end = start.saturating_add(len);
         let first = u32::try_from(start / CHUNK_SIZE).unwrap_or(u32::MAX);
         let mut out = Vec::with_capacity(len.min(64 << 20));
-        for e in t.range((blob, first)..=(blob, u32::MAX))? {
-            let (k, v) = e?;
-            let base = k.value().1 as usize * CHUNK_SIZE;
-            if base >= end {
-                break;
+        // The full chunks, then the tail (format 2), with the same keys: every chunk of the
+        // second table comes after every chunk of the first.
+        for def in [BLOB_CHUNKS, BLOB_TAILS] {
+            let Some(t) = open(&self.txn, def)? else { continue };
+            for e in t.range((blob, first)..=(blob, u32::MAX))? {
+                let (k, v) = e?;
+                let base = k.value().1 as usize * CHUNK_SIZE;
+                if base >= end {
+                    break;
+                }
+                let chunk = v.value();
+                let from = start.saturating_sub(base).min(chunk.len());
+                let to = (end - base).min(chunk.len());
+                out.extend_from_slice(&chunk[from..to]);
             }
-            let chunk = v.value();
-            let from = start.saturating_sub(base).min(chunk.len());
-            let to = (end - base).min(chunk.len());
-            out.extend_from_slice(&chunk[from..to]);
         }
         Ok(out)
     }

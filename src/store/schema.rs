@@ -5,7 +5,8 @@
 use redb::TableDefinition;
 
 /// Version of the layout below, kept under `"format"` in [`META`].
-/// Version 2 added [`UID_RUNS`]; a version-1 file is migrated when opened (`Store::open`).
+/// Version 2 added [`UID_RUNS`] and [`BLOB_TAILS`]; a version-1 file is migrated when opened
+/// (`Store::open`).
 pub const FORMAT_VERSION: u64 = 2;
 
 /// Size of one stored chunk of a message's raw bytes. Chunks of 1 KiB pack densely into redb's
@@ -53,6 +54,13 @@ pub const BLOB_REFS: TableDefinition<u64, u32> = TableDefinition::new("blob_refs
 
 /// (blob id, chunk number) → up to [`CHUNK_SIZE`] raw bytes of the message.
 pub const BLOB_CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("blob_chunks");
+
+/// (blob id, chunk number) → the last, partial chunk of a message (its size is not a multiple of
+/// [`CHUNK_SIZE`]), kept apart from the full chunks so that tails of consecutive messages share
+/// leaf pages instead of each taking one of its own. Same keys as [`BLOB_CHUNKS`]: a reader
+/// reads both ranges in order. Added in format 2; format-1 blobs keep their tail in
+/// [`BLOB_CHUNKS`], which readers handle the same way.
+pub const BLOB_TAILS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("blob_tails");
 
 /// (account id, change number) → [`super::records::ChangeRecord`]: the bounded account-wide change
 /// log, oldest entries trimmed as new ones arrive.

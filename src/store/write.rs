@@ -29,6 +29,7 @@ pub struct Tables<'txn> {
     blobs: Table<'txn, u64, &'static [u8]>,
     blob_refs: Table<'txn, u64, u32>,
     blob_chunks: Table<'txn, (u64, u32), &'static [u8]>,
+    blob_tails: Table<'txn, (u64, u32), &'static [u8]>,
     changes: Table<'txn, (u64, u64), &'static [u8]>,
     aliases: Table<'txn, &'static str, &'static str>,
     domains: Table<'txn, &'static str, u64>,
@@ -83,6 +84,7 @@ impl<'txn> Tables<'txn> {
             blobs: txn.open_table(BLOBS)?,
             blob_refs: txn.open_table(BLOB_REFS)?,
             blob_chunks: txn.open_table(BLOB_CHUNKS)?,
+            blob_tails: txn.open_table(BLOB_TAILS)?,
             changes: txn.open_table(CHANGES)?,
             aliases: txn.open_table(ALIASES)?,
             domains: txn.open_table(DOMAINS)?,
@@ -505,7 +507,11 @@ impl<'txn> Tables<'txn> {
         self.blobs.insert(id, rec.encode().as_slice())?;
         self.blob_refs.insert(id, 0)?;
         for (i, chunk) in raw.chunks(CHUNK_SIZE).enumerate() {
-            self.blob_chunks.insert((id, to_u32(i)), chunk)?;
+            if chunk.len() == CHUNK_SIZE {
+                self.blob_chunks.insert((id, to_u32(i)), chunk)?;
+            } else {
+                self.blob_tails.insert((id, to_u32(i)), chunk)?;
+            }
         }
         Ok(id)
     }
@@ -530,8 +536,13 @@ impl<'txn> Tables<'txn> {
         self.blob_refs.remove(blob)?;
         let size = self.blob_size(blob)?;
         self.blobs.remove(blob)?;
-        for i in 0..to_u32((size as usize).div_ceil(CHUNK_SIZE)) {
+        let chunks = to_u32((size as usize).div_ceil(CHUNK_SIZE));
+        for i in 0..chunks {
             self.blob_chunks.remove((blob, i))?;
+        }
+        if chunks > 0 {
+            // Format 2 keeps the partial last chunk apart (format 1 had it with the others).
+            self.blob_tails.remove((blob, chunks - 1))?;
         }
         Ok(())
     }
