@@ -134,7 +134,11 @@ fn tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u64)> {
                     .expect("after 1970")
                     .as_secs();
                 let rel = p.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
-                out.insert(rel, (std::fs::read(&p).expect("read"), mtime));
+                // A message file's mtime is its INTERNALDATE; other files (dovecot-keywords) are
+                // stamped when written, so two exports may differ by a second there.
+                let is_message =
+                    p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "cur" || d == "new");
+                out.insert(rel, (std::fs::read(&p).expect("read"), if is_message { mtime } else { 0 }));
             }
         }
     }
