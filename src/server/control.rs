@@ -117,6 +117,25 @@ async fn export(writer: &mut UnixStream, store: Arc<Store>, account: String) -> 
     Ok(producer.await)
 }
 
+/// Connects to a running server; `Ok(None)` when none answers on `path`.
+fn connect(path: &Path) -> std::io::Result<Option<StdUnixStream>> {
+    match StdUnixStream::connect(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e)
+            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The server's answer at the end of a control connection.
+fn decode_answer(text: &str) -> std::io::Result<Response> {
+    Response::decode(text)
+        .ok_or_else(|| std::io::Error::other("the server closed the control connection early"))
+}
+
 /// Reads an export stream from a running server, handing each item to `emit`. `Ok(None)` when
 /// no server answers on `path`.
 pub fn export_stream(
@@ -124,15 +143,7 @@ pub fn export_stream(
     account: &str,
     emit: &mut dyn FnMut(ExportItem) -> Result<(), String>,
 ) -> std::io::Result<Option<Response>> {
-    let mut stream = match StdUnixStream::connect(path) {
-        Ok(s) => s,
-        Err(e)
-            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
+    let Some(mut stream) = connect(path)? else { return Ok(None) };
     stream.write_all(&Request::Export { account: account.to_string() }.encode())?;
     let mut reader = BufReader::with_capacity(256 << 10, stream);
     let mut line = Vec::new();
@@ -152,30 +163,16 @@ pub fn export_stream(
     }
     let mut text = String::from_utf8_lossy(&line).into_owned();
     reader.take(64 << 20).read_to_string(&mut text)?;
-    match Response::decode(&text) {
-        Some(r) => Ok(Some(r)),
-        None => Err(std::io::Error::other("the server closed the control connection early")),
-    }
+    decode_answer(&text).map(Some)
 }
 
 /// Sends a request to a running server. `Ok(None)` when no server answers on `path`.
 pub fn send(path: &Path, req: &Request) -> std::io::Result<Option<Response>> {
-    let mut stream = match StdUnixStream::connect(path) {
-        Ok(s) => s,
-        Err(e)
-            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
+    let Some(mut stream) = connect(path)? else { return Ok(None) };
     stream.write_all(&req.encode())?;
     let mut text = String::new();
     BufReader::new(&mut stream).take(64 << 20).read_to_string(&mut text)?;
-    match Response::decode(&text) {
-        Some(r) => Ok(Some(r)),
-        None => Err(std::io::Error::other("the server closed the control connection early")),
-    }
+    decode_answer(&text).map(Some)
 }
 
 /// Reads a whole stream, for callers that hold a blocking reader (kept here to share the cap).
