@@ -66,10 +66,7 @@ impl LiveSearch {
     }
 
     fn header(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("* ESEARCH (TAG \"{}\")", self.tag).as_bytes());
-        if self.uid {
-            out.extend_from_slice(b" UID");
-        }
+        super::response::esearch_start(out, &self.tag, self.uid);
     }
 
     /// Messages about to be reported expunged: `REMOVEFROM`, sent before the EXPUNGE responses

@@ -39,6 +39,15 @@ pub fn flags(out: &mut Vec<u8>, bits: u8, keywords: &[String], recent: bool) {
     out.push(b')');
 }
 
+/// `* ESEARCH (TAG "tag")` and ` UID` for a UID command: the start of every ESEARCH response,
+/// correlated to its command (RFC 4731 §3.1, RFC 4466 search-correlator).
+pub fn esearch_start(out: &mut Vec<u8>, tag: &str, uid: bool) {
+    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+    if uid {
+        out.extend_from_slice(b" UID");
+    }
+}
+
 /// Writes ascending numbers as a compact sequence set: `1:3,7,9:10`.
 pub fn number_set(out: &mut Vec<u8>, sorted: &[u32]) {
     let mut i = 0;

@@ -358,10 +358,7 @@ pub async fn run(
         return Ok(Done::text("SEARCH completed"));
     }
     // RFC 4731 §3.1: `* ESEARCH (TAG "x") [UID] MIN n MAX n COUNT n ALL set`.
-    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
-    if uid {
-        out.extend_from_slice(b" UID");
-    }
+    crate::imap::response::esearch_start(out, tag.as_str(), uid);
     let mut sorted = numbers.clone();
     sorted.sort_unstable();
     for r in &returns {
@@ -396,10 +393,7 @@ fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out
     let Some(sel) = s.selected.as_ref() else { return Done::text("SEARCH completed") };
     let n = sel.exists();
     let number = |i: u32| if uid { sel.uid_of(i).unwrap_or(0) } else { i };
-    out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
-    if uid {
-        out.extend_from_slice(b" UID");
-    }
+    crate::imap::response::esearch_start(out, tag.as_str(), uid);
     for r in returns {
         match r {
             SearchReturn::Min if n > 0 => out.extend_from_slice(format!(" MIN {}", number(1)).as_bytes()),

@@ -143,10 +143,7 @@ pub async fn run(
             // RFC 5267 §3.2: ESEARCH whose MIN/MAX are the first and last in sort order and
             // whose ALL lists the numbers in sort order.
             let returns = if returns.is_empty() { &[SearchReturn::All][..] } else { returns };
-            out.extend_from_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
-            if uid {
-                out.extend_from_slice(b" UID");
-            }
+            crate::imap::response::esearch_start(out, tag.as_str(), uid);
             for r in returns {
                 match r {
                     SearchReturn::Min if !numbers.is_empty() => {
