@@ -230,18 +230,18 @@ pub struct FetchData {
     pub display: Option<(String, String)>,
 }
 
-/// RFC 5957 §3: the display name of the first address of `field` (RFC 2047 decoded), or its
-/// address when it has none, lowercased for comparison; empty without an address.
-pub fn display_key(header: &[u8], field: &str) -> String {
+/// RFC 5957 §3: the DISPLAYFROM and DISPLAYTO keys of a header section, parsed once: the display
+/// name of the first From (To) address (RFC 2047 decoded), or its address when it has none,
+/// lowercased for comparison; empty without an address.
+pub fn display_keys(header: &[u8]) -> (String, String) {
     let Some(msg) = mail_parser::MessageParser::default().parse_headers(header) else {
-        return String::new();
+        return (String::new(), String::new());
     };
-    let addr = match field {
-        "From" => msg.from(),
-        _ => msg.to(),
+    let key = |addr: Option<&mail_parser::Address<'_>>| {
+        let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
+        first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
     };
-    let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
-    first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
+    (key(msg.from()), key(msg.to()))
 }
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
@@ -301,10 +301,7 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         to_addr: sort_addr("To"),
         cc_addr: sort_addr("Cc"),
         thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
-        display: Some((
-            display_key(slice(raw, root.header), "From"),
-            display_key(slice(raw, root.header), "To"),
-        )),
+        display: Some(display_keys(slice(raw, root.header))),
     })
 }
 

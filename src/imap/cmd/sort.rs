@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use super::search::{check_charset, find};
 use crate::imap::context::LiveSearch;
-use crate::imap::fetchdata::{FetchData, display_key};
+use crate::imap::fetchdata::{FetchData, display_keys};
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, SearchReturn, SortCriterion, SortKey, Tag};
 use crate::store::{MessageRecord, Reader, StoreError};
@@ -53,10 +53,7 @@ pub fn keys_of(
             (k.display_from, k.display_to) = match d.display {
                 Some(keys) => keys,
                 // Stored before format 2 of the FETCH data: read the header.
-                None => {
-                    let header = r.blob_bytes(m.blob, 0, d.header_len as usize)?;
-                    (display_key(&header, "From"), display_key(&header, "To"))
-                }
+                None => display_keys(&r.blob_bytes(m.blob, 0, d.header_len as usize)?),
             };
         }
     }
