@@ -26,15 +26,20 @@ fn decode_message(bytes: &[u8]) -> Result<MessageRecord> {
     MessageRecord::decode(bytes)
 }
 
-type MessagesTable = ReadOnlyTable<(u64, u32), &'static [u8]>;
+/// A table of (id, number) keys and byte values: messages, and a blob's chunks and tail.
+type PairTable = ReadOnlyTable<(u64, u32), &'static [u8]>;
+/// A table opened at most once per snapshot; `None` inside when a fresh file lacks it.
+type Cached<T> = OnceCell<Option<T>>;
 
 /// A snapshot of the store.
 pub struct Reader {
     txn: ReadTransaction,
-    /// The two tables a FETCH reads per message, opened once per snapshot: opening a table is a
+    /// The tables a FETCH reads per message, opened once per snapshot: opening a table is a
     /// lookup in redb's table tree, as costly as the record lookup itself.
-    messages: OnceCell<Option<MessagesTable>>,
-    blobs: OnceCell<Option<ReadOnlyTable<u64, &'static [u8]>>>,
+    messages: Cached<PairTable>,
+    blobs: Cached<ReadOnlyTable<u64, &'static [u8]>>,
+    chunks: Cached<PairTable>,
+    tails: Cached<PairTable>,
 }
 
 /// Opens a table that may not exist yet in a fresh file (then every lookup is empty).
@@ -49,23 +54,35 @@ fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// The table in `cell`, opened on first use.
+fn cached<'a, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    cell: &'a Cached<ReadOnlyTable<K, V>>,
+    def: redb::TableDefinition<K, V>,
+) -> Result<Option<&'a ReadOnlyTable<K, V>>> {
+    if cell.get().is_none() {
+        let _ = cell.set(open(txn, def)?);
+    }
+    Ok(cell.get().and_then(Option::as_ref))
+}
+
 impl Reader {
     pub(super) fn new(txn: ReadTransaction) -> Self {
-        Reader { txn, messages: OnceCell::new(), blobs: OnceCell::new() }
+        Reader {
+            txn,
+            messages: OnceCell::new(),
+            blobs: OnceCell::new(),
+            chunks: OnceCell::new(),
+            tails: OnceCell::new(),
+        }
     }
 
-    fn messages_table(&self) -> Result<Option<&MessagesTable>> {
-        if self.messages.get().is_none() {
-            let _ = self.messages.set(open(&self.txn, MESSAGES)?);
-        }
-        Ok(self.messages.get().and_then(Option::as_ref))
+    fn messages_table(&self) -> Result<Option<&PairTable>> {
+        cached(&self.txn, &self.messages, MESSAGES)
     }
 
     fn blobs_table(&self) -> Result<Option<&ReadOnlyTable<u64, &'static [u8]>>> {
-        if self.blobs.get().is_none() {
-            let _ = self.blobs.set(open(&self.txn, BLOBS)?);
-        }
-        Ok(self.blobs.get().and_then(Option::as_ref))
+        cached(&self.txn, &self.blobs, BLOBS)
     }
 
     pub fn account_id(&self, name: &str) -> Result<u64> {
@@ -278,8 +295,8 @@ impl Reader {
         let mut out = Vec::with_capacity(len.min(64 << 20));
         // The full chunks, then the tail (format 2), with the same keys: every chunk of the
         // second table comes after every chunk of the first.
-        for def in [BLOB_CHUNKS, BLOB_TAILS] {
-            let Some(t) = open(&self.txn, def)? else { continue };
+        for (cell, def) in [(&self.chunks, BLOB_CHUNKS), (&self.tails, BLOB_TAILS)] {
+            let Some(t) = cached(&self.txn, cell, def)? else { continue };
             for e in t.range((blob, first)..=(blob, u32::MAX))? {
                 let (k, v) = e?;
                 let base = k.value().1 as usize * CHUNK_SIZE;
