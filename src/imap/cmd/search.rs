@@ -361,24 +361,8 @@ pub async fn run(
     crate::imap::response::esearch_start(out, tag.as_str(), uid);
     let mut sorted = numbers.clone();
     sorted.sort_unstable();
-    for r in &returns {
-        match r {
-            SearchReturn::Min if !sorted.is_empty() => {
-                out.extend_from_slice(format!(" MIN {}", sorted[0]).as_bytes())
-            }
-            SearchReturn::Max if !sorted.is_empty() => {
-                out.extend_from_slice(format!(" MAX {}", sorted[sorted.len() - 1]).as_bytes())
-            }
-            SearchReturn::Count => out.extend_from_slice(format!(" COUNT {}", sorted.len()).as_bytes()),
-            SearchReturn::All if !sorted.is_empty() => {
-                out.extend_from_slice(b" ALL ");
-                number_set(out, &sorted);
-            }
-            // RFC 9394 §3.1: `PARTIAL (range set-or-NIL)`.
-            SearchReturn::Partial(range) => super::write_partial_result(out, &sorted, *range, true),
-            _ => {}
-        }
-    }
+    let n = u32::try_from(sorted.len()).unwrap_or(u32::MAX);
+    write_returns(out, &returns, n, |i| sorted[i as usize - 1], |out| number_set(out, &sorted));
     if modseq && !sorted.is_empty() {
         out.extend_from_slice(format!(" MODSEQ {max_modseq}").as_bytes());
     }
@@ -394,6 +378,28 @@ fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out
     let n = sel.exists();
     let number = |i: u32| if uid { sel.uid_of(i).unwrap_or(0) } else { i };
     crate::imap::response::esearch_start(out, tag.as_str(), uid);
+    write_returns(out, returns, n, number, |out| {
+        if uid {
+            sel.uids.write_set(out);
+        } else if n == 1 {
+            out.extend_from_slice(b"1");
+        } else {
+            out.extend_from_slice(format!("1:{n}").as_bytes());
+        }
+    });
+    out.extend_from_slice(b"\r\n");
+    Done::text("SEARCH completed")
+}
+
+/// The result data of an ESEARCH response (RFC 4731 §3.1, RFC 9394 §3.1) for `n` matches in
+/// ascending order, `number(i)` being the i-th (1-based) and `all` writing them as a set.
+fn write_returns(
+    out: &mut Vec<u8>,
+    returns: &[SearchReturn],
+    n: u32,
+    number: impl Fn(u32) -> u32,
+    all: impl Fn(&mut Vec<u8>),
+) {
     for r in returns {
         match r {
             SearchReturn::Min if n > 0 => out.extend_from_slice(format!(" MIN {}", number(1)).as_bytes()),
@@ -401,14 +407,9 @@ fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out
             SearchReturn::Count => out.extend_from_slice(format!(" COUNT {n}").as_bytes()),
             SearchReturn::All if n > 0 => {
                 out.extend_from_slice(b" ALL ");
-                if uid {
-                    sel.uids.write_set(out);
-                } else if n == 1 {
-                    out.extend_from_slice(b"1");
-                } else {
-                    out.extend_from_slice(format!("1:{n}").as_bytes());
-                }
+                all(out);
             }
+            // `PARTIAL (range set-or-NIL)`: only the numbers in the window are looked up.
             SearchReturn::Partial(range) => {
                 let window: Vec<u32> =
                     super::partial_positions(n as usize, *range).map(|i| number(i as u32 + 1)).collect();
@@ -417,6 +418,4 @@ fn all_messages(s: &Session, uid: bool, returns: &[SearchReturn], tag: &Tag, out
             _ => {}
         }
     }
-    out.extend_from_slice(b"\r\n");
-    Done::text("SEARCH completed")
 }
