@@ -343,20 +343,8 @@ impl<'txn> Tables<'txn> {
             self.release_blob(msg.blob)?;
             bytes += i64::from(msg.size);
         }
-        let mut runs = Vec::new();
-        for e in self.uid_runs.range((id, 0)..=(id, u32::MAX))? {
-            runs.push(e?.0.value());
-        }
-        for k in runs {
-            self.uid_runs.remove(k)?;
-        }
-        let mut stones = Vec::new();
-        for e in self.tombstones.range((id, 0)..=(id, u64::MAX))? {
-            stones.push(e?.0.value());
-        }
-        for k in stones {
-            self.tombstones.remove(k)?;
-        }
+        self.uid_runs.retain_in((id, 0)..=(id, u32::MAX), |_, _| false)?;
+        self.tombstones.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
         let mut acct = self.account(account)?;
         acct.messages = acct.messages.saturating_sub(uids.len() as u64);
         acct.bytes = acct.bytes.saturating_sub(bytes as u64);
