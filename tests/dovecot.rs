@@ -22,17 +22,10 @@ const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
-/// (year, month 1-12, day) of a day count since 1970 (Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, usize, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m as usize, d)
+/// (year, month 1-12, day) of a day count since 1970.
+fn civil(days: i64) -> (i64, usize, u32) {
+    let (y, m, d) = applianced::proto::command::civil_from_days(days);
+    (y, m as usize, d)
 }
 
 /// `Thu Nov 29 03:26:00 2026`, as a `From_` line has it.

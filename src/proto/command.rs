@@ -554,6 +554,20 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
+/// (year, month 1-12, day 1-31) of the day `days` after 1970-01-01, any year (Howard Hinnant's
+/// civil_from_days; the inverse of [`Date::days_since_epoch`]).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month as u32, day as u32)
+}
+
 impl Date {
     /// A real date between years 1 and 9999.
     pub fn new(year: u16, month: u8, day: u8) -> Option<Self> {
@@ -1399,6 +1413,12 @@ mod tests {
         assert!(Date::new(0, 1, 1).is_none());
         assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
         assert_eq!(Date::new(1969, 12, 31).unwrap().days_since_epoch(), -1);
+        for days in [-719_162, -1, 0, 59, 60, 11_016, 20_786, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            let date = Date::new(y as u16, m as u8, d as u8).unwrap();
+            assert_eq!(date.days_since_epoch(), days, "{date:?}");
+        }
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
         // RFC 9051 §6.3.12 example date: 7-Feb-1994 21:52:25 -0800 = 1994-02-08 05:52:25 UTC.
         let dt = DateTime::new(Date::new(1994, 2, 7).unwrap(), 21, 52, 25, -480).unwrap();
         assert_eq!(dt.unix_timestamp(), 760_686_745);

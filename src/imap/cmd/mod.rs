@@ -177,18 +177,8 @@ pub fn format_internal_date(unix: i64, tz_minutes: i16) -> String {
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let local = unix + i64::from(tz_minutes) * 60;
-    let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::proto::command::civil_from_days(local.div_euclid(86_400));
     let sign = if tz_minutes < 0 { '-' } else { '+' };
     let tz = i32::from(tz_minutes).abs();
     format!(
