@@ -50,7 +50,7 @@ impl From<StoreError> for Error {
             StoreError::NotAllowed(_) => Some("CANNOT"),
             StoreError::OverQuota => Some("OVERQUOTA"),
             StoreError::Storage(_) | StoreError::Closed => Some("UNAVAILABLE"),
-            StoreError::Corrupt(_) | StoreError::Format(_) => Some("SERVERBUG"),
+            StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Inconsistent(_) => Some("SERVERBUG"),
             _ => None,
         };
         if code == Some("SERVERBUG") || code == Some("UNAVAILABLE") {

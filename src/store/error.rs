@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// What can go wrong in the store. `Storage` is the disk's fault (a temporary failure for the
-/// caller); every other variant is the request's.
+/// caller); `Corrupt`, `Format` and `Inconsistent` are the file's; every other variant is the
+/// request's.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -21,6 +22,9 @@ pub enum StoreError {
     NotAllowed(&'static str),
     /// The expected state changed under the caller (for example a UIDVALIDITY mismatch).
     Conflict(&'static str),
+    /// A record contradicts another (a mailbox counter would go below zero): the file was damaged
+    /// or written by a faulty version. The operation did not happen; nothing else is affected.
+    Inconsistent(&'static str),
     /// The account's quota has no room for the message.
     OverQuota,
     /// The store's writer thread is gone (shutting down).
@@ -51,6 +55,7 @@ impl fmt::Display for StoreError {
             StoreError::MailboxExists => f.write_str("mailbox already exists"),
             StoreError::NotAllowed(why) => f.write_str(why),
             StoreError::Conflict(why) => f.write_str(why),
+            StoreError::Inconsistent(why) => write!(f, "database is inconsistent: {why}"),
             StoreError::OverQuota => f.write_str("over quota"),
             StoreError::Closed => f.write_str("store is shutting down"),
         }

@@ -156,13 +156,11 @@ impl<'txn> Tables<'txn> {
     /// Deletes an account and everything in it. Costs in proportion to the account's size.
     pub fn delete_account(&mut self, account: u64) -> Result<()> {
         let rec = self.account(account)?;
-        let names: Vec<(String, u64)> = self
-            .mailbox_by_name
-            .range((account, "")..)?
-            .map_while(|e| e.ok())
-            .take_while(|(k, _)| k.value().0 == account)
-            .map(|(k, v)| (k.value().1.to_string(), v.value()))
-            .collect();
+        let names: Vec<(String, u64)> =
+            collect_while(self.mailbox_by_name.range((account, "")..)?, |(k, v)| {
+                let (owner, name) = k.value();
+                (owner == account).then(|| (name.to_string(), v.value()))
+            })?;
         for (name, id) in names {
             self.drop_mailbox(account, &name, id)?;
         }
@@ -646,12 +644,12 @@ impl<'txn> Tables<'txn> {
         if was_seen && !is_seen {
             rec.unseen += 1;
         } else if !was_seen && is_seen {
-            rec.unseen -= 1;
+            rec.unseen = less(rec.unseen, 1, "unseen count below zero")?;
         }
         let was_del = m.flags & flag::DELETED != 0;
         let is_del = new_flags & flag::DELETED != 0;
         if was_del && !is_del {
-            rec.deleted -= 1;
+            rec.deleted = less(rec.deleted, 1, "deleted count below zero")?;
         } else if !was_del && is_del {
             rec.deleted += 1;
         }
@@ -674,13 +672,13 @@ impl<'txn> Tables<'txn> {
             return Ok(false);
         };
         let mut rec = self.mailbox(mailbox)?;
-        rec.exists -= 1;
-        rec.size -= u64::from(m.size);
+        rec.exists = less(rec.exists, 1, "message count below zero")?;
+        rec.size = less(rec.size, u64::from(m.size), "mailbox size below zero")?;
         if m.flags & flag::SEEN == 0 {
-            rec.unseen -= 1;
+            rec.unseen = less(rec.unseen, 1, "unseen count below zero")?;
         }
         if m.flags & flag::DELETED != 0 {
-            rec.deleted -= 1;
+            rec.deleted = less(rec.deleted, 1, "deleted count below zero")?;
         }
         let modseq = Self::bump_modseq(&mut rec);
         self.messages.remove((mailbox, uid))?;
@@ -759,7 +757,56 @@ impl<'txn> Tables<'txn> {
     }
 }
 
+/// `counter - n`, or [`StoreError::Inconsistent`] when the counter is smaller: a mailbox record
+/// that disagrees with its messages. Wrapping (in a release build) would store a count near
+/// 2^32 that every later STATUS and SELECT reports; refusing leaves the record as it was.
+fn less<T: std::ops::Sub<Output = T> + PartialOrd>(counter: T, n: T, what: &'static str) -> Result<T> {
+    if counter < n { Err(StoreError::Inconsistent(what)) } else { Ok(counter - n) }
+}
+
+/// The items `f` keeps from the start of `entries`, up to the first it declines (`None`: past
+/// the range of interest). The first error of `entries` is returned, never taken as its end:
+/// `map_while(|e| e.ok())` would end the list there and, in `delete_account`, delete part of an
+/// account and leave the rest without an owner.
+fn collect_while<T, U, E: Into<StoreError>>(
+    entries: impl Iterator<Item = std::result::Result<T, E>>,
+    mut f: impl FnMut(T) -> Option<U>,
+) -> Result<Vec<U>> {
+    let mut out = Vec::new();
+    for e in entries {
+        match f(e.map_err(Into::into)?) {
+            Some(u) => out.push(u),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// INBOX is case-insensitive (RFC 9051 §5.1); every other name is kept as given.
 pub fn canonical_name(name: &str) -> &str {
     if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collect_while_returns_the_first_error_not_a_shorter_list() {
+        let keep = |n: u32| (n < 10).then_some(n);
+        let ok: Vec<std::result::Result<u32, redb::StorageError>> = vec![Ok(1), Ok(2), Ok(11), Ok(3)];
+        assert_eq!(collect_while(ok.into_iter(), keep).ok(), Some(vec![1, 2]));
+        // An I/O error in the middle of an account's mailboxes: `map_while(|e| e.ok())` gave
+        // `[1]`, and delete_account deleted that one and left the rest.
+        let failing = vec![Ok(1), Err(redb::StorageError::PreviousIo), Ok(2)];
+        let r = collect_while(failing.into_iter(), keep);
+        assert!(matches!(r, Err(StoreError::Storage(_))), "{r:?}");
+    }
+
+    #[test]
+    fn less_refuses_to_go_below_zero() {
+        assert_eq!(less(3u32, 1, "x").ok(), Some(2));
+        assert_eq!(less(5u64, 5, "x").ok(), Some(0));
+        assert!(matches!(less(0u32, 1, "unseen"), Err(StoreError::Inconsistent("unseen"))));
+    }
 }
