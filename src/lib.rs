@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod corpus;
 pub mod events;
+pub mod files;
 pub mod imap;
 pub mod lmtp;
 pub mod migrate;

@@ -60,8 +60,14 @@ pub fn restore(cmd: RestoreCmd, config: &Config, paths: &Paths) -> u8 {
     let db = paths.database();
     let tmp = db.with_extension("redb.restoring");
     let kept = db.with_extension("redb.before-restore");
-    let result = std::fs::copy(&cmd.file, &tmp)
-        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+    // Not fs::copy, which gives the copy the backup's mode: the database is created 0600.
+    let _ = std::fs::remove_file(&tmp);
+    let result = std::fs::File::open(&cmd.file)
+        .and_then(|mut from| {
+            let mut to = crate::files::create_new(&tmp)?;
+            std::io::copy(&mut from, &mut to)?;
+            to.sync_all()
+        })
         .and_then(|()| if db.exists() { std::fs::rename(&db, &kept) } else { Ok(()) })
         .and_then(|()| std::fs::rename(&tmp, &db));
     match result {

@@ -144,10 +144,7 @@ fn import_maildir(target: &Target, root: &Path, user: &str, paths: &Paths) -> Re
     let state_path = paths.data_dir.join(format!("import-{}.state", user.replace(['/', '@'], "_")));
     let done: HashSet<String> =
         std::fs::read_to_string(&state_path).unwrap_or_default().lines().map(str::to_string).collect();
-    let mut state = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&state_path)
+    let mut state = crate::files::open_append(&state_path)
         .map_err(|e| err(exit::CANTCREAT, format!("{}: {e}", state_path.display())))?;
     let (mut imported, mut skipped) = (0, 0);
     let mut progress = Progress::new("import", None);
@@ -380,7 +377,8 @@ impl MaildirWriter {
                     ))
                 };
                 for sub in ["cur", "new", "tmp"] {
-                    std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    crate::files::create_dir_all(&dir.join(sub))
+                        .map_err(|e| format!("{}: {e}", dir.display()))?;
                 }
                 self.folders += 1;
                 self.folder = Some((dir, self.folders, Vec::new()));
@@ -412,7 +410,7 @@ impl MaildirWriter {
                 info.extend(letters);
                 let name = format!("{internal_date}.M{uid}P{number}.applianced,S={}{info}", raw.len());
                 let path = dir.join("cur").join(name);
-                std::fs::write(&path, &raw).map_err(|e| format!("{}: {e}", path.display()))?;
+                crate::files::write(&path, &raw).map_err(|e| format!("{}: {e}", path.display()))?;
                 let when =
                     std::time::UNIX_EPOCH + std::time::Duration::from_secs(internal_date.max(0) as u64);
                 std::fs::File::options()
@@ -435,6 +433,6 @@ impl MaildirWriter {
         }
         let text: String = known.iter().enumerate().map(|(i, k)| format!("{i} {k}\n")).collect();
         let path = dir.join("dovecot-keywords");
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+        crate::files::write(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
     }
 }

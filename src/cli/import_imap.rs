@@ -339,7 +339,7 @@ fn parse_state(text: &str) -> Result<BTreeMap<String, FolderState>, String> {
 fn save_state(path: &Path, state: &BTreeMap<String, FolderState>) -> Result<(), ImportError> {
     let tmp = path.with_extension("state.new");
     let io = |e: std::io::Error| ImportError::State(format!("{}: {e}", path.display()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    let mut f = crate::files::create(&tmp).map_err(io)?;
     f.write_all(format_state(state).as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;

@@ -29,11 +29,11 @@ fn system_hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Creates a directory (mode 0750) and checks that we can write in it.
+/// Creates a directory (mode 0700, and its missing parents: see `files`) and checks that we can
+/// write in it. The system installation then opens the config directory to the service group.
 fn ensure_dir(dir: &Path) -> Result<(), String> {
     if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+        crate::files::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
@@ -89,7 +89,8 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
             c.data_dir = Some(std::path::absolute(&data_dir).unwrap_or(data_dir.clone()));
         }
         c.check().map_err(|e| (exit::USAGE, e))?;
-        std::fs::write(&config_file, c.to_documented_toml())
+        crate::files::write(&config_file, c.to_documented_toml().as_bytes())
+            .and_then(|()| crate::files::sync(&config_file))
             .map_err(|e| (exit::CANTCREAT, format!("cannot write {}: {e}", config_file.display())))?;
         println!("config      {} written", config_file.display());
         c

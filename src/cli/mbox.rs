@@ -245,10 +245,7 @@ pub fn import(target: &Target, src: &MboxSource, paths: &Paths) -> Result<String
     }
     let state_path = paths.data_dir.join(format!("import-mbox-{}.state", user.replace(['/', '@'], "_")));
     let done = load_state(&std::fs::read_to_string(&state_path).unwrap_or_default());
-    let mut state = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&state_path)
+    let mut state = crate::files::open_append(&state_path)
         .map_err(|e| err(exit::CANTCREAT, format!("{}: {e}", state_path.display())))?;
     let mut tally = Tally::default();
     for (mailbox, path) in &sources {

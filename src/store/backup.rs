@@ -51,10 +51,26 @@ where
 
 /// Copies every table of `db` (as of one snapshot) into a new database file at `dest`.
 pub fn backup(db: &Database, dest: &Path) -> Result<u64> {
-    if dest.exists() {
-        return Err(StoreError::NotAllowed("the backup file exists already"));
+    // The copy holds every mailbox and password hash: created private (0600) whatever the
+    // umask, and new, so that no existing file is overwritten or keeps a wider mode.
+    match crate::files::create_new(dest) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(StoreError::NotAllowed("the backup file exists already"));
+        }
+        Err(e) => return Err(e.into()),
     }
+    let copied = copy_all(db, dest);
+    if copied.is_err() {
+        // A partial copy is no backup: leave nothing that looks like one.
+        let _ = std::fs::remove_file(dest);
+    }
+    copied
+}
+
+fn copy_all(db: &Database, dest: &Path) -> Result<u64> {
     let snapshot = db.begin_read()?;
+    // redb initialises the empty file as a new database.
     let out = Database::create(dest)?;
     let mut n = 0;
     n += copy_table(&snapshot, &out, META)?;

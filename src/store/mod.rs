@@ -117,12 +117,24 @@ fn migrate_to_uid_runs(txn: &redb::WriteTransaction) -> Result<usize> {
 }
 
 impl Store {
-    /// Opens the database at `path`, creating it if it does not exist.
+    /// Opens the database at `path`, creating it (mode 0600, whatever the umask: it holds every
+    /// mailbox and password hash) if it does not exist.
     pub fn open(path: &Path, opts: &StoreOptions, hub: Arc<Hub>) -> Result<Store> {
         let mut builder = Database::builder();
         builder.set_cache_size(opts.cache_size);
         builder.set_check_integrity_on_open(opts.verify_on_open);
-        let db = if path.exists() { builder.open(path)? } else { builder.create(path)? };
+        let db = if path.exists() {
+            builder.open(path)?
+        } else {
+            // redb would create the file with the umask's mode: create it private first, empty,
+            // which redb initialises as a new database.
+            match crate::files::create_new(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+            builder.create(path)?
+        };
         Self::init_format(&db)?;
         let db = Arc::new(db);
         let policy =
