@@ -158,11 +158,15 @@ pub struct StoreSection {
     pub change_log_limit: u64,
     /// Verify every page checksum when the server starts (a full read of the file).
     pub verify_on_open: bool,
+    /// Free space, in MiB, that deliveries, APPENDs and copies must leave on the file system of
+    /// the database; below it they are refused (LMTP 452 4.3.1, IMAP NO [UNAVAILABLE]) while
+    /// flag changes, expunges and deletions go on. 0 turns the check off. Default 16.
+    pub min_free_mb: u64,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { cache_mb: 16, change_log_limit: 100_000, verify_on_open: false }
+        StoreSection { cache_mb: 16, change_log_limit: 100_000, verify_on_open: false, min_free_mb: 16 }
     }
 }
 
@@ -174,6 +178,7 @@ impl Config {
             change_log_limit: self.store.change_log_limit.max(1),
             verify_on_open: self.store.verify_on_open,
             quota: self.quota.policy(),
+            reserve: self.store.min_free_mb.saturating_mul(1 << 20),
         }
     }
 }
@@ -327,6 +332,10 @@ cache_mb = {cache}
 change_log_limit = {cll}
 # Verify every page checksum at start-up (reads the whole database file).
 verify_on_open = {voo}
+# Free space (MiB) that deliveries, APPENDs and copies must leave on the database's file system;
+# below it they get LMTP 452 4.3.1 / IMAP NO [UNAVAILABLE], while flag changes, expunges and
+# deletions go on, so that room can be made. 0 turns the check off.
+min_free_mb = {mfm}
 
 [quota]
 # Per account; 0 is unlimited. Exceptions: [quota.accounts."alice@example.com"] storage_mb = 5000
@@ -360,6 +369,7 @@ trace = [{trace}]
             cache = self.store.cache_mb,
             cll = self.store.change_log_limit,
             voo = self.store.verify_on_open,
+            mfm = self.store.min_free_mb,
             qs = self.quota.storage_mb,
             qm = self.quota.messages,
             qp = self.quota.permanent,

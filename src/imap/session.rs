@@ -43,20 +43,26 @@ pub enum Error {
 }
 
 impl From<StoreError> for Error {
+    /// The disk's and the file's failures get a fixed text (RFC 5530 `UNAVAILABLE`: try again
+    /// later; `SERVERBUG`): the cause, in redb's or the OS's words, goes to the log only.
     fn from(e: StoreError) -> Self {
-        let code = match &e {
-            StoreError::NoSuchMailbox => Some("NONEXISTENT"),
-            StoreError::MailboxExists => Some("ALREADYEXISTS"),
-            StoreError::NotAllowed(_) => Some("CANNOT"),
-            StoreError::OverQuota => Some("OVERQUOTA"),
-            StoreError::Storage(_) | StoreError::Closed => Some("UNAVAILABLE"),
-            StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Inconsistent(_) => Some("SERVERBUG"),
-            _ => None,
+        let (code, text) = match &e {
+            StoreError::NoSuchMailbox => (Some("NONEXISTENT"), None),
+            StoreError::MailboxExists => (Some("ALREADYEXISTS"), None),
+            StoreError::NotAllowed(_) => (Some("CANNOT"), None),
+            StoreError::OverQuota => (Some("OVERQUOTA"), None),
+            e if e.is_temporary() => (Some("UNAVAILABLE"), Some("storage temporarily unavailable")),
+            StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Inconsistent(_) => {
+                (Some("SERVERBUG"), Some("internal server error"))
+            }
+            _ => (None, None),
         };
-        if code == Some("SERVERBUG") || code == Some("UNAVAILABLE") {
-            log::error!("store: {e}");
+        match code {
+            Some("UNAVAILABLE") => log::warn!("store: {e}"),
+            Some("SERVERBUG") => log::error!("store: {e}"),
+            _ => {}
         }
-        Error::No(code, e.to_string())
+        Error::No(code, text.map_or_else(|| e.to_string(), str::to_string))
     }
 }
 

@@ -161,7 +161,12 @@ impl Session {
                 let text = match failure {
                     Failure::TooBig => "552 5.3.4 Message too big".to_string(),
                     Failure::NotMail(why) => format!("554 5.6.0 Not a message: {why}"),
-                    Failure::Store => "451 4.3.0 Temporary storage failure".to_string(),
+                    // RFC 5321 §4.2.3 452 (insufficient system storage), RFC 3463 X.3.1 (mail
+                    // system full): the MTA keeps the message and tries again.
+                    Failure::Store(e) if e.is_disk_full() => {
+                        "452 4.3.1 Insufficient system storage".to_string()
+                    }
+                    Failure::Store(_) => "451 4.3.0 Temporary storage failure".to_string(),
                 };
                 for _ in recipients {
                     out.extend_from_slice(format!("{text}\r\n").as_bytes());
@@ -178,6 +183,7 @@ impl Session {
                     format!("552 5.2.2 <{rcpt}>: over quota")
                 }
                 Err(StoreError::OverQuota) => format!("452 4.2.2 <{rcpt}>: over quota"),
+                Err(e) if e.is_disk_full() => format!("452 4.3.1 <{rcpt}>: insufficient system storage"),
                 Err(e) if e.is_temporary() => format!("451 4.3.0 <{rcpt}>: temporary failure"),
                 Err(e) => format!("554 5.3.0 <{rcpt}>: {e}"),
             };
@@ -194,8 +200,8 @@ pub enum Failure {
     TooBig,
     /// Refused by the FETCH data computation (see `fetchdata::validate`).
     NotMail(String),
-    /// The store failed; the MTA should try again.
-    Store,
+    /// The store failed; the MTA should try again (452 when the disk is full, else 451).
+    Store(StoreError),
 }
 
 #[cfg(test)]
@@ -251,5 +257,28 @@ mod tests {
         let mut out = Vec::new();
         s.delivered(&rcpts[..2], Err(Failure::TooBig), &mut out);
         assert_eq!(out, b"552 5.3.4 Message too big\r\n552 5.3.4 Message too big\r\n");
+    }
+
+    #[test]
+    fn a_full_disk_is_452_4_3_1_and_other_storage_failures_451() {
+        let s = Session::new("mx.test", 1000, false);
+        let rcpts = vec!["a@x".to_string(), "b@x".to_string()];
+        let mut out = Vec::new();
+        s.delivered(&rcpts, Err(Failure::Store(StoreError::DiskFull("ENOSPC".into()))), &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "452 4.3.1 Insufficient system storage\r\n452 4.3.1 Insufficient system storage\r\n"
+        );
+        let mut out = Vec::new();
+        s.delivered(&rcpts[..1], Err(Failure::Store(StoreError::Unavailable("EROFS".into()))), &mut out);
+        assert_eq!(out, b"451 4.3.0 Temporary storage failure\r\n");
+        let mut out = Vec::new();
+        let results =
+            vec![Err(StoreError::DiskFull("reserve".into())), Err(StoreError::Storage("EIO".into()))];
+        s.delivered(&rcpts, Ok(results), &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "452 4.3.1 <a@x>: insufficient system storage\r\n451 4.3.0 <b@x>: temporary failure\r\n"
+        );
     }
 }

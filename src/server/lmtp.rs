@@ -179,6 +179,6 @@ async fn deliver(
         .unwrap_or(0);
     shared.store.deliver(recipients.to_vec(), message, data, now).await.map_err(|e| {
         log::error!("LMTP delivery: {e}");
-        Failure::Store
+        Failure::Store(e)
     })
 }

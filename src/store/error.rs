@@ -2,14 +2,24 @@
 
 use std::fmt;
 
-/// What can go wrong in the store. `Storage` is the disk's fault (a temporary failure for the
-/// caller); `Corrupt`, `Format` and `Inconsistent` are the file's; every other variant is the
-/// request's.
-#[derive(Debug)]
+/// What can go wrong in the store. `Storage`, `DiskFull`, `Unavailable` and `Closed` are the
+/// disk's or the process's fault (a temporary failure for the caller: [`StoreError::is_temporary`]);
+/// `Corrupt`, `Format` and `Inconsistent` are the file's; every other variant is the request's.
+///
+/// The `String`s carry redb's or the OS's words for the log and the admin CLI; protocol sessions
+/// answer with their own text and never send these to a client.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StoreError {
     /// redb or the file system failed; the operation did not happen.
     Storage(String),
+    /// The file system has no room for the write (ENOSPC, or a disk quota: EDQUOT); nothing of it
+    /// happened. Writes are refused until space returns, then resume by themselves (see
+    /// `store/handle.rs`); reads go on.
+    DiskFull(String),
+    /// The database is being reopened after a storage failure, or the writer is waiting before it
+    /// tries the disk again; retrying later succeeds once the disk works.
+    Unavailable(String),
     /// The database file is damaged or not an applianced database.
     Corrupt(String),
     /// The database was written by a newer applianced.
@@ -37,7 +47,24 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 impl StoreError {
     /// True when the error is the storage's, not the request's: retrying later may succeed.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, StoreError::Storage(_) | StoreError::Closed)
+        matches!(
+            self,
+            StoreError::Storage(_)
+                | StoreError::DiskFull(_)
+                | StoreError::Unavailable(_)
+                | StoreError::Closed
+        )
+    }
+
+    /// True when the file system is full: LMTP answers `452 4.3.1` (RFC 3463: mail system full).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull(_))
+    }
+
+    /// True when the failure was the disk's, so the writer must stop using the failed handle and
+    /// open the file again (redb refuses every later I/O on it: `StorageError::PreviousIo`).
+    pub(super) fn is_io(&self) -> bool {
+        matches!(self, StoreError::Storage(_) | StoreError::DiskFull(_) | StoreError::Unavailable(_))
     }
 }
 
@@ -45,6 +72,8 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Storage(e) => write!(f, "storage failure: {e}"),
+            StoreError::DiskFull(e) => write!(f, "file system full: {e}"),
+            StoreError::Unavailable(e) => write!(f, "storage temporarily unavailable: {e}"),
             StoreError::Corrupt(e) => write!(f, "database is damaged: {e}"),
             StoreError::Format(v) => {
                 write!(f, "database format {v} is newer than this applianced understands")
@@ -68,11 +97,7 @@ macro_rules! storage_error {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                let e: redb::Error = e.into();
-                match e {
-                    redb::Error::Corrupted(m) => StoreError::Corrupt(m),
-                    other => StoreError::Storage(other.to_string()),
-                }
+                classify(e.into())
             }
         }
     )*};
@@ -86,8 +111,42 @@ storage_error!(
     redb::DatabaseError
 );
 
+/// Sorts redb's error into the store's: what the caller may do about it matters, not its layer.
+fn classify(e: redb::Error) -> StoreError {
+    match e {
+        redb::Error::Corrupted(m) => StoreError::Corrupt(m),
+        redb::Error::Io(e) => StoreError::from(e),
+        // The handle latched an earlier I/O error, or was closed by the writer to reopen it.
+        e @ (redb::Error::PreviousIo | redb::Error::DatabaseClosed) => StoreError::Unavailable(e.to_string()),
+        other => StoreError::Storage(other.to_string()),
+    }
+}
+
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
-        StoreError::Storage(e.to_string())
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => StoreError::DiskFull(e.to_string()),
+            _ => StoreError::Storage(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redb_errors_are_sorted_by_what_the_caller_can_do() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = StoreError::from(redb::StorageError::Io(full));
+        assert!(e.is_disk_full() && e.is_temporary(), "{e:?}");
+        let quota = std::io::Error::from(std::io::ErrorKind::QuotaExceeded);
+        assert!(StoreError::from(quota).is_disk_full());
+        let e = StoreError::from(redb::StorageError::PreviousIo);
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+        let e = StoreError::from(redb::StorageError::Corrupted("x".into()));
+        assert!(matches!(e, StoreError::Corrupt(_)) && !e.is_temporary());
+        assert!(!StoreError::Inconsistent("x").is_temporary());
     }
 }

@@ -14,6 +14,8 @@
 pub mod address;
 mod backup;
 mod error;
+mod handle;
+mod overlay;
 pub mod quota;
 mod read;
 pub mod records;
@@ -24,7 +26,7 @@ mod writer;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableTable};
 
 pub use error::{Result, StoreError};
 pub use read::{Reader, records_read};
@@ -32,6 +34,7 @@ pub use records::{AccountRecord, ChangeKind, ChangeRecord, MailboxRecord, Messag
 pub use write::{FlagOp, HIERARCHY_DELIMITER, NewMessage, Tables, canonical_name};
 
 use crate::events::Hub;
+use handle::Handle;
 use writer::Writer;
 
 /// The mailboxes every new account gets besides INBOX, with their special use (RFC 6154).
@@ -54,6 +57,8 @@ pub struct StoreOptions {
     pub verify_on_open: bool,
     /// Quota limits, enforced on every write that adds a message.
     pub quota: quota::QuotaPolicy,
+    /// Free bytes the file system must keep after a write that adds data (0: not checked).
+    pub reserve: u64,
 }
 
 impl Default for StoreOptions {
@@ -63,13 +68,15 @@ impl Default for StoreOptions {
             change_log_limit: 100_000,
             verify_on_open: false,
             quota: quota::QuotaPolicy::default(),
+            reserve: 16 << 20,
         }
     }
 }
 
 /// The open store. Cheap to share behind an `Arc`.
 pub struct Store {
-    db: Arc<Database>,
+    /// The database file, shared with the writer, which reopens it after a storage failure.
+    db: Arc<Handle>,
     writer: Writer,
     /// The writer thread, joined on close so that the last commit finishes before exit.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -117,28 +124,15 @@ fn migrate_to_uid_runs(txn: &redb::WriteTransaction) -> Result<usize> {
 }
 
 impl Store {
-    /// Opens the database at `path`, creating it (mode 0600, whatever the umask: it holds every
-    /// mailbox and password hash) if it does not exist.
+    /// Opens the database at `path`, creating it (mode 0600) if it does not exist.
     pub fn open(path: &Path, opts: &StoreOptions, hub: Arc<Hub>) -> Result<Store> {
-        let mut builder = Database::builder();
-        builder.set_cache_size(opts.cache_size);
-        builder.set_check_integrity_on_open(opts.verify_on_open);
-        let db = if path.exists() {
-            builder.open(path)?
-        } else {
-            // redb would create the file with the umask's mode: create it private first, empty,
-            // which redb initialises as a new database.
-            match crate::files::create_new(path) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e.into()),
-            }
-            builder.create(path)?
-        };
-        Self::init_format(&db)?;
-        let db = Arc::new(db);
-        let policy =
-            Arc::new(write::Policy { change_log_limit: opts.change_log_limit, quota: opts.quota.clone() });
+        let db = Arc::new(Handle::open(path, opts.cache_size, opts.verify_on_open)?);
+        Self::init_format(&*db.get()?)?;
+        let policy = Arc::new(write::Policy {
+            change_log_limit: opts.change_log_limit,
+            quota: opts.quota.clone(),
+            reserve: opts.reserve,
+        });
         let (writer, thread) = Writer::start(db.clone(), hub.clone(), policy);
         Ok(Store { db, writer, thread: Mutex::new(Some(thread)), hub })
     }
@@ -237,7 +231,7 @@ impl Store {
     /// Where the file's bytes go: (allocated bytes, bytes of keys and values, fragmented bytes).
     /// Takes (and aborts) a write transaction: for diagnostics, not for hot paths.
     pub fn space(&self) -> Result<(u64, u64, u64)> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.get()?.begin_write()?;
         let stats = txn.stats()?;
         let out = (
             stats.allocated_pages() * stats.page_size() as u64,
@@ -251,7 +245,7 @@ impl Store {
     /// Writes a consistent copy of the whole store to a new file at `dest` while it keeps serving
     /// (one read snapshot); returns the number of entries copied.
     pub fn backup(&self, dest: &Path) -> Result<u64> {
-        backup::backup(&self.db, dest)
+        backup::backup(&*self.db.get()?, dest)
     }
 
     /// Verifies every page checksum of the file (a full read).

@@ -35,6 +35,14 @@ pub struct Tables<'txn> {
     domains: Table<'txn, &'static str, u64>,
     /// Change-log bound and quota limits.
     policy: &'txn Policy,
+    /// Free space of the file system, measured before the batch.
+    room: Room,
+    /// Bytes the operations of this transaction add (message bytes and records), counted
+    /// against `room`.
+    added: u64,
+    /// The current operation was refused by the free-space reserve: a refusal of the request
+    /// (the batch goes on without it), not a failure of the disk.
+    pub(super) refused_for_room: bool,
     /// Changes made by the current operation, published to the event hub after the commit.
     pub(super) events: Vec<Change>,
 }
@@ -45,7 +53,21 @@ pub struct Policy {
     /// Entries kept per account in the change log.
     pub change_log_limit: u64,
     pub quota: super::quota::QuotaPolicy,
+    /// Free bytes the file system must keep after an operation that adds data (0: no check).
+    /// Operations that add nothing (flags, expunges, deletions) may use the reserve, so that
+    /// a user or the admin can still make room.
+    pub reserve: u64,
 }
+
+/// The file system's free bytes for unprivileged writers, when known.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Room {
+    pub free: Option<u64>,
+}
+
+/// What a message record, its UID run and MODSEQ entries and a change-log entry cost on disk,
+/// about (a 4 KiB page holds several).
+const RECORD_BYTES: u64 = 256;
 
 /// A new message for [`Tables::append`].
 #[derive(Clone, Debug)]
@@ -70,7 +92,7 @@ fn to_u32(n: usize) -> u32 {
 }
 
 impl<'txn> Tables<'txn> {
-    pub(super) fn open(txn: &'txn WriteTransaction, policy: &'txn Policy) -> Result<Self> {
+    pub(super) fn open(txn: &'txn WriteTransaction, policy: &'txn Policy, room: Room) -> Result<Self> {
         Ok(Tables {
             meta: txn.open_table(META)?,
             account_by_name: txn.open_table(ACCOUNT_BY_NAME)?,
@@ -89,8 +111,30 @@ impl<'txn> Tables<'txn> {
             aliases: txn.open_table(ALIASES)?,
             domains: txn.open_table(DOMAINS)?,
             policy,
+            room,
+            added: 0,
+            refused_for_room: false,
             events: Vec::new(),
         })
+    }
+
+    /// Counts `bytes` the current operation adds against the free-space reserve: refused (as
+    /// [`StoreError::DiskFull`], before anything is written) when less than the reserve would
+    /// remain, so that a filling disk is met here rather than by a failed write in redb, which
+    /// would cost a reopen of the database (see `store/handle.rs`).
+    fn claim_room(&mut self, bytes: u64) -> Result<()> {
+        self.added = self.added.saturating_add(bytes);
+        let reserve = self.policy.reserve;
+        match self.room.free {
+            Some(free) if reserve > 0 && free < reserve.saturating_add(self.added) => {
+                self.refused_for_room = true;
+                Err(StoreError::DiskFull(format!(
+                    "{free} bytes free, {} needed with the reserve of {reserve}",
+                    reserve.saturating_add(self.added)
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn next_id(&mut self, counter: &'static str) -> Result<u64> {
@@ -488,6 +532,7 @@ impl<'txn> Tables<'txn> {
 
     /// Stores a message's bytes once, with no references yet; messages added with its id take one each.
     pub fn put_blob(&mut self, raw: &[u8], fetch_data: &[u8]) -> Result<u64> {
+        self.claim_room((raw.len() + fetch_data.len()) as u64 + RECORD_BYTES)?;
         let id = self.next_id("next_blob")?;
         let rec = BlobRecord { size: to_u32(raw.len()), fetch_data: fetch_data.to_vec() };
         self.blobs.insert(id, rec.encode().as_slice())?;
@@ -568,6 +613,11 @@ impl<'txn> Tables<'txn> {
         }
         if rec.uidnext == u32::MAX {
             return Err(StoreError::NotAllowed("mailbox has run out of UIDs"));
+        }
+        if check_quota {
+            // A move within an account adds nothing in all (the quota is skipped for the same
+            // reason): it may use the reserve.
+            self.claim_room(RECORD_BYTES)?;
         }
         let uid = rec.uidnext;
         rec.uidnext += 1;
@@ -800,7 +850,7 @@ mod tests {
         // `[1]`, and delete_account deleted that one and left the rest.
         let failing = vec![Ok(1), Err(redb::StorageError::PreviousIo), Ok(2)];
         let r = collect_while(failing.into_iter(), keep);
-        assert!(matches!(r, Err(StoreError::Storage(_))), "{r:?}");
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
     }
 
     #[test]

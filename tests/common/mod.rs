@@ -36,6 +36,12 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("applianced-it-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
+        Server::start_at(dir, extra_config, env)
+    }
+
+    /// As [`Server::start_with_env`], in an existing empty directory (where a test mounted a
+    /// file system); removed on drop like the others (a mount point stays, emptied).
+    pub fn start_at(dir: PathBuf, extra_config: &str, env: &[(&str, &str)]) -> Server {
         let pw = dir.join("pw");
         std::fs::write(&pw, PASSWORD).expect("pw");
         let data = dir.join("data");

@@ -101,7 +101,17 @@ pub async fn run(
                 }
                 Ok(changed)
             })
-            .await?;
+            .await;
+        let changed = match changed {
+            Ok(changed) => changed,
+            // A full or failing disk takes writes away, not reads: the client gets its data, and
+            // \Seen stays unset (no FLAGS reported), as after a BODY.PEEK.
+            Err(e) if e.is_temporary() => {
+                log::warn!("FETCH: \\Seen not set: {e}");
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(sel) = s.selected.as_mut() {
             for (u, m) in changed {
                 sel.own_modseqs.insert(m);

@@ -36,7 +36,17 @@ pub async fn run(
     let pending = s.read(move |r| r.mailbox(id).map(|m| m.first_recent_uid < m.uidnext)).await?;
     let first_recent = match (examine, pending) {
         (true, _) => None,
-        (false, true) => Some(s.ctx.store.write(move |t| t.claim_recent(id)).await?),
+        (false, true) => match s.ctx.store.write(move |t| t.claim_recent(id)).await {
+            Ok(first) => Some(first),
+            // A full or failing disk takes writes away, not reads: the mailbox opens, with no
+            // message \Recent (claiming them without recording the claim would show them as
+            // \Recent to the next session too, against RFC 3501 §2.3.2).
+            Err(e) if e.is_temporary() => {
+                log::warn!("SELECT: \\Recent not claimed: {e}");
+                Some(u32::MAX)
+            }
+            Err(e) => return Err(e.into()),
+        },
         (false, false) => Some(u32::MAX),
     };
     let (rec, uids) = s
