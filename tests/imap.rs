@@ -708,3 +708,16 @@ fn context_updates_follow_changes() {
 fn esearch(lines: &[String]) -> Vec<&str> {
     lines.iter().filter(|l| l.starts_with("* ESEARCH")).map(String::as_str).collect()
 }
+
+/// The scripted-session matcher itself (tests/common): a test that cannot fail is no test.
+#[test]
+fn script_matcher_is_strict_about_the_first_word() {
+    assert!(common::matches("* NO [*", "* NO [ALERT] x"));
+    assert!(!common::matches("* NO [*", "a1 NO [ALERT] x"), "untagged is not tagged");
+    assert!(!common::matches("a1 OK*", "a11 OK done"), "a tag is a whole word");
+    assert!(common::matches("a1 OK*", "a1 OK done"));
+    assert!(!common::matches("a1 OK", "* a1 OK"));
+    assert!(common::matches("+ *", "+ ready for literal data"));
+    assert!(common::matches("* 3 EXISTS", "* 3 EXISTS"));
+    assert!(!common::matches("* 3 EXISTS", "* 13 EXISTS"));
+}

@@ -309,9 +309,21 @@ impl Client {
         }
     }
 
-    /// Plays a script: `C: text` lines are sent; `S: text` lines must come in order (a trailing `*`
-    /// matches any rest of the line). Untagged lines not in the script are skipped while waiting.
+    /// Plays a script: `C: text` lines are sent; `S: text` lines must come in order (see
+    /// [`matches`]: `S: * ...` is an untagged line, `S: + ...` a continuation, anything else a
+    /// tagged line with that tag). Untagged lines and continuations that the script does not name
+    /// are skipped while waiting; an unexpected tagged line fails.
     pub fn run(&mut self, script: &str) {
+        self.play(script, false);
+    }
+
+    /// [`Client::run`], but every line the server sends must be in the script: an untagged line
+    /// it does not name fails too.
+    pub fn run_exact(&mut self, script: &str) {
+        self.play(script, true);
+    }
+
+    fn play(&mut self, script: &str, exact: bool) {
         for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
             if let Some(c) = line.strip_prefix("C: ") {
                 self.send(format!("{c}\r\n").as_bytes());
@@ -324,9 +336,9 @@ impl Client {
                     if matches(expected, &got) {
                         break;
                     }
-                    let tagged = !got.starts_with('*') && !got.starts_with('+');
+                    let skippable = !exact && (got.starts_with("* ") || got.starts_with('+'));
                     seen.push(got);
-                    assert!(!tagged, "expected {expected:?}, got {seen:#?}");
+                    assert!(skippable, "expected {expected:?}, got {seen:#?}");
                 }
             } else {
                 panic!("script line {line:?} must start with C: or S:");
@@ -335,8 +347,18 @@ impl Client {
     }
 }
 
-/// Glob match where `*` stands for any run of characters (and nothing else is special).
+/// Matches a response line against a script's expected line. The first word is literal: `*` an
+/// untagged response, `+` a continuation request, anything else a tag, so `* NO [..]` is never
+/// satisfied by a tagged `a1 NO [..]`. In the rest of the line `*` stands for any run of
+/// characters (and nothing else is special).
 pub fn matches(pattern: &str, got: &str) -> bool {
+    let (want_word, want_rest) = pattern.split_once(' ').unwrap_or((pattern, ""));
+    let (got_word, got_rest) = got.split_once(' ').unwrap_or((got, ""));
+    want_word == got_word && glob(want_rest, got_rest)
+}
+
+/// Glob match where `*` stands for any run of characters.
+fn glob(pattern: &str, got: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == got;
