@@ -218,6 +218,7 @@ async fn notify_loop(n: Arc<notify::Notifier>, limits: Arc<limits::ConnectionLim
     }
 }
 
+pub mod budget;
 pub mod limits;
 pub mod lmtp;
 pub mod tls;
