@@ -145,8 +145,8 @@ mod tests {
 
     #[test]
     fn a_runaway_field_is_read_at_both_ends() {
-        // 20 MB of References: the root and the last parents are found, and nothing near the
-        // field's size is allocated on the way (the field is read in two bounded halves).
+        // 20 MB of References: the root and the last parents are found, and what is read of
+        // the field is bounded (its two ends).
         let mut refs = b"References: <root@x>".to_vec();
         while refs.len() < 20 << 20 {
             refs.extend_from_slice(b"\r\n <mid@x>");
