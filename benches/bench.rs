@@ -2,6 +2,7 @@
 //! processes that tests drive (the crash test's delivering child). Benchmarks are programs,
 //! not timed tests.
 
+mod append_memory;
 mod crash_child;
 mod imap;
 mod store;
@@ -18,6 +19,7 @@ struct Args {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Cmd {
+    AppendMemory(append_memory::AppendMemoryBench),
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
     Store(store::StoreBench),
@@ -26,6 +28,7 @@ enum Cmd {
 fn main() -> std::process::ExitCode {
     let args: Args = argh::from_env();
     let r = match args.cmd {
+        Cmd::AppendMemory(b) => append_memory::run(b),
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),
         Cmd::Store(b) => store::run(b),

@@ -108,13 +108,27 @@ impl Default for Tls {
 pub struct Limits {
     /// Longest command line accepted, in bytes (literals not counted).
     pub max_line_length: usize,
-    /// Largest literal (APPEND message) accepted, in bytes.
+    /// Largest literal (APPEND message) accepted once logged in, in bytes. Default 32 MiB.
+    /// Before login only LOGIN's few KiB are accepted (`imap::session::PREAUTH_MAX_LITERAL`).
     pub max_literal_size: u64,
-    /// Connections at once, in all.
+    /// Literal bytes (APPENDed messages in transit) all connections together may hold in
+    /// memory, in MiB; a literal that does not fit waits. Default 128; at least
+    /// `max_literal_size`.
+    pub literal_memory_mb: u64,
+    /// Seconds a literal may wait for room in `literal_memory_mb` before its command gets
+    /// `NO [UNAVAILABLE]`. Default 30.
+    pub literal_memory_wait_secs: u64,
+    /// Connections at once, in all. Default 2000.
     pub max_connections: usize,
-    /// Connections at once from one IP address.
+    /// Connections at once from one IP address. Default 50.
     pub max_connections_per_ip: usize,
-    /// Seconds a connection may stay unauthenticated.
+    /// Connections not logged in yet, in all. When full (or when `max_connections` is), a
+    /// newcomer displaces the oldest of them from the address that has the most. Default 200.
+    pub max_unauthenticated: usize,
+    /// Connections not logged in yet from one IP address. Default 10.
+    pub max_unauthenticated_per_ip: usize,
+    /// Seconds a connection has to log in, counted from the connect (TLS handshake included),
+    /// whatever it sends meanwhile. Default 60.
     pub login_timeout_secs: u64,
     /// Seconds an authenticated connection may stay silent (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout_secs: u64,
@@ -126,9 +140,13 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_line_length: 64 * 1024,
-            max_literal_size: 64 << 20,
+            max_literal_size: 32 << 20,
+            literal_memory_mb: 128,
+            literal_memory_wait_secs: 30,
             max_connections: 2000,
             max_connections_per_ip: 50,
+            max_unauthenticated: 200,
+            max_unauthenticated_per_ip: 10,
             login_timeout_secs: 60,
             idle_timeout_secs: 31 * 60,
             login_failures_before_delay: 3,
@@ -261,6 +279,12 @@ impl Config {
         if self.limits.max_line_length < 1024 {
             return Err("limits.max_line_length must be at least 1024".into());
         }
+        if self.limits.literal_memory_mb.saturating_mul(1 << 20) < self.limits.max_literal_size {
+            return Err("limits.literal_memory_mb must hold at least one literal of max_literal_size".into());
+        }
+        if self.limits.max_unauthenticated == 0 || self.limits.max_unauthenticated_per_ip == 0 {
+            return Err("limits.max_unauthenticated and max_unauthenticated_per_ip must be at least 1".into());
+        }
         if self.hostname.is_empty() {
             return Err("hostname must not be empty".into());
         }
@@ -308,12 +332,23 @@ key = {key:?}
 [limits]
 # Longest command line, in bytes (literals are counted separately).
 max_line_length = {mll}
-# Largest literal (an APPENDed message), in bytes.
+# Largest literal (an APPENDed message) once logged in, in bytes. Before login only the
+# few KiB LOGIN needs are accepted.
 max_literal_size = {mls}
+# Literal bytes (APPENDed messages in transit) all connections together may hold in memory,
+# in MiB (at least max_literal_size); a literal that does not fit waits up to
+# literal_memory_wait_secs, then its command gets NO [UNAVAILABLE].
+literal_memory_mb = {lmm}
+literal_memory_wait_secs = {lmw}
 # Connections at once, in all and from one IP address.
 max_connections = {mc}
 max_connections_per_ip = {mcip}
-# Seconds before an unauthenticated connection is closed.
+# Connections not logged in yet, in all and from one IP address. When full, a newcomer
+# displaces the oldest of them from the address that has the most, so logged-in users and
+# real logins always have room.
+max_unauthenticated = {mu}
+max_unauthenticated_per_ip = {muip}
+# Seconds a connection has to log in, from the connect on, whatever it sends meanwhile.
 login_timeout_secs = {lt}
 # Seconds of silence before an authenticated connection is closed (RFC 9051 asks for 30 minutes or more).
 idle_timeout_secs = {it}
@@ -360,8 +395,12 @@ trace = [{trace}]
             key = self.tls.key.display().to_string(),
             mll = l.max_line_length,
             mls = l.max_literal_size,
+            lmm = l.literal_memory_mb,
+            lmw = l.literal_memory_wait_secs,
             mc = l.max_connections,
             mcip = l.max_connections_per_ip,
+            mu = l.max_unauthenticated,
+            muip = l.max_unauthenticated_per_ip,
             lt = l.login_timeout_secs,
             it = l.idle_timeout_secs,
             lf = l.login_failures_before_delay,
@@ -450,6 +489,10 @@ mod tests {
         assert_eq!(back.hostname, "mail.example.com");
         assert_eq!(back.imap.listen, c.imap.listen);
         assert_eq!(back.limits.max_literal_size, c.limits.max_literal_size);
+        assert_eq!(back.limits.literal_memory_mb, c.limits.literal_memory_mb);
+        assert_eq!(back.limits.literal_memory_wait_secs, c.limits.literal_memory_wait_secs);
+        assert_eq!(back.limits.max_unauthenticated, c.limits.max_unauthenticated);
+        assert_eq!(back.limits.max_unauthenticated_per_ip, c.limits.max_unauthenticated_per_ip);
         assert_eq!(back.data_dir, c.data_dir);
         assert!(back.log.trace.is_empty());
         let c = Config { log: Log { trace: vec!["a@b.c".into()], ..Log::default() }, ..c };
@@ -466,6 +509,12 @@ mod tests {
         assert!(c.check().is_err());
         let mut c = Config::default();
         c.log.trace = vec!["alice".into()];
+        assert!(c.check().is_err());
+        let mut c = Config::default();
+        c.limits.literal_memory_mb = 16;
+        assert!(c.check().is_err(), "one literal of max_literal_size must fit");
+        let mut c = Config::default();
+        c.limits.max_unauthenticated = 0;
         assert!(c.check().is_err());
     }
 }

@@ -44,6 +44,7 @@ mod thread_keys;
 
 use std::fmt;
 
+pub use header::MAX_FIELD_VALUE;
 use header::{Fields, unfold};
 use mime::{Kind, Node};
 pub use thread_keys::ThreadKeys;
@@ -233,7 +234,12 @@ pub struct FetchData {
 /// RFC 5957 §3: the DISPLAYFROM and DISPLAYTO keys of a header section, parsed once: the display
 /// name of the first From (To) address (RFC 2047 decoded), or its address when it has none,
 /// lowercased for comparison; empty without an address.
+///
+/// Only the first [`MAX_PARSED_HEADER`] bytes of the header are read: mail-parser keeps every
+/// field it finds, so a header of millions of fields (or one huge one) would cost many times
+/// its size.
 pub fn display_keys(header: &[u8]) -> (String, String) {
+    let header = header.get(..MAX_PARSED_HEADER).unwrap_or(header);
     let Some(msg) = mail_parser::MessageParser::default().parse_headers(header) else {
         return (String::new(), String::new());
     };
@@ -243,6 +249,10 @@ pub fn display_keys(header: &[u8]) -> (String, String) {
     };
     (key(msg.from()), key(msg.to()))
 }
+
+/// The most of a header section that is handed to mail-parser (for the RFC 5957 display keys);
+/// From and To are near the top of any real message.
+pub const MAX_PARSED_HEADER: usize = 256 * 1024;
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
 /// Version 2 added [`FetchData::thread`]; version 1 is still read.
@@ -318,10 +328,21 @@ fn cte_of(raw: &[u8], node: &Node) -> Cte {
     Cte::from_token(&node.field(raw, "Content-Transfer-Encoding").map(mime::parse_cte).unwrap_or_default())
 }
 
+/// BINARY.SIZE: the decoded length, counted without decoding into a buffer (an attachment
+/// would otherwise cost its size once more at delivery).
 fn binary_size(raw: &[u8], node: &Node) -> u32 {
     let body = slice(raw, node.body);
     let size = match cte_of(raw, node) {
-        cte @ (Cte::Base64 | Cte::QuotedPrintable) => decode_transfer(cte, body).len(),
+        Cte::Base64 => {
+            let mut n = 0;
+            decode_base64_into(body, &mut n);
+            n
+        }
+        Cte::QuotedPrintable => {
+            let mut n = 0;
+            decode_qp_into(body, &mut n);
+            n
+        }
         _ => body.len(),
     };
     u32::try_from(size).unwrap_or(u32::MAX)
@@ -762,8 +783,30 @@ pub fn decode_transfer(cte: Cte, bytes: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Where decoded bytes go: a buffer, or a count of them (for BINARY.SIZE).
+trait Decoded {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Decoded for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Decoded for usize {
+    fn put(&mut self, bytes: &[u8]) {
+        *self += bytes.len();
+    }
+}
+
 fn decode_base64(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    decode_base64_into(bytes, &mut out);
+    out
+}
+
+fn decode_base64_into(bytes: &[u8], out: &mut impl Decoded) {
     let mut acc: u32 = 0;
     let mut n = 0;
     for &b in bytes {
@@ -779,21 +822,25 @@ fn decode_base64(bytes: &[u8]) -> Vec<u8> {
         acc = (acc << 6) | u32::from(v);
         n += 1;
         if n == 4 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+            out.put(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
             acc = 0;
             n = 0;
         }
     }
     match n {
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        2 => out.put(&[(acc >> 4) as u8]),
+        3 => out.put(&[(acc >> 10) as u8, (acc >> 2) as u8]),
         _ => {}
     }
-    out
 }
 
 fn decode_qp(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
+    decode_qp_into(bytes, &mut out);
+    out
+}
+
+fn decode_qp_into(bytes: &[u8], out: &mut impl Decoded) {
     let mut rest = bytes;
     while !rest.is_empty() {
         let (line, has_break) = match rest.iter().position(|&b| b == b'\n') {
@@ -820,18 +867,19 @@ fn decode_qp(bytes: &[u8]) -> Vec<u8> {
             if b == b'='
                 && let (Some(h), Some(l)) = (line.get(i + 1).and_then(hex), line.get(i + 2).and_then(hex))
             {
-                out.push(h << 4 | l);
+                out.put(&[h << 4 | l]);
                 i += 3;
                 continue;
             }
-            out.push(b);
-            i += 1;
+            // A run of plain bytes goes out in one piece.
+            let run = line[i..].iter().position(|&c| c == b'=').map_or(line.len(), |k| i + k.max(1));
+            out.put(&line[i..run]);
+            i = run;
         }
         if has_break && !soft {
-            out.extend_from_slice(b"\r\n");
+            out.put(b"\r\n");
         }
     }
-    out
 }
 
 fn hex(b: &u8) -> Option<u8> {

@@ -13,9 +13,13 @@ use smol::channel::Sender;
 
 use crate::events::Subscription;
 use crate::proto::command::{Command, CommandBody, Tag};
-use crate::proto::framing::Rejection;
+use crate::proto::framing::{Framer, Rejection};
 use crate::proto::parse::{ParseOptions, parse_command_with, parse_done};
 use crate::store::{Reader, StoreError};
+
+/// The largest literal accepted before login: LOGIN's user name or password (or an ID value,
+/// RFC 2971 §3.3: at most 1024 octets) as a literal. RFC 9051 §7.1 `TOOBIG` beyond it.
+pub const PREAUTH_MAX_LITERAL: u64 = 8 * 1024;
 
 /// What the connection loop must do after a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,9 +226,60 @@ impl Session {
         })
     }
 
-    /// May the client send a synchronising literal of `size` bytes? (Refusing costs it nothing.)
-    pub fn accept_literal(&self, size: u64) -> bool {
-        size <= self.ctx.config.limits.max_literal_size
+    /// The framer's caps in this state: the largest literal and the largest whole command.
+    /// Before login only what LOGIN (or ID) can need is accepted, so that a client that has not
+    /// proven anything cannot make the server hold megabytes (a refused synchronising literal
+    /// is answered at once; a non-synchronising one over the cap closes the connection).
+    pub fn literal_limits(&self) -> (u64, u64) {
+        let l = &self.ctx.config.limits;
+        if self.state == State::NotAuthenticated {
+            let line = u64::try_from(l.max_line_length).unwrap_or(u64::MAX);
+            (PREAUTH_MAX_LITERAL, line.saturating_add(4 * PREAUTH_MAX_LITERAL))
+        } else {
+            (l.max_literal_size, Framer::default_max_command(l.max_line_length, l.max_literal_size))
+        }
+    }
+
+    /// May the client send the literal it announced for `command` (the command's name as sent,
+    /// its size already within [`Session::literal_limits`])? A command that the state does not
+    /// allow is refused before its literal is sent (RFC 9051 §7.5: a tagged NO or BAD instead
+    /// of the continuation request; the client then sends nothing more of the command), with
+    /// the response its parsed form would get from `allowed`.
+    pub fn accept_literal(&self, command: &[u8]) -> Result<(), Error> {
+        let name = command.to_ascii_uppercase();
+        let shown = if !name.is_empty() && name.len() <= 32 && name.iter().all(u8::is_ascii_alphanumeric) {
+            String::from_utf8_lossy(&name).into_owned()
+        } else {
+            "command".to_string()
+        };
+        let refuse = |why: &str| Err(Error::Bad(format!("{shown} not allowed now: {why}")));
+        match (self.state, name.as_slice()) {
+            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE") if !self.secure() => {
+                Err(Error::No(Some("PRIVACYREQUIRED"), "use STARTTLS or port 993 first".into()))
+            }
+            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE" | b"ID") => Ok(()),
+            (State::NotAuthenticated, _) => refuse("log in first"),
+            (_, b"LOGIN" | b"AUTHENTICATE" | b"STARTTLS") => refuse("already authenticated"),
+            (
+                State::Authenticated,
+                b"CHECK" | b"CLOSE" | b"UNSELECT" | b"CANCELUPDATE" | b"EXPUNGE" | b"SEARCH" | b"FETCH"
+                | b"STORE" | b"COPY" | b"MOVE" | b"SORT" | b"THREAD" | b"UID",
+            ) => refuse("no mailbox selected"),
+            (State::Logout, _) => refuse("logging out"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Answers a command whose literal was refused before it was sent (or while it is being
+    /// dropped): `tag` is the command's first word as sent.
+    pub fn literal_refused(&mut self, tag: &[u8], e: Error, out: &mut Vec<u8>) {
+        log::info!("{}: literal refused: {e:?}", self.peer);
+        match Tag::try_from(tag) {
+            Ok(tag) => {
+                self.finish(&tag, "literal", Err(e), out);
+            }
+            Err(_) => out.extend_from_slice(b"* BAD literal refused\r\n"),
+        }
     }
 
     /// Answers a command the framer refused at a known boundary.
@@ -252,7 +307,9 @@ impl Session {
 
     /// Runs one framed command (or the raw line an AUTHENTICATE is waiting for). Handlers may pass
     /// finished parts of a large response to `sink` ([`Session::stream`]); the rest stays in `out`.
-    pub async fn command(&mut self, bytes: &[u8], out: &mut Vec<u8>, sink: Sender<Vec<u8>>) -> Next {
+    /// The command's bytes are handed over, so that APPEND can store its literals from the
+    /// framer's buffer without a copy.
+    pub async fn command(&mut self, bytes: Vec<u8>, out: &mut Vec<u8>, sink: Sender<Vec<u8>>) -> Next {
         self.sink = Some(sink);
         let next = self.run_command(bytes, out).await;
         // Dropping the sender ends the connection's draining of streamed parts.
@@ -271,12 +328,12 @@ impl Session {
         }
     }
 
-    async fn run_command(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Next {
+    async fn run_command(&mut self, bytes: Vec<u8>, out: &mut Vec<u8>) -> Next {
         if let Some(tag) = self.sasl.take() {
-            let outcome = cmd::authenticate::response(self, bytes).await;
+            let outcome = cmd::authenticate::response(self, &bytes).await;
             return self.finish(&tag, "AUTHENTICATE", outcome, out);
         }
-        let cmd = match parse_command_with(bytes, ParseOptions { utf8: self.utf8 }) {
+        let cmd = match parse_command_with(&bytes, ParseOptions { utf8: self.utf8 }) {
             Ok(c) => c,
             Err(e) => {
                 match e.tag {

@@ -36,8 +36,16 @@ pub enum Frame {
     /// The client announced a synchronising literal `{n}` (RFC 9051 §4.3, §7.5): the server must
     /// now send a continuation request (`+ ...`) for the client to go on, or refuse the command
     /// (a tagged NO or BAD) and call [`Framer::refuse_literal`]. `tag` is the first word of the
-    /// command (empty if there is none).
-    ContinuationNeeded { tag: Vec<u8>, size: u64 },
+    /// command (empty if there is none), `command` the second (the command name, as sent), so
+    /// that the session can refuse a literal of a command its state does not allow before the
+    /// client sends it.
+    ContinuationNeeded { tag: Vec<u8>, command: Vec<u8>, size: u64 },
+    /// Only after [`Framer::report_non_sync_literals`]: the client announced a
+    /// non-synchronising literal `{n+}` (RFC 7888 §4), whose data follows without waiting.
+    /// The framer goes on collecting it at the next call; the session may instead refuse the
+    /// command (answer it, then call [`Framer::refuse_literal`]: the data is then dropped as it
+    /// arrives, with the rest of the command). `tag` and `command` as for `ContinuationNeeded`.
+    LiteralFollows { tag: Vec<u8>, command: Vec<u8>, size: u64 },
     /// Refused at a known boundary; the session answers (tagged BAD, or `NO [TOOBIG]`) and the
     /// framer has already skipped the rest of that command. For a refused synchronising literal
     /// nothing more is expected from the client; for a non-synchronising `{n+}` literal that is
@@ -80,7 +88,8 @@ pub struct Framer {
     max_line: usize,
     /// Largest literal accepted.
     max_literal: u64,
-    /// Largest non-synchronising literal accepted (4096 under LITERAL-, RFC 7888 §5).
+    /// Largest non-synchronising literal accepted (4096 under LITERAL-, RFC 7888 §5), on top of
+    /// `max_literal`.
     max_non_sync_literal: u64,
     /// Largest command accepted, lines and literals together.
     max_command: u64,
@@ -107,17 +116,20 @@ pub struct Framer {
     first_line: bool,
     /// The session wants the next line raw (IDLE's DONE, AUTHENTICATE responses).
     raw_line: bool,
+    /// The literal being collected was announced non-synchronising (its data comes unasked).
+    non_sync: bool,
+    /// Hand out [`Frame::LiteralFollows`] for non-synchronising literals.
+    report_non_sync: bool,
 }
 
 impl Framer {
     /// A framer with the given caps and a whole-command cap of `max_literal + 64 * max_line`.
     pub fn new(max_line: usize, max_literal: u64) -> Self {
-        let lines = u64::try_from(max_line).unwrap_or(u64::MAX).saturating_mul(64);
         Framer {
             max_line,
             max_literal,
-            max_non_sync_literal: max_literal,
-            max_command: max_literal.saturating_add(lines),
+            max_non_sync_literal: u64::MAX,
+            max_command: Self::default_max_command(max_line, max_literal),
             input: Vec::new(),
             start: 0,
             cmd: Vec::new(),
@@ -130,7 +142,29 @@ impl Framer {
             skipping: false,
             first_line: true,
             raw_line: false,
+            non_sync: false,
+            report_non_sync: false,
         }
+    }
+
+    /// The whole-command cap [`Framer::new`] sets: `max_literal` plus 64 lines.
+    pub fn default_max_command(max_line: usize, max_literal: u64) -> u64 {
+        let lines = u64::try_from(max_line).unwrap_or(u64::MAX).saturating_mul(64);
+        max_literal.saturating_add(lines)
+    }
+
+    /// Changes the literal and whole-command caps, e.g. when a session logs in (before that,
+    /// only the few KiB LOGIN needs are accepted). Takes effect from the next announcement or
+    /// line on; call it between commands.
+    pub fn set_limits(&mut self, max_literal: u64, max_command: u64) {
+        self.max_literal = max_literal;
+        self.max_command = max_command;
+    }
+
+    /// From now on, non-synchronising literals are announced with [`Frame::LiteralFollows`],
+    /// so that the session can account for (or refuse) their data before it is collected.
+    pub fn report_non_sync_literals(&mut self) {
+        self.report_non_sync = true;
     }
 
     /// Sets the whole-command cap (lines and literals together), e.g. to allow MULTIAPPEND of
@@ -179,10 +213,17 @@ impl Framer {
 
     /// After [`Frame::ContinuationNeeded`], the session refuses the literal instead of sending a
     /// continuation request: the command is dropped. The client, having received no `+`,
-    /// sends nothing more of it.
+    /// sends nothing more of it. After [`Frame::LiteralFollows`] the data is on its way: it is
+    /// dropped as it arrives, and the rest of the command with it (RFC 7888 §4).
     pub fn refuse_literal(&mut self) {
-        if matches!(self.state, State::Literal { .. }) && !self.skipping {
-            self.end_command();
+        if let State::Literal { remaining } = self.state
+            && !self.skipping
+        {
+            if self.non_sync {
+                self.skip_literal(remaining);
+            } else {
+                self.end_command();
+            }
         }
     }
 
@@ -288,8 +329,18 @@ impl Framer {
                 }
                 self.state = State::Literal { remaining: size };
                 self.first_line = false;
+                self.non_sync = !sync;
+                // The size is known and within the caps: one allocation (with room for the usual
+                // tail of the line after it) instead of doublings, each of which may briefly hold
+                // the old and the new buffer. Best effort only.
+                let _ = self.cmd.try_reserve_exact(usize::try_from(size.saturating_add(256)).unwrap_or(0));
                 if sync {
-                    return Some(Frame::ContinuationNeeded { tag: tag_of_any(&self.cmd), size });
+                    let (tag, command) = words_of(&self.cmd);
+                    return Some(Frame::ContinuationNeeded { tag, command, size });
+                }
+                if self.report_non_sync {
+                    let (tag, command) = words_of(&self.cmd);
+                    return Some(Frame::LiteralFollows { tag, command, size });
                 }
                 None
             }
@@ -398,10 +449,14 @@ fn tag_of(cmd: &[u8]) -> Option<Vec<u8>> {
     Some(tag.as_str().as_bytes().to_vec())
 }
 
-/// The command's first word, whatever it holds (for [`Frame::ContinuationNeeded`]).
-fn tag_of_any(cmd: &[u8]) -> Vec<u8> {
-    let end = cmd.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n')).unwrap_or(cmd.len());
-    cmd[..end].to_vec()
+/// The command's first and second words, whatever they hold (the tag and the command name, for
+/// [`Frame::ContinuationNeeded`] and [`Frame::LiteralFollows`]).
+fn words_of(cmd: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let word = |s: &[u8]| s.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n')).unwrap_or(s.len());
+    let t = word(cmd);
+    let rest = cmd.get(t + 1..).filter(|_| cmd.get(t) == Some(&b' ')).unwrap_or_default();
+    let c = word(rest);
+    (cmd[..t].to_vec(), rest[..c].to_vec())
 }
 
 /// What the end of a line announced.
@@ -489,6 +544,77 @@ mod tests {
         Frame::Command(b.to_vec())
     }
 
+    fn cont(tag: &[u8], command: &[u8], size: u64) -> Frame {
+        Frame::ContinuationNeeded { tag: tag.to_vec(), command: command.to_vec(), size }
+    }
+
+    #[test]
+    fn announcements_name_the_command() {
+        let mut f = Framer::new(100, 1000);
+        f.push(b"a1 APPEND INBOX {3}\r\n");
+        assert_eq!(frames(&mut f), vec![cont(b"a1", b"APPEND", 3)]);
+        f.refuse_literal();
+        // The second literal of a command names the command of its first line; no command
+        // name at all is an empty one.
+        f.push(b"a2 login {1}\r\nx {2}\r\nyy\r\n{4}\r\n");
+        assert_eq!(
+            frames(&mut f),
+            vec![
+                cont(b"a2", b"login", 1),
+                cont(b"a2", b"login", 2),
+                cmd(b"a2 login {1}\r\nx {2}\r\nyy\r\n"),
+                cont(b"{4}", b"", 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn non_sync_literals_reported_on_request() {
+        let mut f = Framer::new(100, 1000);
+        f.report_non_sync_literals();
+        f.push(b"a APPEND x {3+}\r\nabc\r\n");
+        assert_eq!(
+            frames(&mut f),
+            vec![
+                Frame::LiteralFollows { tag: b"a".to_vec(), command: b"APPEND".to_vec(), size: 3 },
+                cmd(b"a APPEND x {3+}\r\nabc\r\n")
+            ]
+        );
+        // Refused: the data (pushed before or after the refusal) and the rest of the command,
+        // with its further literals, are dropped; nothing of it is buffered.
+        f.push(b"b APPEND x {10+}\r\n0123");
+        assert_eq!(
+            f.next(),
+            Some(Frame::LiteralFollows { tag: b"b".to_vec(), command: b"APPEND".to_vec(), size: 10 })
+        );
+        f.refuse_literal();
+        assert_eq!(f.next(), None);
+        assert_eq!(f.buffered(), 0);
+        f.push(b"456789 {2+}\r\nzz\r\nc NOOP\r\n");
+        assert_eq!(frames(&mut f), vec![cmd(b"c NOOP\r\n")]);
+    }
+
+    #[test]
+    fn limits_change_between_commands() {
+        // Before login: small caps; after: the configured ones.
+        let mut f = Framer::new(100, 10_000);
+        f.set_limits(16, 200);
+        f.push(b"a LOGIN {17}\r\n");
+        assert_eq!(
+            frames(&mut f),
+            vec![Frame::Rejected {
+                tag: Some(b"a".to_vec()),
+                reason: Rejection::LiteralTooBig { size: 17, synchronising: true }
+            }]
+        );
+        f.push(b"b LOGIN {16}\r\n");
+        assert_eq!(frames(&mut f), vec![cont(b"b", b"LOGIN", 16)]);
+        f.refuse_literal();
+        f.set_limits(10_000, Framer::default_max_command(100, 10_000));
+        f.push(b"c APPEND x {5000}\r\n");
+        assert_eq!(frames(&mut f), vec![cont(b"c", b"APPEND", 5000)]);
+    }
+
     #[test]
     fn simple_and_pipelined_commands() {
         let mut f = Framer::new(100, 1000);
@@ -506,11 +632,7 @@ mod tests {
         f.push(b"a NOOP\nb LOGIN {3}\nabc x\n");
         assert_eq!(
             frames(&mut f),
-            vec![
-                cmd(b"a NOOP\n"),
-                Frame::ContinuationNeeded { tag: b"b".to_vec(), size: 3 },
-                cmd(b"b LOGIN {3}\nabc x\n")
-            ]
+            vec![cmd(b"a NOOP\n"), cont(b"b", b"LOGIN", 3), cmd(b"b LOGIN {3}\nabc x\n")]
         );
     }
 
@@ -524,11 +646,7 @@ mod tests {
         }
         assert_eq!(
             frames(&mut f),
-            vec![
-                Frame::ContinuationNeeded { tag: b"A001".to_vec(), size: 11 },
-                Frame::ContinuationNeeded { tag: b"A001".to_vec(), size: 7 },
-                cmd(whole),
-            ]
+            vec![cont(b"A001", b"LOGIN", 11), cont(b"A001", b"LOGIN", 7), cmd(whole),]
         );
         // Byte by byte, asking after every byte.
         let mut f = Framer::new(100, 1000);
@@ -556,20 +674,14 @@ mod tests {
         assert_eq!(
             frames(&mut f),
             vec![
-                Frame::ContinuationNeeded { tag: b"a".to_vec(), size: 2 },
+                cont(b"a", b"APPEND", 2),
                 cmd(b"a APPEND x ~{2}\r\n\0\x01 (\\Seen) {1+}\r\nz ~{3+}\r\nabc\r\n"),
             ]
         );
         // {0} still needs a continuation; {0+} does not.
         let mut f = Framer::new(100, 1000);
         f.push(b"a LOGIN {0}\r\n {0+}\r\n\r\n");
-        assert_eq!(
-            frames(&mut f),
-            vec![
-                Frame::ContinuationNeeded { tag: b"a".to_vec(), size: 0 },
-                cmd(b"a LOGIN {0}\r\n {0+}\r\n\r\n")
-            ]
-        );
+        assert_eq!(frames(&mut f), vec![cont(b"a", b"LOGIN", 0), cmd(b"a LOGIN {0}\r\n {0+}\r\n\r\n")]);
     }
 
     #[test]
@@ -685,7 +797,7 @@ mod tests {
         let mut f = Framer::new(100, 10_000);
         f.set_max_non_sync_literal(4096);
         f.push(b"a APPEND x {4097}\r\n");
-        assert_eq!(frames(&mut f), vec![Frame::ContinuationNeeded { tag: b"a".to_vec(), size: 4097 }]);
+        assert_eq!(frames(&mut f), vec![cont(b"a", b"APPEND", 4097)]);
         f.refuse_literal();
         f.push(b"b APPEND x {4096+}\r\n");
         f.push(&[b'x'; 4096]);
@@ -771,7 +883,7 @@ mod tests {
     fn refused_continuation() {
         let mut f = Framer::new(100, 1000);
         f.push(b"a LOGIN {5}\r\n");
-        assert_eq!(frames(&mut f), vec![Frame::ContinuationNeeded { tag: b"a".to_vec(), size: 5 }]);
+        assert_eq!(frames(&mut f), vec![cont(b"a", b"LOGIN", 5)]);
         f.refuse_literal();
         f.push(b"b NOOP\r\n");
         assert_eq!(frames(&mut f), vec![cmd(b"b NOOP\r\n")]);

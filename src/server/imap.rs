@@ -4,15 +4,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
-use super::limits::{ConnectionLimits, Refusal};
+use super::budget::{Budget, CommandMemory, Shortfall};
+use super::limits::{ConnectionLimits, Permit, Refusal};
 use super::tls::Tls;
 use crate::imap::Context;
-use crate::imap::session::{Next, Session};
+use crate::imap::session::{self, Next, Session, State};
 use crate::imap::trace::Tracer;
 use crate::proto::framing::{Frame, Framer};
 
@@ -27,6 +28,8 @@ pub struct Shared {
     /// `None` when no certificate is configured (then no STARTTLS and no implicit TLS).
     pub tls: Option<Arc<Tls>>,
     pub limits: Arc<ConnectionLimits>,
+    /// The memory all connections together may hold in literals (`limits.literal_memory_mb`).
+    pub literals: Arc<Budget>,
     /// Closed when the server shuts down: every session says BYE and ends.
     pub shutdown: smol::channel::Receiver<()>,
 }
@@ -70,10 +73,9 @@ pub async fn accept_loop(
                 }
             };
             let _ = stream.set_nodelay(true);
-            if let Err(e) = connection(stream, peer, implicit_tls, &shared).await {
+            if let Err(e) = connection(stream, peer, implicit_tls, &shared, permit).await {
                 log::debug!("{peer}: {e}");
             }
-            drop(permit);
         })
         .detach();
     }
@@ -107,17 +109,80 @@ async fn guarded<T>(
     .await
 }
 
+/// A framer with the caps of the session's state, reporting non-synchronising literals so
+/// that their memory is accounted for before their data is collected.
+fn framer_for(session: &Session) -> Framer {
+    let limits = &session.ctx.config.limits;
+    let mut framer = Framer::new(limits.max_line_length, limits.max_literal_size);
+    let (literal, command) = session.literal_limits();
+    framer.set_limits(literal, command);
+    framer.report_non_sync_literals();
+    framer
+}
+
+/// What to do with a literal the client announced.
+enum Verdict {
+    Accept,
+    Refuse(session::Error),
+    Shutdown,
+}
+
+/// Decides on a literal of `size` bytes for `command`: the state must allow the command (the
+/// size is within the framer's caps already), and once logged in its bytes must fit in the
+/// memory for literals in transit, waiting for room up to `literal_memory_wait_secs`.
+async fn literal_verdict(
+    session: &Session,
+    shared: &Shared,
+    memory: &mut CommandMemory,
+    command: &[u8],
+    size: u64,
+) -> Verdict {
+    if let Err(e) = session.accept_literal(command) {
+        return Verdict::Refuse(e);
+    }
+    if session.state == State::NotAuthenticated {
+        // Bounded by the pre-login caps: a few KiB per connection.
+        return Verdict::Accept;
+    }
+    let wait = Duration::from_secs(session.ctx.config.limits.literal_memory_wait_secs);
+    match guarded(memory.literal(&shared.literals, size), wait, &shared.shutdown).await {
+        Event::Done(Ok(())) => Verdict::Accept,
+        Event::Done(Err(Shortfall::TooBig)) => Verdict::Refuse(session::Error::No(
+            Some("TOOBIG"),
+            "this command's literals exceed the memory the server has for messages in transit".into(),
+        )),
+        Event::TimedOut => Verdict::Refuse(session::Error::No(
+            Some("UNAVAILABLE"),
+            "the server is busy receiving other large messages; try again later".into(),
+        )),
+        Event::Shutdown => Verdict::Shutdown,
+    }
+}
+
+/// What ended a wait for the client.
+enum Wake {
+    Read(std::io::Result<usize>),
+    /// NOTIFY: something changed in the account.
+    Changed,
+    /// A newcomer displaced this connection, which had not logged in yet.
+    Evicted,
+}
+
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     implicit_tls: bool,
     shared: &Shared,
+    mut permit: Permit,
 ) -> std::io::Result<()> {
     let ctx = &shared.ctx;
-    let handshake = Duration::from_secs(ctx.config.limits.login_timeout_secs);
+    let limits = &ctx.config.limits;
+    // The time to log in counts from the connect, whatever the client sends meanwhile (a byte
+    // every few seconds must not hold a place forever): TLS handshakes included.
+    let login_by = Instant::now() + Duration::from_secs(limits.login_timeout_secs);
     let mut io: Stream = if implicit_tls {
         let Some(tls) = &shared.tls else { return Ok(()) };
-        match guarded(tls.acceptor().accept(tcp), handshake, &shared.shutdown).await {
+        match guarded(tls.acceptor().accept(tcp), left(login_by), &shared.shutdown).await {
             Event::Done(Ok(s)) => Box::new(s),
             Event::Done(Err(e)) => return Err(e),
             _ => return Ok(()),
@@ -128,8 +193,10 @@ async fn connection(
     let mut session = Session::new(shared.ctx.clone(), peer, implicit_tls);
     // The protocol trace sees the IMAP text: what the framer hands over and what is written.
     let mut trace = Tracer::new(ctx.traces.clone(), peer);
-    let limits = &ctx.config.limits;
-    let mut framer = Framer::new(limits.max_line_length, limits.max_literal_size);
+    let mut framer = framer_for(&session);
+    // What the command being framed holds of the memory for literals.
+    let mut memory = CommandMemory::default();
+    let mut logged_in = false;
     let mut out = Vec::with_capacity(4096);
     session.greeting(&mut out);
     trace.pushed(&out);
@@ -143,23 +210,32 @@ async fn connection(
             // A large response grew the buffer; an idle connection should not keep it.
             out = Vec::with_capacity(4096);
         }
-        let timeout = session.timeout();
+        let (timeout, waiting) = if logged_in { (session.timeout(), false) } else { (left(login_by), true) };
         // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4).
         let notify = if session.notify_active() { session.subscription() } else { None };
         let read = async {
-            match &notify {
-                Some(sub) => {
-                    smol::future::or(async { Some(io.read(&mut buf).await) }, async {
+            let read = async { Wake::Read(io.read(&mut buf).await) };
+            let changed = async {
+                match &notify {
+                    Some(sub) => {
                         let _ = sub.changed().await;
-                        None
-                    })
-                    .await
+                        Wake::Changed
+                    }
+                    None => std::future::pending().await,
                 }
-                None => Some(io.read(&mut buf).await),
-            }
+            };
+            let evicted = async {
+                if waiting {
+                    permit.evicted().await;
+                    Wake::Evicted
+                } else {
+                    std::future::pending().await
+                }
+            };
+            smol::future::or(read, smol::future::or(changed, evicted)).await
         };
         let n = match guarded(read, timeout, &shared.shutdown).await {
-            Event::Done(None) => {
+            Event::Done(Wake::Changed) => {
                 session.notify_update(&mut out).await;
                 if !out.is_empty() {
                     trace.pushed(&out);
@@ -168,7 +244,20 @@ async fn connection(
                 }
                 continue;
             }
-            Event::Done(Some(r)) => r?,
+            Event::Done(Wake::Evicted) => {
+                log::info!("{peer}: closed, displaced by a newer connection (too many waiting to log in)");
+                trace.pushed(DISPLACED);
+                let _ = io.write_all(DISPLACED).await;
+                let _ = io.flush().await;
+                return Ok(());
+            }
+            Event::Done(Wake::Read(r)) => r?,
+            Event::TimedOut if waiting => {
+                log::info!("{peer}: closed, not logged in within {}s", limits.login_timeout_secs);
+                trace.pushed(LOGIN_TIMEOUT);
+                let _ = io.write_all(LOGIN_TIMEOUT).await;
+                return Ok(());
+            }
             Event::TimedOut => {
                 log::info!("{peer}: closed after {}s of silence", timeout.as_secs());
                 trace.pushed(AUTOLOGOUT);
@@ -193,7 +282,7 @@ async fn connection(
                     // Large responses (a FETCH of thousands of envelopes) stream out in pieces
                     // while the command runs, so a connection's memory stays bounded.
                     let (sink, pieces) = smol::channel::bounded::<Vec<u8>>(2);
-                    let run = session.command(&bytes, &mut out, sink);
+                    let run = session.command(bytes, &mut out, sink);
                     let drain = async {
                         let mut result = Ok(());
                         while let Ok(piece) = pieces.recv().await {
@@ -205,25 +294,61 @@ async fn connection(
                         result
                     };
                     let (next, written) = smol::future::zip(run, drain).await;
+                    // The command is done and its bytes are gone: so is what its literals held.
+                    memory.release();
                     written?;
                     if trace.before_login()
                         && let Some(account) = &session.account
                     {
                         trace.logged_in(&account.name);
                     }
+                    if !logged_in && session.state != State::NotAuthenticated {
+                        if !permit.authenticated() {
+                            // Displaced while its login ran: its place is someone else's now.
+                            trace.server(&out);
+                            io.write_all(&out).await?;
+                            trace.pushed(DISPLACED);
+                            let _ = io.write_all(DISPLACED).await;
+                            let _ = io.flush().await;
+                            return Ok(());
+                        }
+                        logged_in = true;
+                        let (literal, command) = session.literal_limits();
+                        framer.set_limits(literal, command);
+                    }
                     next
                 }
-                Frame::ContinuationNeeded { tag, size } => {
-                    if session.accept_literal(size) {
-                        out.extend_from_slice(b"+ ready for literal data\r\n");
-                    } else {
-                        framer.refuse_literal();
-                        let tag = String::from_utf8_lossy(&tag).into_owned();
-                        out.extend_from_slice(format!("{tag} NO [TOOBIG] literal too large\r\n").as_bytes());
+                Frame::ContinuationNeeded { tag, command, size } => {
+                    match literal_verdict(&session, shared, &mut memory, &command, size).await {
+                        Verdict::Accept => out.extend_from_slice(b"+ ready for literal data\r\n"),
+                        Verdict::Refuse(e) => {
+                            // RFC 9051 §7.5: no continuation, so the client sends no more of it.
+                            framer.refuse_literal();
+                            memory.release();
+                            trace.event(format_args!("literal of {size} bytes refused"));
+                            session.literal_refused(&tag, e, &mut out);
+                        }
+                        Verdict::Shutdown => return say_shutdown(&mut io, &mut trace, &out).await,
+                    }
+                    Next::Continue
+                }
+                Frame::LiteralFollows { tag, command, size } => {
+                    match literal_verdict(&session, shared, &mut memory, &command, size).await {
+                        Verdict::Accept => {}
+                        Verdict::Refuse(e) => {
+                            // RFC 7888 §4: the data comes anyway; the framer drops it as it
+                            // arrives, with the rest of the command, and the answer goes now.
+                            framer.refuse_literal();
+                            memory.release();
+                            trace.event(format_args!("non-synchronising literal of {size} bytes refused"));
+                            session.literal_refused(&tag, e, &mut out);
+                        }
+                        Verdict::Shutdown => return say_shutdown(&mut io, &mut trace, &out).await,
                     }
                     Next::Continue
                 }
                 Frame::Rejected { tag, reason } => {
+                    memory.release();
                     trace.event(format_args!("client command refused by the framer: {reason:?}"));
                     session.rejected(tag.as_deref(), &reason, &mut out)
                 }
@@ -246,9 +371,10 @@ async fn connection(
                     io.flush().await?;
                     out.clear();
                     // RFC 9051 §6.2.1: anything the client sent after STARTTLS in plaintext is discarded.
-                    framer = Framer::new(limits.max_line_length, limits.max_literal_size);
+                    framer = framer_for(&session);
+                    memory.release();
                     let Some(tls) = &shared.tls else { return Ok(()) };
-                    io = match guarded(tls.acceptor().accept(io), handshake, &shared.shutdown).await {
+                    io = match guarded(tls.acceptor().accept(io), left(login_by), &shared.shutdown).await {
                         Event::Done(Ok(s)) => Box::new(s),
                         Event::Done(Err(e)) => return Err(e),
                         _ => return Ok(()),
@@ -264,6 +390,7 @@ async fn connection(
                     out.clear();
                     // What the client sent after the command is already compressed.
                     let pending = framer.take_unframed();
+                    memory.release();
                     io = Box::new(super::compress::Deflate::new(io, pending));
                     trace.event(format_args!("COMPRESS=DEFLATE started"));
                     break;
@@ -300,7 +427,24 @@ async fn connection(
     }
 }
 
+/// Time left until `deadline` (zero once it has passed).
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// The server stops while a command waits: what is answered so far, then BYE.
+async fn say_shutdown(io: &mut Stream, trace: &mut Tracer, out: &[u8]) -> std::io::Result<()> {
+    trace.server(out);
+    let _ = io.write_all(out).await;
+    trace.pushed(SHUTDOWN);
+    let _ = io.write_all(SHUTDOWN).await;
+    let _ = io.flush().await;
+    Ok(())
+}
+
 const AUTOLOGOUT: &[u8] = b"* BYE autologout; idle for too long\r\n";
+const LOGIN_TIMEOUT: &[u8] = b"* BYE autologout; not logged in in time\r\n";
+const DISPLACED: &[u8] = b"* BYE [UNAVAILABLE] too many connections waiting to log in\r\n";
 const SHUTDOWN: &[u8] = b"* BYE server shutting down\r\n";
 
 /// IDLE (RFC 2177, RFC 9051 §6.3.13): push changes as the store reports them until `DONE`.

@@ -101,10 +101,16 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     let (shutdown_tx, shutdown_rx) = smol::channel::unbounded::<()>();
     let tls = tls_config.map(|c| Arc::new(tls::Tls::new(c)));
     let ctx = Arc::new(crate::imap::Context::new(store.clone(), config.clone(), tls.is_some()));
-    let limits =
-        limits::ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip);
+    let l = &config.limits;
+    let limits = limits::ConnectionLimits::with_unauthenticated(
+        l.max_connections,
+        l.max_connections_per_ip,
+        l.max_unauthenticated,
+        l.max_unauthenticated_per_ip,
+    );
+    let literals = budget::Budget::new(l.literal_memory_mb.saturating_mul(1 << 20));
     let traces = ctx.traces.clone();
-    let shared = Arc::new(imap::Shared { ctx, tls: tls.clone(), limits, shutdown: shutdown_rx });
+    let shared = Arc::new(imap::Shared { ctx, tls: tls.clone(), limits, literals, shutdown: shutdown_rx });
     for (l, implicit) in listeners {
         ex.spawn(imap::accept_loop(l, shared.clone(), implicit, ex.clone())).detach();
     }
@@ -218,6 +224,7 @@ async fn notify_loop(n: Arc<notify::Notifier>, limits: Arc<limits::ConnectionLim
     }
 }
 
+pub mod budget;
 pub mod limits;
 pub mod lmtp;
 pub mod tls;

@@ -11,29 +11,31 @@ pub async fn run(
     s: &mut Session,
     mailbox: &MailboxName,
     messages: &[AppendMessage],
-    command: &[u8],
+    command: Vec<u8>,
 ) -> Outcome {
     let mut prepared = Vec::with_capacity(messages.len());
     for m in messages {
-        let raw = m.bytes(command).to_vec();
-        let data = fetchdata::compute(&raw)
+        let data = fetchdata::compute(m.bytes(&command))
             .map_err(|e| Error::No(Some("PARSE"), format!("message refused: {e}")))?;
         let (flags, keywords) = super::flag_bits(&m.flags)?;
         let (date, tz) = match m.date_time {
             Some(d) => (d.unix_timestamp(), d.zone_minutes()),
             None => (now(), 0),
         };
-        prepared.push((raw, data.encode(), flags, keywords, date, tz));
+        prepared.push((m.data.clone(), data.encode(), flags, keywords, date, tz));
     }
     let account = s.account_id();
     let name = mailbox.as_str().to_string();
+    // The messages are stored straight from the framed command (the buffer the framer filled
+    // as the literal arrived), which moves to the writer: no copy of a message is ever made.
     let result = s
         .ctx
         .store
         .write(move |t| {
             let id = t.mailbox_id(account, &name)?;
             let mut uids = Vec::new();
-            for (raw, data, flags, keywords, date, tz) in &prepared {
+            for (range, data, flags, keywords, date, tz) in &prepared {
+                let raw = command.get(range.clone()).unwrap_or_default();
                 let blob = t.put_blob(raw, data)?;
                 let m = NewMessage {
                     blob,

@@ -21,17 +21,58 @@ impl Field {
     }
 }
 
-/// The fields of one header section.
+/// The header fields anything computed at delivery reads: ENVELOPE (RFC 9051 §7.5.2), the
+/// MIME fields of BODYSTRUCTURE, and the SORT keys. Only these are kept by [`Fields`], each
+/// once, so that a header of a million fields costs no more than one of ten.
+pub(super) const KNOWN: [&str; 18] = [
+    "Date",
+    "Subject",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "In-Reply-To",
+    "Message-ID",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-ID",
+    "Content-Description",
+    "Content-MD5",
+    "Content-Disposition",
+    "Content-Language",
+    "Content-Location",
+];
+
+/// The most of a field's value that is parsed (for ENVELOPE, BODYSTRUCTURE and the SORT and
+/// THREAD keys); the rest is ignored there, as if the field ended. Every step after this one
+/// makes copies of a value (unfolding, decoding, lowercasing, the response string), so a
+/// 20 MB header line would otherwise cost several times 20 MB. Real fields stay far below it:
+/// RFC 5322 §2.1.1 asks for lines of at most 998 bytes, and a To of a thousand addresses is
+/// about 40 KiB. BODY[HEADER] and the like still return the field whole, from the message.
+pub const MAX_FIELD_VALUE: usize = 64 * 1024;
+
+/// The [`KNOWN`] fields of one header section, the first occurrence of each.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Fields(pub Vec<Field>);
 
 impl Fields {
-    /// Raw value of the first field called `name` (ASCII case-insensitive).
+    /// Whether a field called `name` is to be kept: known and not seen yet in this section.
+    pub fn wants(&self, raw: &[u8], name: &[u8]) -> bool {
+        KNOWN.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            && !self.0.iter().any(|f| f.name(raw).eq_ignore_ascii_case(name))
+    }
+
+    /// Raw value of the first field called `name` (ASCII case-insensitive), at most
+    /// [`MAX_FIELD_VALUE`] bytes of it.
     ///
     /// When a field occurs more than once (invalid for the fields FETCH looks at, RFC 5322
     /// §3.6), the first occurrence wins.
     pub fn first<'a>(&self, raw: &'a [u8], name: &str) -> Option<&'a [u8]> {
-        self.0.iter().find(|f| f.name(raw).eq_ignore_ascii_case(name.as_bytes())).map(|f| f.value(raw))
+        debug_assert!(KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)), "{name} is not kept");
+        let value = self.0.iter().find(|f| f.name(raw).eq_ignore_ascii_case(name.as_bytes()))?.value(raw);
+        Some(value.get(..MAX_FIELD_VALUE).unwrap_or(value))
     }
 }
 

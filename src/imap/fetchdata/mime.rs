@@ -4,7 +4,7 @@
 //! children, a message/rfc822 node has one child, the encapsulated message (whose header is
 //! the inner message header and whose body is the inner message text).
 
-use super::header::{Field, Fields, is_blank_line, next_line, parse_field_line, unfold};
+use super::header::{Fields, is_blank_line, next_line, parse_field_line, unfold};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed; deeper entities
 /// are treated as opaque `application/octet-stream` (Dovecot uses the same limit).
@@ -348,35 +348,38 @@ impl<'a> Parser<'a> {
     /// Parses the header section starting at `start`: its fields, where it ends, and the
     /// boundary line that interrupted it, if any (then the entity has no body).
     fn header(&self, start: usize) -> (Fields, usize, Option<Hit>) {
-        let mut fields: Vec<Field> = Vec::new();
+        let mut fields = Fields::default();
         let mut in_field = false;
         let mut p = start;
         while p < self.raw.len() {
             let e = next_line(self.raw, p);
             let line = &self.raw[p..e];
             if is_blank_line(line) {
-                return (Fields(fields), e, None);
+                return (fields, e, None);
             }
             if !self.boundaries.is_empty()
                 && let Some(hit) = self.boundary_at(p, e)
             {
-                return (Fields(fields), hit.content_end(self.raw, start), Some(hit));
+                return (fields, hit.content_end(self.raw, start), Some(hit));
             }
             if matches!(line.first(), Some(b' ' | b'\t')) {
                 // A continuation line extends the field above it, unless that was a
-                // malformed line (no colon), whose continuations are dropped with it.
-                if in_field && let Some(last) = fields.last_mut() {
+                // malformed line (no colon), whose continuations are dropped with it, or a
+                // field that is not kept.
+                if in_field && let Some(last) = fields.0.last_mut() {
                     last.value.1 = p + super::header::line_content_len(line);
                 }
             } else if let Some(f) = parse_field_line(self.raw, p, e) {
-                fields.push(f);
-                in_field = true;
+                in_field = fields.wants(self.raw, f.name(self.raw));
+                if in_field {
+                    fields.0.push(f);
+                }
             } else {
                 in_field = false;
             }
             p = e;
         }
-        (Fields(fields), self.raw.len(), None)
+        (fields, self.raw.len(), None)
     }
 
     /// Parses the entity whose header starts at `start`. Returns it, where it ends, and the

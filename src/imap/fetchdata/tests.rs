@@ -700,6 +700,53 @@ fn transfer_decoding() {
 }
 
 #[test]
+fn binary_size_is_counted_as_decoding_would() {
+    let raw = crlf(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\naGVsbG8g\nd29ybGQ=\n--b\nContent-Transfer-Encoding: quoted-printable\n\na=3Db=\nc =\n\ntrailing   \nx=4=zz\n--b--\n",
+    );
+    let fd = compute_ok(&raw);
+    for p in &fd.parts[1..] {
+        let body = &raw[p.body.0 as usize..p.body.1 as usize];
+        assert_eq!(p.binary_size as usize, decode_transfer(p.content_transfer_encoding, body).len(), "{p:?}");
+    }
+    assert_eq!(fd.parts[1].binary_size, 11);
+}
+
+#[test]
+fn only_the_first_of_the_known_fields_is_kept() {
+    // A header of many fields nobody reads, and repeats, gives the same data as without them.
+    let plain = crlf("From: a@b\nSubject: one\nTo: c@d\n\nbody\n");
+    let mut noisy = b"X-Spam: 1\r\n".repeat(10_000);
+    noisy.extend_from_slice(&crlf(
+        "From: a@b\nX-Long: x\n folded\nSubject: one\nReceived: by x\nSubject: two\nTo: c@d\nFrom: e@f\n\nbody\n",
+    ));
+    let (a, b) = (compute_ok(&plain), compute_ok(&noisy));
+    assert_eq!(a.envelope, b.envelope);
+    assert_eq!((a.sort_subject, a.from_addr, a.to_addr), (b.sort_subject, b.from_addr, b.to_addr));
+    let root = mime::parse(&noisy);
+    assert_eq!(root.fields.0.len(), 3, "From, Subject, To once each");
+}
+
+#[test]
+fn huge_header_fields_are_parsed_up_to_a_bound() {
+    // One 2 MB Subject and a 2 MB To list: what is computed from them is bounded, the message
+    // keeps them whole (BODY[HEADER] is a slice of it).
+    let mut raw = b"From: a@b\r\nSubject: ".to_vec();
+    raw.extend(std::iter::repeat_n(b'x', 2 << 20));
+    raw.extend_from_slice(b"\r\nTo: ");
+    for i in 0..100_000 {
+        raw.extend_from_slice(format!("u{i}@example.com, ").as_bytes());
+    }
+    raw.extend_from_slice(b"\r\n\r\nbody\r\n");
+    let fd = compute_ok(&raw);
+    let encoded = fd.encode();
+    assert!(encoded.len() < 4 * MAX_FIELD_VALUE, "{} bytes", encoded.len());
+    assert!(fd.sort_subject.len() <= MAX_FIELD_VALUE && fd.sort_subject.starts_with("xxx"));
+    assert!(text(&fd.envelope).contains("((NIL NIL \"u0\" \"example.com\")"));
+    assert_eq!(fd.header_len as usize, raw.len() - 6);
+}
+
+#[test]
 fn cte_tokens() {
     assert_eq!(Cte::from_token(b"BASE64"), Cte::Base64);
     assert_eq!(Cte::from_token(b"Quoted-Printable"), Cte::QuotedPrintable);
@@ -775,6 +822,20 @@ mod prop {
             sorted.dedup();
             prop_assert_eq!(sorted.len(), fd.parts.len(), "sections are unique");
             prop_assert_eq!(FetchData::decode(&fd.encode()), Some(fd));
+        }
+
+        #[test]
+        fn binary_size_matches_decoding(body in proptest::collection::vec(prop_oneof![
+            Just(b'='), Just(b'\r'), Just(b'\n'), Just(b' '), Just(b'A'), Just(b'3'), Just(b'D'), any::<u8>()
+        ], 0..200)) {
+            for cte in ["base64", "quoted-printable"] {
+                let mut raw = format!("Content-Transfer-Encoding: {cte}\r\n\r\n").into_bytes();
+                let start = raw.len();
+                raw.extend_from_slice(&body);
+                let fd = compute_ok(&raw);
+                let p = &fd.parts[0];
+                prop_assert_eq!(p.binary_size as usize, decode_transfer(p.content_transfer_encoding, &raw[start..]).len());
+            }
         }
 
         #[test]

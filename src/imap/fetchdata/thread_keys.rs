@@ -8,6 +8,8 @@ pub const MAX_REFERENCES: usize = 64;
 /// Longest message-id kept; longer ones are dropped (RFC 5322 ids are short in practice).
 const MAX_ID: usize = 250;
 
+use super::header::MAX_FIELD_VALUE;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ThreadKeys {
     /// The first id of the Message-ID field.
@@ -67,30 +69,48 @@ fn ids(value: &str) -> Vec<String> {
     out
 }
 
-/// The unfolded value of the first field called `name` in a header section.
+/// The unfolded value of the first field called `name` in a header section. Of a value longer
+/// than [`MAX_FIELD_VALUE`] only the first and the last half of that are read: the thread's
+/// root and the nearest parents are at the two ends of References, and a runaway field must
+/// not cost its size several times over (here and in [`ids`]).
 fn header_field(header: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(header);
-    let mut found: Option<String> = None;
-    for line in text.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some(f) = found.as_mut() {
-            if line.starts_with([' ', '\t']) {
-                f.push(' ');
-                f.push_str(line.trim());
+    // The value's span in `header`: after the colon up to the end of its last continuation.
+    let mut span: Option<(usize, usize)> = None;
+    let mut pos = 0;
+    for line in header.split(|&b| b == b'\n') {
+        let start = pos;
+        pos += line.len() + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some((_, end)) = span.as_mut() {
+            if line.starts_with(b" ") || line.starts_with(b"\t") {
+                *end = start + line.len();
                 continue;
             }
-            return found;
+            break;
         }
         if line.is_empty() {
             return None;
         }
-        if let Some((n, v)) = line.split_once(':')
-            && n.trim().eq_ignore_ascii_case(name)
+        if let Some(colon) = line.iter().position(|&b| b == b':')
+            && line[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes())
         {
-            found = Some(v.trim().to_string());
+            span = Some((start + colon + 1, start + line.len()));
         }
     }
-    found
+    let (from, to) = span?;
+    let value = header.get(from..to)?;
+    if value.len() <= MAX_FIELD_VALUE {
+        return Some(unfold_lines(value));
+    }
+    let half = MAX_FIELD_VALUE / 2;
+    Some(format!("{} {}", unfold_lines(&value[..half]), unfold_lines(&value[value.len() - half..])))
+}
+
+/// A folded value's lines, each trimmed, joined by one space.
+fn unfold_lines(value: &[u8]) -> String {
+    let lines: Vec<String> =
+        value.split(|&b| b == b'\n').map(|l| String::from_utf8_lossy(l).trim().to_string()).collect();
+    lines.join(" ")
 }
 
 #[cfg(test)]
@@ -121,6 +141,23 @@ mod tests {
         assert_eq!(k.references[0], "r0@x");
         assert_eq!(k.references[1], "r137@x");
         assert_eq!(k.references.last().map(String::as_str), Some("r199@x"));
+    }
+
+    #[test]
+    fn a_runaway_field_is_read_at_both_ends() {
+        // 20 MB of References: the root and the last parents are found, and what is read of
+        // the field is bounded (its two ends).
+        let mut refs = b"References: <root@x>".to_vec();
+        while refs.len() < 20 << 20 {
+            refs.extend_from_slice(b"\r\n <mid@x>");
+        }
+        refs.extend_from_slice(b" <parent@x>\r\nMessage-ID: <me@x>\r\n\r\n");
+        let k = ThreadKeys::from_header(&refs);
+        assert_eq!(k.message_id.as_deref(), Some("me@x"));
+        assert_eq!(k.references.len(), MAX_REFERENCES);
+        assert_eq!(k.references[0], "root@x");
+        assert_eq!(k.references.last().map(String::as_str), Some("parent@x"));
+        assert_eq!(header_field(&refs, "References").map(|v| v.len() < 2 * MAX_FIELD_VALUE), Some(true));
     }
 
     #[test]
