@@ -28,6 +28,14 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// (`m=19456`), which is what `hash_password` writes and what every stored hash uses.
 const KEPT_BLOCKS: usize = Params::DEFAULT_M_COST as usize;
 
+/// Address space reserved for the kept blocks, of which only the 19 MiB used are ever touched
+/// (resident). Above glibc's largest dynamic mmap threshold (32 MiB on 64-bit, mallopt(3)
+/// `M_MMAP_THRESHOLD`), so the block is always a mapping of its own and [`Verifier::release`]
+/// gives its pages back to the kernel, however often it was freed before; musl maps large
+/// allocations anyway. Without the margin, glibc serves the second 19 MiB block from an arena
+/// and keeps it resident after it is freed.
+const RESERVED_BLOCKS: usize = (33 << 20) / Block::SIZE;
+
 /// Checks passwords against PHC strings, reusing one argon2 memory block.
 ///
 /// The same check as the crate's `PasswordVerifier` (algorithm, version and parameters from the
@@ -51,6 +59,11 @@ impl Verifier {
         self.memory.len() * Block::SIZE
     }
 
+    /// Gives the memory back; the next check allocates it again.
+    pub fn release(&mut self) {
+        self.memory = Vec::new();
+    }
+
     /// True when `password` matches the PHC string `phc`; false when it does not, or when `phc`
     /// is not an argon2 hash this crate can evaluate.
     pub fn verify(&mut self, password: &str, phc: &str) -> bool {
@@ -69,7 +82,9 @@ impl Verifier {
         let mut out = vec![0u8; expected.len()];
         let hashed = if blocks <= KEPT_BLOCKS {
             if self.memory.len() < KEPT_BLOCKS {
-                self.memory = vec![Block::new(); KEPT_BLOCKS];
+                let mut memory = Vec::with_capacity(RESERVED_BLOCKS);
+                memory.resize(KEPT_BLOCKS, Block::new());
+                self.memory = memory;
             }
             argon2.hash_password_into_with_memory(
                 password.as_bytes(),

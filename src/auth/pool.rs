@@ -12,8 +12,12 @@
 //! that would rank behind all of them is refused at once, one that ranks ahead takes the place of
 //! the last. An attempt that waited `max_wait` without a thread is refused. Refusals are
 //! [`Busy`]; the IMAP layer answers `NO [UNAVAILABLE]`.
+//!
+//! A thread that has had nothing to do for `release_after` gives its verifier's memory back, so
+//! a burst of logins leaves nothing resident behind it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -54,6 +58,10 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     work: Condvar,
+    /// Idle time after which a thread releases its verifier's memory.
+    release_after: Duration,
+    /// Bytes the threads' verifiers hold, in all.
+    kept: AtomicUsize,
 }
 
 impl Shared {
@@ -72,15 +80,16 @@ pub struct HashPool {
 
 impl HashPool {
     /// `size` threads (at least one), at most `max_queue` attempts waiting (at least one), each
-    /// for at most `max_wait`.
-    pub fn new(size: usize, max_queue: usize, max_wait: Duration) -> Self {
+    /// for at most `max_wait`; a thread idle for `release_after` frees its memory.
+    pub fn new(size: usize, max_queue: usize, max_wait: Duration, release_after: Duration) -> Self {
         let state = State { line: BTreeMap::new(), next_seq: 0, threads: 0, idle: 0, closed: false };
-        HashPool {
-            shared: Arc::new(Shared { state: Mutex::new(state), work: Condvar::new() }),
-            size: size.max(1),
-            max_queue: max_queue.max(1),
-            max_wait,
-        }
+        let shared = Shared {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            release_after,
+            kept: AtomicUsize::new(0),
+        };
+        HashPool { shared: Arc::new(shared), size: size.max(1), max_queue: max_queue.max(1), max_wait }
     }
 
     /// Checks `password` against the PHC string `phc` on a pool thread.
@@ -147,6 +156,11 @@ impl HashPool {
     pub fn threads(&self) -> usize {
         self.shared.lock().threads
     }
+
+    /// Bytes of argon2 memory the threads hold now.
+    pub fn kept_bytes(&self) -> usize {
+        self.shared.kept.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for HashPool {
@@ -185,25 +199,46 @@ fn worker(shared: &Shared) {
     // Allocated on the first check, then reused: the thread's whole argon2 memory.
     let mut verifier = Verifier::new();
     loop {
+        let mut idle_release = false;
         let job = {
             let mut st = shared.lock();
             loop {
                 if st.closed {
-                    return;
+                    break None;
                 }
                 if let Some((_, job)) = st.line.pop_first() {
-                    break job;
+                    break Some(job);
+                }
+                if idle_release {
+                    break None;
                 }
                 st.idle += 1;
-                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+                let (guard, waited) =
+                    shared.work.wait_timeout(st, shared.release_after).unwrap_or_else(|e| e.into_inner());
+                st = guard;
                 st.idle -= 1;
+                idle_release = waited.timed_out() && verifier.kept_bytes() > 0;
             }
         };
-        if job.reply.is_closed() {
-            continue;
+        let before = verifier.kept_bytes();
+        let closing = job.is_none() && !idle_release;
+        match job {
+            Some(job) if !job.reply.is_closed() => {
+                let ok = (job.work)(&mut verifier);
+                let _ = job.reply.try_send(Ok(ok));
+            }
+            Some(_) => {}
+            None => verifier.release(),
         }
-        let ok = (job.work)(&mut verifier);
-        let _ = job.reply.try_send(Ok(ok));
+        let after = verifier.kept_bytes();
+        if after > before {
+            shared.kept.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            shared.kept.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        if closing {
+            return;
+        }
     }
 }
 
@@ -251,7 +286,7 @@ mod tests {
 
     #[test]
     fn never_more_threads_than_the_size() {
-        let pool = Arc::new(HashPool::new(2, 16, Duration::from_secs(30)));
+        let pool = Arc::new(HashPool::new(2, 16, Duration::from_secs(30), Duration::from_secs(60)));
         let go = Arc::new((Mutex::new(false), Condvar::new()));
         let (started, starts) = mpsc::channel();
         let jobs: Vec<_> =
@@ -270,7 +305,7 @@ mod tests {
 
     #[test]
     fn priority_order_and_a_full_line() {
-        let pool = Arc::new(HashPool::new(1, 2, Duration::from_secs(30)));
+        let pool = Arc::new(HashPool::new(1, 2, Duration::from_secs(30), Duration::from_secs(60)));
         let go = Arc::new((Mutex::new(false), Condvar::new()));
         let (started, starts) = mpsc::channel();
         let busy = spawn_run(&pool, 5, blocker(started.clone(), 1, go.clone()));
@@ -301,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_waiter_gives_up_after_the_longest_wait() {
-        let pool = Arc::new(HashPool::new(1, 8, Duration::from_millis(200)));
+        let pool = Arc::new(HashPool::new(1, 8, Duration::from_millis(200), Duration::from_millis(300)));
         let go = Arc::new((Mutex::new(false), Condvar::new()));
         let (started, starts) = mpsc::channel();
         let busy = spawn_run(&pool, 0, blocker(started, 1, go.clone()));
@@ -322,5 +357,13 @@ mod tests {
             .to_string();
         assert_eq!(smol::block_on(pool.verify(0, "right".into(), phc.clone())), Ok(true));
         assert_eq!(smol::block_on(pool.verify(0, "wrong".into(), phc)), Ok(false));
+        // The thread keeps one block while busy, and gives it back once idle.
+        assert_eq!(pool.kept_bytes(), 19 << 20);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.kept_bytes() != 0 {
+            assert!(Instant::now() < deadline, "memory never released");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pool.threads(), 1, "the thread stays, only its memory goes");
     }
 }
