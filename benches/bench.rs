@@ -4,6 +4,7 @@
 
 mod crash_child;
 mod imap;
+mod logins;
 mod store;
 
 use argh::FromArgs;
@@ -20,6 +21,7 @@ struct Args {
 enum Cmd {
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
+    Logins(logins::LoginsBench),
     Store(store::StoreBench),
 }
 
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
     let r = match args.cmd {
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),
+        Cmd::Logins(b) => logins::run(b),
         Cmd::Store(b) => store::run(b),
     };
     match r {
