@@ -5,6 +5,7 @@
 mod append_memory;
 mod crash_child;
 mod imap;
+mod logins;
 mod store;
 
 use argh::FromArgs;
@@ -22,6 +23,7 @@ enum Cmd {
     AppendMemory(append_memory::AppendMemoryBench),
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
+    Logins(logins::LoginsBench),
     Store(store::StoreBench),
 }
 
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
         Cmd::AppendMemory(b) => append_memory::run(b),
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),
+        Cmd::Logins(b) => logins::run(b),
         Cmd::Store(b) => store::run(b),
     };
     match r {

@@ -132,8 +132,28 @@ pub struct Limits {
     pub login_timeout_secs: u64,
     /// Seconds an authenticated connection may stay silent (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout_secs: u64,
-    /// Failed logins per address (and per account) before responses slow down.
+    /// Login attempts from one address (counted when they start; a correct password forgives
+    /// its account's) before further attempts from it are slowed down. Default 3.
     pub login_failures_before_delay: u32,
+    /// Password checks (argon2id, 19 MiB each) run at once, on threads of their own; 0 means one
+    /// per CPU core. Default 0.
+    pub login_hash_threads: usize,
+    /// Logins waiting for a password-check thread at most; beyond, the attempt from the address
+    /// with the most recent attempts gets `NO [UNAVAILABLE]`. At least 1. Default 32.
+    pub login_hash_queue: usize,
+    /// Seconds a login may wait for a password-check thread before `NO [UNAVAILABLE]`. At
+    /// least 1. Default 10.
+    pub login_hash_wait_secs: u64,
+}
+
+impl Limits {
+    /// Threads for password checks: `login_hash_threads`, or one per core.
+    pub fn hash_threads(&self) -> usize {
+        match self.login_hash_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -150,6 +170,9 @@ impl Default for Limits {
             login_timeout_secs: 60,
             idle_timeout_secs: 31 * 60,
             login_failures_before_delay: 3,
+            login_hash_threads: 0,
+            login_hash_queue: 32,
+            login_hash_wait_secs: 10,
         }
     }
 }
@@ -285,6 +308,9 @@ impl Config {
         if self.limits.max_unauthenticated == 0 || self.limits.max_unauthenticated_per_ip == 0 {
             return Err("limits.max_unauthenticated and max_unauthenticated_per_ip must be at least 1".into());
         }
+        if self.limits.login_hash_queue == 0 || self.limits.login_hash_wait_secs == 0 {
+            return Err("limits.login_hash_queue and limits.login_hash_wait_secs must be at least 1".into());
+        }
         if self.hostname.is_empty() {
             return Err("hostname must not be empty".into());
         }
@@ -352,8 +378,14 @@ max_unauthenticated_per_ip = {muip}
 login_timeout_secs = {lt}
 # Seconds of silence before an authenticated connection is closed (RFC 9051 asks for 30 minutes or more).
 idle_timeout_secs = {it}
-# Failed logins (per address and per account) after which each further attempt is slowed down.
+# Login attempts from one address (counted as they start; a correct password forgives its
+# account's) after which each further attempt from that address waits 1 s, 2 s, 4 s ... 60 s.
 login_failures_before_delay = {lf}
+# Password checks (argon2id, 19 MiB of memory each) at once; 0: one per CPU core.
+login_hash_threads = {lht}
+# Logins waiting for a check at most, and for how long; beyond either: NO [UNAVAILABLE].
+login_hash_queue = {lhq}
+login_hash_wait_secs = {lhw}
 
 [security]
 # Allow passwords in plaintext (no TLS) on loopback connections, as Dovecot does.
@@ -404,6 +436,9 @@ trace = [{trace}]
             lt = l.login_timeout_secs,
             it = l.idle_timeout_secs,
             lf = l.login_failures_before_delay,
+            lht = l.login_hash_threads,
+            lhq = l.login_hash_queue,
+            lhw = l.login_hash_wait_secs,
             apl = self.security.allow_plaintext_loopback,
             cache = self.store.cache_mb,
             cll = self.store.change_log_limit,
@@ -515,6 +550,12 @@ mod tests {
         assert!(c.check().is_err(), "one literal of max_literal_size must fit");
         let mut c = Config::default();
         c.limits.max_unauthenticated = 0;
+        assert!(c.check().is_err());
+        let mut c = Config::default();
+        c.limits.login_hash_queue = 0;
+        assert!(c.check().is_err());
+        let mut c = Config::default();
+        c.limits.login_hash_wait_secs = 0;
         assert!(c.check().is_err());
     }
 }

@@ -1,11 +1,17 @@
-//! Password checks for LOGIN and AUTHENTICATE PLAIN: argon2id off the executor, throttled per
-//! address and account, and a cache of recent successes so that a client opening a pool of
-//! connections pays the hash once, not once per connection.
+//! Password checks for LOGIN and AUTHENTICATE PLAIN: throttled by address (`Throttle`), hashed
+//! on a bounded pool of threads (`auth::pool`), with a cache of recent successes so that a client
+//! opening a pool of connections pays the hash once, not once per connection.
 //!
 //! The cache keeps, per account, SHA-256(random key || PHC hash || password) of the last
 //! successful login for a few minutes. A guess that does not match the cache still pays the full
 //! argon2id evaluation and the throttle, so an attacker's cost per guess is unchanged; a matching
 //! guess would have succeeded anyway.
+//!
+//! What a client can be told: the credentials are invalid (a wrong password and an unknown
+//! account are indistinguishable and cost the same), or the check could not be made now
+//! ([`LoginError`]'s other variants, `NO [UNAVAILABLE]`): the store failed, the hash pool is
+//! busy, or the address has made too many attempts. Only a wrong password counts against the
+//! address; the others are not guesses.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,13 +20,19 @@ use std::time::{Duration, Instant};
 
 use ring::digest::{SHA256, digest};
 
+use crate::auth::pool::{Busy, HashPool};
+use crate::config::Limits;
 use crate::server::limits::Throttle;
-use crate::store::Store;
+use crate::store::{AccountRecord, Store, StoreError};
 
 /// How long a successful login is remembered.
 const CACHE_FOR: Duration = Duration::from_secs(10 * 60);
 /// Accounts remembered at most.
 const CACHE_MAX: usize = 10_000;
+/// Idle time after which a hash thread gives back its 19 MiB. Allocating them again costs a few
+/// milliseconds, a small part of the check that follows; keeping them costs a 512 MB box 19 MiB
+/// per core all day.
+const RELEASE_AFTER: Duration = Duration::from_secs(5);
 
 /// A logged-in account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,20 +41,67 @@ pub struct Account {
     pub name: String,
 }
 
+/// Why a login did not succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginError {
+    /// Wrong password or unknown account (`NO [AUTHENTICATIONFAILED]`).
+    Invalid,
+    /// The store could not be read; the cause is in the log.
+    Storage,
+    /// Every hash thread is busy and the line was full or too slow.
+    Busy,
+    /// The address made too many attempts; it may try again later.
+    TooManyAttempts,
+}
+
+impl LoginError {
+    /// The response code (RFC 5530 §3) a tagged `NO` carries.
+    pub fn code(self) -> &'static str {
+        match self {
+            LoginError::Invalid => "AUTHENTICATIONFAILED",
+            LoginError::Storage | LoginError::Busy | LoginError::TooManyAttempts => "UNAVAILABLE",
+        }
+    }
+
+    /// The human-readable text after the code.
+    pub fn text(self) -> &'static str {
+        match self {
+            LoginError::Invalid => "invalid credentials",
+            LoginError::Storage => "storage temporarily unavailable, try again later",
+            LoginError::Busy => "too many logins at once, try again later",
+            LoginError::TooManyAttempts => "too many login attempts from your address, try again later",
+        }
+    }
+}
+
 pub struct Logins {
     store: Arc<Store>,
     throttle: Throttle,
+    /// Where every argon2 evaluation runs: bounded threads, a bounded line.
+    pool: HashPool,
     /// Random per process, so cached digests are useless outside it.
     key: [u8; 32],
     cache: Mutex<HashMap<u64, ([u8; 32], Instant)>>,
 }
 
 impl Logins {
-    pub fn new(store: Arc<Store>, free_failures: u32) -> Self {
+    pub fn new(store: Arc<Store>, limits: &Limits) -> Self {
         let mut key = [0u8; 32];
         // Without OS randomness the cache still works; it is only less opaque in a core dump.
         let _ = getrandom::fill(&mut key);
-        Logins { store, throttle: Throttle::new(free_failures), key, cache: Mutex::new(HashMap::new()) }
+        let pool = HashPool::new(
+            limits.hash_threads(),
+            limits.login_hash_queue,
+            Duration::from_secs(limits.login_hash_wait_secs),
+            RELEASE_AFTER,
+        );
+        Logins {
+            store,
+            throttle: Throttle::new(limits.login_failures_before_delay),
+            pool,
+            key,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     fn fingerprint(&self, phc: &str, password: &str) -> [u8; 32] {
@@ -56,25 +115,49 @@ impl Logins {
         out
     }
 
-    /// Checks a user name and password. `None` for a wrong password or unknown user (the two are
-    /// indistinguishable to the client, and cost the same).
-    pub async fn check(&self, ip: IpAddr, user: &str, password: &str) -> Option<Account> {
-        let delay = self.throttle.delay(ip, user);
+    /// The account named `user`: `None` if there is none, an error if the store cannot say.
+    async fn lookup(&self, user: &str) -> Result<Option<(u64, AccountRecord)>, StoreError> {
+        let store = self.store.clone();
+        let user = user.to_string();
+        smol::unblock(move || {
+            let r = store.read()?;
+            let id = match r.account_id(&user) {
+                Ok(id) => id,
+                Err(StoreError::NoSuchAccount) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            // The name led to an id: a missing record behind it is damage, not an unknown user.
+            Ok(Some((id, r.account(id)?)))
+        })
+        .await
+    }
+
+    /// Checks a user name and password.
+    pub async fn check(&self, ip: IpAddr, user: &str, password: &str) -> Result<Account, LoginError> {
+        let ticket = match self.throttle.begin(ip, user) {
+            Ok(t) => t,
+            Err(refused) => {
+                log::info!("{ip}: login for {user:?} refused, too many attempts from the address");
+                // Held for the address's step, so that a client looping on refusals gets one
+                // answer per step.
+                async_io::Timer::after(refused.hold).await;
+                return Err(LoginError::TooManyAttempts);
+            }
+        };
+        let delay = ticket.delay();
         if !delay.is_zero() {
-            log::info!("{ip}: login for {user} delayed {}s after failures", delay.as_secs());
+            log::info!("{ip}: login for {user:?} delayed {}s after failures", delay.as_secs());
             async_io::Timer::after(delay).await;
         }
-        let found = {
-            let store = self.store.clone();
-            let user = user.to_string();
-            smol::unblock(move || {
-                let r = store.read().ok()?;
-                let id = r.account_id(&user).ok()?;
-                Some((id, r.account(id).ok()?))
-            })
-            .await
+        let found = match self.lookup(user).await {
+            Ok(found) => found,
+            Err(e) => {
+                log::error!("{ip}: login for {user:?}: cannot read the account: {e}");
+                ticket.unavailable();
+                return Err(LoginError::Storage);
+            }
         };
-        let ok = match &found {
+        let phc = match &found {
             Some((id, acct)) => {
                 let fp = self.fingerprint(&acct.password_hash, password);
                 let cached = {
@@ -82,34 +165,41 @@ impl Logins {
                     cache.get(id).is_some_and(|(f, at)| *f == fp && at.elapsed() < CACHE_FOR)
                 };
                 if cached {
-                    true
-                } else {
-                    let (phc, pw) = (acct.password_hash.clone(), password.to_string());
-                    let ok = smol::unblock(move || crate::auth::verify_password(&pw, &phc)).await;
-                    if ok {
-                        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                        if cache.len() >= CACHE_MAX {
-                            cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
-                        }
-                        cache.insert(*id, (fp, Instant::now()));
-                    }
-                    ok
+                    ticket.succeeded();
+                    return Ok(Account { id: *id, name: acct.name.clone() });
                 }
+                acct.password_hash.clone()
             }
-            None => {
-                // Pay the same as for a real account, so timing does not reveal which exist.
-                let pw = password.to_string();
-                smol::unblock(move || crate::auth::verify_password(&pw, DUMMY_HASH)).await;
-                false
-            }
+            // Pay the same as for a real account, so timing does not reveal which exist.
+            None => DUMMY_HASH.to_string(),
         };
-        if ok {
-            self.throttle.succeeded(ip, user);
-            found.map(|(id, acct)| Account { id, name: acct.name })
-        } else {
-            self.throttle.failed(ip, user);
-            log::warn!("{ip}: failed login for {user:?}");
-            None
+        let verdict = self.pool.verify(ticket.earlier(), password.to_string(), phc).await;
+        match (verdict, found) {
+            (Ok(true), Some((id, acct))) => {
+                let fp = self.fingerprint(&acct.password_hash, password);
+                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                if cache.len() >= CACHE_MAX {
+                    cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+                }
+                cache.insert(id, (fp, Instant::now()));
+                ticket.succeeded();
+                Ok(Account { id, name: acct.name })
+            }
+            (Ok(_), _) => {
+                ticket.failed();
+                log::warn!("{ip}: failed login for {user:?}");
+                Err(LoginError::Invalid)
+            }
+            (Err(busy), _) => {
+                ticket.unavailable();
+                let why = match busy {
+                    Busy::Full => "the line for password checks is full",
+                    Busy::Waited => "waited too long for a password check",
+                    Busy::Closed => "shutting down",
+                };
+                log::warn!("{ip}: login for {user:?} not checked: {why}");
+                Err(LoginError::Busy)
+            }
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Arc<Store>, config: Config, tls_available: bool) -> Self {
-        let logins = login::Logins::new(store.clone(), config.limits.login_failures_before_delay);
+        let logins = login::Logins::new(store.clone(), &config.limits);
         let traces = Arc::new(trace::Switch::new(&config.log.trace));
         Context { store, config, logins, tls_available, traces }
     }

@@ -109,6 +109,11 @@ impl Server {
         self.child.wait().expect("wait")
     }
 
+    /// The serving process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.join("data")
     }

@@ -46,10 +46,10 @@ pub async fn response_bytes(s: &mut Session, data: Vec<u8>) -> Outcome {
         return Err(Error::No(Some("AUTHORIZATIONFAILED"), "cannot act as another user".into()));
     }
     match s.ctx.logins.check(s.peer.ip(), user, pass).await {
-        Some(account) => {
+        Ok(account) => {
             s.logged_in(account);
             Ok(Done::with_code(format!("CAPABILITY {}", s.capabilities()), "AUTHENTICATE completed"))
         }
-        None => Err(fail()),
+        Err(e) => Err(Error::No(Some(e.code()), e.text().into())),
     }
 }

@@ -1,5 +1,6 @@
 //! LOGIN (RFC 9051 §6.2.3). Plaintext passwords only where `Session::secure` (checked before
-//! dispatch); failures are throttled per address and account by `imap::login`.
+//! dispatch); attempts are throttled by address and hashed on a bounded pool by `imap::login`,
+//! which also says when a check could not be made (`NO [UNAVAILABLE]`, RFC 5530 §3).
 
 use crate::imap::session::{Done, Error, Outcome, Session};
 
@@ -7,10 +8,10 @@ pub async fn run(s: &mut Session, user: &str, password: &[u8]) -> Outcome {
     let password = std::str::from_utf8(password)
         .map_err(|_| Error::No(Some("AUTHENTICATIONFAILED"), "invalid credentials".into()))?;
     match s.ctx.logins.check(s.peer.ip(), user, password).await {
-        Some(account) => {
+        Ok(account) => {
             s.logged_in(account);
             Ok(Done::with_code(format!("CAPABILITY {}", s.capabilities()), "LOGIN completed"))
         }
-        None => Err(Error::No(Some("AUTHENTICATIONFAILED"), "invalid credentials".into())),
+        Err(e) => Err(Error::No(Some(e.code()), e.text().into())),
     }
 }
