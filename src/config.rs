@@ -29,8 +29,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub imap: Listeners,
     pub imaps: Listeners,
-    /// LMTP for the MTA: `unix:PATH` or `HOST:PORT` (loopback).
-    pub lmtp: Listeners,
+    /// LMTP for the MTA: listeners and the limits of its sessions.
+    pub lmtp: LmtpSection,
     pub tls: Tls,
     pub limits: Limits,
     pub security: Security,
@@ -86,6 +86,94 @@ impl Quota {
 #[serde(default, deny_unknown_fields)]
 pub struct Listeners {
     pub listen: Vec<String>,
+}
+
+/// `[lmtp]`: how the MTA hands mail over (RFC 2033), and the limits of those sessions.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LmtpSection {
+    /// `unix:PATH` or `HOST:PORT`; default none.
+    pub listen: Vec<String>,
+    /// Allow a TCP listener on an address that is not loopback; default false. LMTP has no
+    /// authentication: whoever reaches the port can put mail in any mailbox.
+    pub allow_remote: bool,
+    /// LMTP connections at once, over all listeners; default 32 (Postfix opens at most 20 per
+    /// destination unless told otherwise). More get `421 4.3.2` and are closed.
+    pub max_connections: usize,
+    /// Seconds the client may stay silent, between commands or within DATA; default 300
+    /// (RFC 5321 §4.5.3.2.7). Then `421 4.4.2` and the connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Recipients per transaction; default 1000 (RFC 5321 §4.5.3.1.8 asks for at least 100).
+    /// More get `452 4.5.3`, which tells the MTA to send them in another transaction.
+    pub max_recipients: usize,
+    /// Longest line of a message, in octets with its CRLF; default 1000, the limit of RFC 5321
+    /// §4.5.3.1.6 (and the least accepted here). A message with a longer line is read to its end
+    /// and refused with `500 5.5.2`. A larger value takes such mail as it comes (some senders
+    /// do not wrap lines; IMAP clients cope); `limits.max_literal_size` still caps the message.
+    pub max_line_length: usize,
+    /// Special-use folders (`Drafts`, `Sent`, `Trash`, `Junk`, `Archive`, `All`, `Flagged`) that a
+    /// `+tag` address may still deliver into; default none, so `bob+Sent@` goes to INBOX: the
+    /// sender of a message must not be able to file it among what bob sent or drafted. Folders
+    /// without a special use take `+tag` mail always. Applies to `applianced deliver` too.
+    pub subaddress_special_use: Vec<String>,
+}
+
+impl Default for LmtpSection {
+    fn default() -> Self {
+        LmtpSection {
+            listen: Vec::new(),
+            allow_remote: false,
+            max_connections: 32,
+            idle_timeout_secs: 300,
+            max_recipients: 1000,
+            max_line_length: crate::lmtp::RFC_LINE_LENGTH,
+            subaddress_special_use: Vec::new(),
+        }
+    }
+}
+
+impl LmtpSection {
+    /// The special uses of `subaddress_special_use`, or the name that is none.
+    pub fn subaddress_special_use(&self) -> Result<Vec<crate::store::SpecialUse>, String> {
+        self.subaddress_special_use
+            .iter()
+            .map(|n| {
+                crate::store::SpecialUse::from_name(n)
+                    .ok_or_else(|| format!("lmtp.subaddress_special_use: {n:?} is not a special use"))
+            })
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for addr in &self.listen {
+            if addr.starts_with("unix:") {
+                continue;
+            }
+            let Ok(sock) = addr.parse::<SocketAddr>() else {
+                return Err(format!("LMTP listen address {addr:?} is neither unix:PATH nor HOST:PORT"));
+            };
+            if !sock.ip().is_loopback() && !self.allow_remote {
+                return Err(format!(
+                    "LMTP listen address {addr} is not loopback: LMTP has no authentication, so anyone \
+                     who reaches it can put mail in any mailbox; listen on 127.0.0.1 or unix:PATH, or \
+                     set allow_remote = true in [lmtp] if a firewall guards it"
+                ));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("lmtp.max_connections must be at least 1".into());
+        }
+        if self.idle_timeout_secs == 0 {
+            return Err("lmtp.idle_timeout_secs must be at least 1".into());
+        }
+        if self.max_recipients < 100 {
+            return Err("lmtp.max_recipients must be at least 100 (RFC 5321 §4.5.3.1.8)".into());
+        }
+        if self.max_line_length < crate::lmtp::RFC_LINE_LENGTH {
+            return Err("lmtp.max_line_length must be at least 1000 (RFC 5321 §4.5.3.1.6)".into());
+        }
+        self.subaddress_special_use().map(|_| ())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -220,6 +308,8 @@ impl Config {
             verify_on_open: self.store.verify_on_open,
             quota: self.quota.policy(),
             reserve: self.store.min_free_mb.saturating_mul(1 << 20),
+            // `check` refused names that are not special uses.
+            subaddress_special_use: self.lmtp.subaddress_special_use().unwrap_or_default(),
         }
     }
 }
@@ -248,7 +338,7 @@ impl Default for Config {
             data_dir: None,
             imap: Listeners { listen: imap },
             imaps: Listeners { listen: imaps },
-            lmtp: Listeners::default(),
+            lmtp: LmtpSection::default(),
             tls: Tls::default(),
             limits: Limits::default(),
             security: Security::default(),
@@ -294,11 +384,7 @@ impl Config {
         for addr in self.imap.listen.iter().chain(&self.imaps.listen) {
             addr.parse::<SocketAddr>().map_err(|_| format!("listen address {addr:?} is not HOST:PORT"))?;
         }
-        for addr in &self.lmtp.listen {
-            if !addr.starts_with("unix:") && addr.parse::<SocketAddr>().is_err() {
-                return Err(format!("LMTP listen address {addr:?} is neither unix:PATH nor HOST:PORT"));
-            }
-        }
+        self.lmtp.check()?;
         if self.limits.max_line_length < 1024 {
             return Err("limits.max_line_length must be at least 1024".into());
         }
@@ -349,6 +435,20 @@ listen = [{imaps}]
 # Mail from the MTA (Postfix: virtual_transport = lmtp:unix:... or lmtp:inet:127.0.0.1:24).
 # `unix:PATH` or `HOST:PORT`; keep TCP on loopback: LMTP has no authentication.
 listen = [{lmtp}]
+# A TCP listener on an address that is not loopback is refused unless this is true.
+allow_remote = {lar}
+# Connections at once; more get 421 4.3.2 and are closed.
+max_connections = {lmc}
+# Seconds of silence (between commands or within DATA) before 421 4.4.2 and close.
+idle_timeout_secs = {lit}
+# Recipients per transaction (at least 100); more get 452 4.5.3 and the MTA sends them later.
+max_recipients = {lmr}
+# Longest message line in octets with CRLF (RFC 5321: 1000, the least allowed). A message with
+# a longer line is refused (500 5.5.2); raise it to take such mail as it comes.
+max_line_length = {lml}
+# Special-use folders a +tag address may deliver into (e.g. ["Junk"]); others get +tag mail
+# in INBOX, so that bob+Sent@ cannot file mail among bob's sent messages. Also for `deliver`.
+subaddress_special_use = [{lsu}]
 
 [tls]
 # PEM files; `applianced --init` made a self-signed pair. Reloaded on SIGHUP.
@@ -423,6 +523,12 @@ trace = [{trace}]
             imap = list(&self.imap.listen),
             imaps = list(&self.imaps.listen),
             lmtp = list(&self.lmtp.listen),
+            lar = self.lmtp.allow_remote,
+            lmc = self.lmtp.max_connections,
+            lit = self.lmtp.idle_timeout_secs,
+            lmr = self.lmtp.max_recipients,
+            lml = self.lmtp.max_line_length,
+            lsu = list(&self.lmtp.subaddress_special_use),
             cert = self.tls.certificate.display().to_string(),
             key = self.tls.key.display().to_string(),
             mll = l.max_line_length,
@@ -557,5 +663,39 @@ mod tests {
         let mut c = Config::default();
         c.limits.login_hash_wait_secs = 0;
         assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn lmtp_limits_and_remote_listeners() {
+        let with = |f: &dyn Fn(&mut LmtpSection)| {
+            let mut c = Config::default();
+            f(&mut c.lmtp);
+            c.check()
+        };
+        assert!(
+            with(&|l| l.listen = vec!["127.0.0.1:24".into(), "[::1]:24".into(), "unix:/x".into()]).is_ok()
+        );
+        let e = with(&|l| l.listen = vec!["0.0.0.0:24".into()]).expect_err("not loopback");
+        assert!(e.contains("allow_remote"), "{e}");
+        assert!(with(&|l| l.listen = vec!["192.0.2.1:24".into()]).is_err());
+        assert!(
+            with(&|l| {
+                l.listen = vec!["0.0.0.0:24".into()];
+                l.allow_remote = true;
+            })
+            .is_ok()
+        );
+        assert!(with(&|l| l.max_recipients = 99).is_err());
+        assert!(with(&|l| l.max_line_length = 999).is_err());
+        assert!(with(&|l| l.max_line_length = 1 << 20).is_ok());
+        assert!(with(&|l| l.subaddress_special_use = vec!["Junk".into(), "\\Archive".into()]).is_ok());
+        assert!(with(&|l| l.subaddress_special_use = vec!["Lists".into()]).is_err());
+        // The documented file carries every key and parses back.
+        let mut c = Config::default();
+        c.lmtp.subaddress_special_use = vec!["Junk".into()];
+        let back: Config = toml::from_str(&c.to_documented_toml()).expect("parses");
+        assert_eq!(back.lmtp.subaddress_special_use, ["Junk"]);
+        assert_eq!(back.lmtp.max_recipients, 1000);
+        assert!(!back.lmtp.allow_remote);
     }
 }

@@ -1,8 +1,11 @@
-//! LMTP (RFC 2033) as bytes and grammar only, no IO: command lines, the DATA body with its dot
-//! unstuffing and size cap, and the session's state and replies (`session.rs`). `server::lmtp`
-//! runs the sockets and the store.
+//! LMTP (RFC 2033) as bytes and grammar only, no IO: command lines, the DATA body with its end,
+//! dot unstuffing and caps (`body.rs`), and the session's state and replies (`session.rs`).
+//! `server::lmtp` runs the sockets and the store.
 
+mod body;
 pub mod session;
+
+pub use body::{Body, RFC_LINE_LENGTH};
 
 use std::fmt;
 
@@ -78,8 +81,12 @@ pub fn parse(line: &str) -> Result<Command, Refusal> {
             for p in params.split_whitespace() {
                 if let Some(v) = strip_prefix_ci(p, "SIZE=") {
                     size = Some(v.parse().map_err(|_| Refusal("501 5.5.4 Bad SIZE".into()))?);
-                } else if strip_prefix_ci(p, "BODY=").is_some() {
-                    // 7BIT and 8BITMIME are both stored as they come.
+                } else if let Some(v) = strip_prefix_ci(p, "BODY=") {
+                    // RFC 6152 §2: 7BIT and 8BITMIME, both stored as they come; BINARYMIME
+                    // (RFC 3030) is not offered.
+                    if !v.eq_ignore_ascii_case("7BIT") && !v.eq_ignore_ascii_case("8BITMIME") {
+                        return Err(Refusal(format!("555 5.5.4 Unsupported BODY={v}")));
+                    }
                 } else {
                     return Err(Refusal(format!("555 5.5.4 Unsupported parameter {p}")));
                 }
@@ -90,9 +97,15 @@ pub fn parse(line: &str) -> Result<Command, Refusal> {
             let Some(rest) = strip_prefix_ci(arg, "TO:") else {
                 return Err(Refusal("501 5.5.4 Syntax: RCPT TO:<address>".into()));
             };
-            let (to, _) = path(rest)?;
+            let (to, params) = path(rest)?;
             if to.is_empty() {
                 return Err(Refusal("501 5.1.3 Empty recipient".into()));
+            }
+            // RFC 5321 §4.1.1.11: a parameter of an extension the server did not announce is
+            // refused, not ignored. None of the announced ones (PIPELINING, ENHANCEDSTATUSCODES,
+            // 8BITMIME, SIZE) has RCPT parameters; DSN's NOTIFY= and ORCPT= are not offered.
+            if let Some(p) = params.split_whitespace().next() {
+                return Err(Refusal(format!("555 5.5.4 Unsupported parameter {p}")));
             }
             Ok(Command::Rcpt(to))
         }
@@ -113,51 +126,6 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-/// Collects the DATA body: lines up to the lone `.`, dot-unstuffed (RFC 5321 §4.5.2), with a cap.
-/// Past the cap it keeps reading (to find the end) but drops the bytes.
-#[derive(Debug)]
-pub struct Body {
-    data: Vec<u8>,
-    max: usize,
-    too_big: bool,
-}
-
-/// What a body line did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BodyLine {
-    More,
-    /// The terminating `.` arrived.
-    End,
-}
-
-impl Body {
-    pub fn new(max: usize) -> Self {
-        Body { data: Vec::new(), max, too_big: false }
-    }
-
-    /// Takes one line including its line end.
-    pub fn line(&mut self, line: &[u8]) -> BodyLine {
-        let content = line.strip_suffix(b"\n").map(|l| l.strip_suffix(b"\r").unwrap_or(l)).unwrap_or(line);
-        if content == b"." {
-            return BodyLine::End;
-        }
-        let line = if line.starts_with(b"..") { &line[1..] } else { line };
-        if self.data.len() + line.len() > self.max {
-            self.too_big = true;
-            self.data = Vec::new();
-        }
-        if !self.too_big {
-            self.data.extend_from_slice(line);
-        }
-        BodyLine::More
-    }
-
-    /// The message, or `None` if it passed the cap.
-    pub fn finish(self) -> Option<Vec<u8>> {
-        if self.too_big { None } else { Some(self.data) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,21 +142,14 @@ mod tests {
         assert!(parse("RCPT TO:alice@x.test").is_err());
         assert!(parse("RCPT TO:<>").is_err());
         assert!(parse("EHLO x").is_err_and(|e| e.0.starts_with("500")));
-        assert!(parse("MAIL FROM:<a@b> FOO=1").is_err_and(|e| e.0.starts_with("555")));
+        assert!(parse("MAIL FROM:<a@b> FOO=1").is_err_and(|e| e.0.starts_with("555 5.5.4")));
+        assert!(parse("MAIL FROM:<a@b> BODY=BINARYMIME").is_err_and(|e| e.0.starts_with("555 5.5.4")));
+        assert!(parse("MAIL FROM:<a@b> body=7bit").is_ok());
+        assert!(
+            parse("RCPT TO:<a@b> NOTIFY=NEVER")
+                .is_err_and(|e| e.0 == "555 5.5.4 Unsupported parameter NOTIFY=NEVER")
+        );
+        assert!(parse("RCPT TO:<a@b> ").is_ok());
         assert_eq!(parse("quit"), Ok(Command::Quit));
-    }
-
-    #[test]
-    fn body_unstuffs_and_caps() {
-        let mut b = Body::new(100);
-        assert_eq!(b.line(b"Subject: x\r\n"), BodyLine::More);
-        assert_eq!(b.line(b"\r\n"), BodyLine::More);
-        assert_eq!(b.line(b"..leading dot\r\n"), BodyLine::More);
-        assert_eq!(b.line(b".\r\n"), BodyLine::End);
-        assert_eq!(b.finish(), Some(b"Subject: x\r\n\r\n.leading dot\r\n".to_vec()));
-        let mut b = Body::new(10);
-        b.line(b"0123456789abc\r\n");
-        assert_eq!(b.line(b".\n"), BodyLine::End);
-        assert_eq!(b.finish(), None);
     }
 }

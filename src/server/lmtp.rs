@@ -3,23 +3,72 @@
 //! durable in the store.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::imap::fetchdata;
-use crate::lmtp::session::{Failure, Next, Session};
-use crate::lmtp::{Body, BodyLine, MAX_COMMAND_LINE};
+use crate::lmtp::MAX_COMMAND_LINE;
+use crate::lmtp::session::{Failure, Next, Session, Settings};
 use crate::store::{Delivered, Store, StoreError};
 
 /// What the LMTP connections share.
 pub struct Lmtp {
     pub store: Arc<Store>,
-    pub hostname: String,
-    /// Largest message accepted (SIZE), from `limits.max_literal_size`.
-    pub max_size: u64,
-    /// Over quota fails permanently (552 5.2.2) rather than temporarily (452 4.2.2).
-    pub quota_permanent: bool,
+    /// Name and limits every session applies (replies are the session's business).
+    pub settings: Arc<Settings>,
+    /// Connections at once, over all LMTP listeners (`lmtp.max_connections`).
+    pub max_connections: usize,
+    /// Silence allowed between commands and within DATA (`lmtp.idle_timeout_secs`).
+    pub idle_timeout: Duration,
+    /// Closed when the server shuts down: sessions waiting for a command say 421 and end.
     pub shutdown: smol::channel::Receiver<()>,
+    /// Live connections: the limit counts them and shutdown waits for them to end.
+    live: AtomicUsize,
+}
+
+impl Lmtp {
+    pub fn new(
+        store: Arc<Store>,
+        settings: Settings,
+        max_connections: usize,
+        idle_timeout: Duration,
+        shutdown: smol::channel::Receiver<()>,
+    ) -> Self {
+        Lmtp {
+            store,
+            settings: Arc::new(settings),
+            max_connections,
+            idle_timeout,
+            shutdown,
+            live: AtomicUsize::new(0),
+        }
+    }
+
+    /// Connections being served now.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// A place for one more connection, unless all are taken.
+    fn admit(self: &Arc<Self>) -> Option<Slot> {
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_connections).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.clone()))
+    }
+}
+
+/// One admitted connection; dropping it frees its place.
+struct Slot(Arc<Lmtp>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A listening socket: TCP or Unix.
@@ -73,17 +122,72 @@ pub async fn accept_loop(listener: Listener, shared: Arc<Lmtp>, ex: Arc<smol::Ex
             Ok(stream) => {
                 let shared = shared.clone();
                 ex.spawn(async move {
+                    let Some(slot) = shared.admit() else {
+                        log::warn!("LMTP: refused a connection, {} are open", shared.max_connections);
+                        let mut out = Vec::new();
+                        Session::new(shared.settings.clone()).busy(&mut out);
+                        let mut stream = stream;
+                        let _ = send(&mut stream, &out, shared.idle_timeout).await;
+                        return;
+                    };
                     if let Err(e) = connection(stream, &shared).await {
                         log::debug!("LMTP: {e}");
                     }
+                    drop(slot);
                 })
                 .detach();
             }
             Err(e) => {
                 log::warn!("LMTP accept: {e}");
-                async_io::Timer::after(std::time::Duration::from_millis(50)).await;
+                async_io::Timer::after(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+/// How a wait for the client ended.
+enum Event<T> {
+    Done(T),
+    TimedOut,
+    Shutdown,
+}
+
+/// Races `f` against the idle timeout and, when given, the server's shutdown.
+async fn guarded<T>(
+    f: impl std::future::Future<Output = T>,
+    timeout: Duration,
+    shutdown: Option<&smol::channel::Receiver<()>>,
+) -> Event<T> {
+    smol::future::or(
+        async { Event::Done(f.await) },
+        smol::future::or(
+            async {
+                async_io::Timer::after(timeout).await;
+                Event::TimedOut
+            },
+            async {
+                match shutdown {
+                    Some(s) => {
+                        let _ = s.recv().await;
+                        Event::Shutdown
+                    }
+                    None => std::future::pending().await,
+                }
+            },
+        ),
+    )
+    .await
+}
+
+/// Writes and flushes `bytes`; a client that takes none of them for the idle timeout is given up.
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], timeout: Duration) -> std::io::Result<()> {
+    let write = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    };
+    match guarded(write, timeout, None).await {
+        Event::Done(r) => r,
+        _ => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client does not read")),
     }
 }
 
@@ -112,19 +216,42 @@ async fn read_line<R: AsyncRead + Unpin>(
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp) -> std::io::Result<()> {
+    let timeout = shared.idle_timeout;
     let (reader, mut writer) = smol::io::split(stream);
-    let mut reader = BufReader::new(reader);
-    let mut session = Session::new(&shared.hostname, shared.max_size, shared.quota_permanent);
+    // 16 KiB: a DATA body passes through it in pieces of that size; the body reader finds the
+    // end across pieces, so their size does not matter to what the message is.
+    let mut reader = BufReader::with_capacity(16 * 1024, reader);
+    let mut session = Session::new(shared.settings.clone());
     let mut out = Vec::new();
     session.greeting(&mut out);
     loop {
+        // Shutdown is seen between commands even when pipelined ones are waiting: what was
+        // answered is sent, the rest gets 421 (RFC 5321 §3.8).
+        if shared.shutdown.is_closed() {
+            session.shutting_down(&mut out);
+            return send(&mut writer, &out, timeout).await;
+        }
         // Pipelining (RFC 2920): replies are sent when the client's input runs dry.
         if reader.buffer().is_empty() && !out.is_empty() {
-            writer.write_all(&out).await?;
-            writer.flush().await?;
+            send(&mut writer, &out, timeout).await?;
             out.clear();
         }
-        let Some((line, too_long)) = read_line(&mut reader, MAX_COMMAND_LINE).await? else { return Ok(()) };
+        let (line, too_long) =
+            match guarded(read_line(&mut reader, MAX_COMMAND_LINE), timeout, Some(&shared.shutdown)).await {
+                Event::Done(r) => match r? {
+                    Some(l) => l,
+                    None => return Ok(()),
+                },
+                Event::TimedOut => {
+                    log::info!("LMTP: closed after {}s of silence", timeout.as_secs());
+                    session.timed_out(&mut out);
+                    return send(&mut writer, &out, timeout).await;
+                }
+                Event::Shutdown => {
+                    session.shutting_down(&mut out);
+                    return send(&mut writer, &out, timeout).await;
+                }
+            };
         match session.line(&line, too_long, &mut out) {
             Next::Line => {}
             Next::CheckRecipient(to) => {
@@ -135,43 +262,52 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
                 session.recipient(to, found, &mut out);
             }
             Next::ReadBody => {
-                writer.write_all(&out).await?;
-                writer.flush().await?;
+                send(&mut writer, &out, timeout).await?;
                 out.clear();
-                let mut body = Body::new(usize::try_from(session.max_size()).unwrap_or(usize::MAX));
+                // The body is read to its end even when the server starts shutting down: the
+                // shutdown waits for this connection (a few seconds), so the message is either
+                // stored and acknowledged or, cut off, never acknowledged.
+                let mut body = session.body();
                 loop {
-                    // Body lines are capped at 1 MiB each; longer ones are kept whole in pieces.
-                    let mut piece = Vec::new();
-                    let n = (&mut reader).take(1 << 20).read_until(b'\n', &mut piece).await?;
-                    if n == 0 {
+                    let piece = match guarded(reader.fill_buf(), timeout, None).await {
+                        Event::Done(r) => r?,
+                        _ => {
+                            log::info!("LMTP: closed after {}s of silence in DATA", timeout.as_secs());
+                            session.timed_out(&mut out);
+                            return send(&mut writer, &out, timeout).await;
+                        }
+                    };
+                    if piece.is_empty() {
                         // The client went away mid-DATA: nothing was stored.
                         return Ok(());
                     }
-                    if body.line(&piece) == BodyLine::End {
-                        break;
+                    let len = piece.len();
+                    match body.push(piece) {
+                        Some(end) => {
+                            // What follows the end is the client's next command.
+                            reader.consume(end);
+                            break;
+                        }
+                        None => reader.consume(len),
                     }
                 }
                 let recipients = session.take_recipients();
                 let outcome = deliver(shared, &recipients, body.finish()).await;
                 session.delivered(&recipients, outcome, &mut out);
             }
-            Next::Close => {
-                writer.write_all(&out).await?;
-                writer.flush().await?;
-                return Ok(());
-            }
+            Next::Close => return send(&mut writer, &out, timeout).await,
         }
     }
 }
 
-/// Stores the message once for every recipient; the replies are written after the commit, so a
-/// 250 means the message is durable.
+/// Stores the message once for every distinct mailbox among the recipients; the replies are
+/// written after the commit, so a 250 means the message is durable.
 async fn deliver(
     shared: &Lmtp,
     recipients: &[String],
-    message: Option<Vec<u8>>,
+    message: Result<Vec<u8>, Failure>,
 ) -> Result<Vec<Result<Delivered, StoreError>>, Failure> {
-    let message = crate::admin::normalize_line_ends(message.ok_or(Failure::TooBig)?);
+    let message = crate::admin::normalize_line_ends(message?);
     let data = fetchdata::compute(&message).map_err(|e| Failure::NotMail(e.to_string()))?.encode();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

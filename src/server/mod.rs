@@ -114,13 +114,19 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     for (l, implicit) in listeners {
         ex.spawn(imap::accept_loop(l, shared.clone(), implicit, ex.clone())).detach();
     }
-    let lmtp_shared = Arc::new(lmtp::Lmtp {
-        store: store.clone(),
-        hostname: config.hostname.clone(),
-        max_size: config.limits.max_literal_size,
-        quota_permanent: config.quota.permanent,
-        shutdown: shared.shutdown.clone(),
-    });
+    let lmtp_shared = Arc::new(lmtp::Lmtp::new(
+        store.clone(),
+        crate::lmtp::session::Settings {
+            hostname: config.hostname.clone(),
+            max_size: config.limits.max_literal_size,
+            quota_permanent: config.quota.permanent,
+            max_recipients: config.lmtp.max_recipients,
+            max_line: config.lmtp.max_line_length,
+        },
+        config.lmtp.max_connections,
+        std::time::Duration::from_secs(config.lmtp.idle_timeout_secs),
+        shared.shutdown.clone(),
+    ));
     for l in lmtp_listeners {
         ex.spawn(lmtp::accept_loop(l, lmtp_shared.clone(), ex.clone())).detach();
     }
@@ -162,11 +168,12 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     if let Some(n) = &notifier {
         n.stopping();
     }
-    // Sessions say BYE and end; give them a moment to flush.
+    // Sessions say BYE (IMAP) or 421 (LMTP) and end; give them a moment to flush, and an LMTP
+    // DATA in progress a moment to finish (cut off, it is never acknowledged).
     shutdown_tx.close();
     smol::block_on(ex.run(async {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while shared.limits.live() > 0 && std::time::Instant::now() < deadline {
+        while shared.limits.live() + lmtp_shared.live() > 0 && std::time::Instant::now() < deadline {
             async_io::Timer::after(std::time::Duration::from_millis(10)).await;
         }
     }));

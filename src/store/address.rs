@@ -1,6 +1,6 @@
 //! Which account (and mailbox) a recipient address reaches: the account itself, an alias, the
-//! account before a `+tag` (into the folder named by the tag when it exists, RFC 5233 style
-//! subaddressing), or the domain's catch-all. One function serves the writer and the readers.
+//! account before a `+tag` (into the folder named by the tag when it exists and has no special
+//! use, RFC 5233 style subaddressing; see `Tables::tagged_mailbox`), or the domain's catch-all. One function serves the writer and the readers.
 
 use super::error::{Result, StoreError};
 
@@ -9,7 +9,7 @@ use super::error::{Result, StoreError};
 pub struct Route {
     pub account: u64,
     /// The `+tag` of the address, when there was one: a folder of that name gets the message if
-    /// it exists.
+    /// it exists and may take `+tag` mail (special-use folders only when the config says so).
     pub folder: Option<String>,
 }
 

@@ -59,6 +59,8 @@ pub struct StoreOptions {
     pub quota: quota::QuotaPolicy,
     /// Free bytes the file system must keep after a write that adds data (0: not checked).
     pub reserve: u64,
+    /// Special-use mailboxes a `+tag` address may still deliver into (others get it in INBOX).
+    pub subaddress_special_use: Vec<SpecialUse>,
 }
 
 impl Default for StoreOptions {
@@ -69,6 +71,7 @@ impl Default for StoreOptions {
             verify_on_open: false,
             quota: quota::QuotaPolicy::default(),
             reserve: 16 << 20,
+            subaddress_special_use: Vec::new(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl Store {
             change_log_limit: opts.change_log_limit,
             quota: opts.quota.clone(),
             reserve: opts.reserve,
+            subaddress_special_use: opts.subaddress_special_use.clone(),
         });
         let (writer, thread) = Writer::start(db.clone(), hub.clone(), policy);
         Ok(Store { db, writer, thread: Mutex::new(Some(thread)), hub })
@@ -205,8 +209,10 @@ impl Store {
         self.writer.submit(f).wait_blocking()
     }
 
-    /// Stores one message once and files a copy in INBOX of each recipient, in one durable commit.
-    /// Returns one answer per recipient, in order: an unknown recipient fails alone.
+    /// Stores one message once and files a copy in INBOX (or the `+tag` folder) of each
+    /// recipient, in one durable commit: one copy per distinct mailbox, however many recipients
+    /// reach it (the same address twice, an alias and its account). Returns one answer per
+    /// recipient, in order (a duplicate gets its mailbox's answer): an unknown recipient fails alone.
     pub fn deliver_blocking(
         &self,
         recipients: Vec<String>,
@@ -279,10 +285,14 @@ fn deliver_in(
 ) -> Result<Vec<Result<Delivered>>> {
     let blob = t.put_blob(raw, fetch_data)?;
     let mut out = Vec::with_capacity(recipients.len());
+    // The copies filed so far, by mailbox: a recipient that reaches one of them again gets the
+    // same answer, not a second copy. (A failed append is not kept: tried again, it fails the
+    // same way.) Few distinct mailboxes per message, so a list is enough.
+    let mut filed: Vec<Delivered> = Vec::new();
     for rcpt in recipients {
         let r = t.resolve(rcpt).and_then(|route| {
             let account = route.account;
-            // Subaddressing: into the folder named by the tag when it exists, else INBOX.
+            // Subaddressing: into the folder named by the tag when it may take it, else INBOX.
             let tagged = match route.folder.as_deref() {
                 Some(f) => t.tagged_mailbox(account, f)?,
                 None => None,
@@ -291,9 +301,14 @@ fn deliver_in(
                 Some(id) => id,
                 None => t.mailbox_id(account, "INBOX")?,
             };
+            if let Some(d) = filed.iter().find(|d| d.mailbox == mailbox) {
+                return Ok(*d);
+            }
             let msg = NewMessage { blob, flags: 0, keywords: Vec::new(), internal_date, tz_minutes: 0 };
             let uid = t.append(mailbox, &msg)?;
-            Ok(Delivered { account, mailbox, uid })
+            let d = Delivered { account, mailbox, uid };
+            filed.push(d);
+            Ok(d)
         });
         out.push(r);
     }

@@ -31,6 +31,24 @@ pub enum SpecialUse {
 }
 
 impl SpecialUse {
+    /// The attribute's name as in RFC 6154 §2, with or without its backslash, in any case
+    /// (`Sent`, `\\Junk`); `None` for another word.
+    pub fn from_name(name: &str) -> Option<SpecialUse> {
+        let name = name.strip_prefix('\\').unwrap_or(name);
+        [
+            ("Drafts", SpecialUse::Drafts),
+            ("Sent", SpecialUse::Sent),
+            ("Trash", SpecialUse::Trash),
+            ("Junk", SpecialUse::Junk),
+            ("Archive", SpecialUse::Archive),
+            ("All", SpecialUse::All),
+            ("Flagged", SpecialUse::Flagged),
+        ]
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, u)| u)
+    }
+
     fn from_u8(v: u8) -> SpecialUse {
         match v {
             1 => SpecialUse::Drafts,

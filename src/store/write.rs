@@ -57,6 +57,8 @@ pub struct Policy {
     /// Operations that add nothing (flags, expunges, deletions) may use the reserve, so that
     /// a user or the admin can still make room.
     pub reserve: u64,
+    /// Special-use mailboxes a `+tag` address may deliver into; see [`Tables::tagged_mailbox`].
+    pub subaddress_special_use: Vec<SpecialUse>,
 }
 
 /// The file system's free bytes for unprivileged writers, when known.
@@ -282,20 +284,30 @@ impl<'txn> Tables<'txn> {
 
     /// The folder a subaddress tag names: the mailbox of that exact name, else the first (in name
     /// order) whose name matches ignoring ASCII case, since LMTP and `deliver` hand addresses over
-    /// lower-cased (`bob+Lists@` arrives as `bob+lists@`); `None` if the account has none.
+    /// lower-cased (`bob+Lists@` arrives as `bob+lists@`); `None` if the account has none, or if
+    /// that mailbox has a special use the policy does not open to `+tag` mail: anyone may write
+    /// to `bob+sent@`, and what lands in Sent, Drafts or Trash looks like bob's own doing
+    /// (Cyrus likewise files `+tag` mail only into folders that grant anyone the post right).
     pub fn tagged_mailbox(&self, account: u64, tag: &str) -> Result<Option<u64>> {
-        match self.mailbox_id(account, tag) {
-            Ok(id) => return Ok(Some(id)),
-            Err(StoreError::NoSuchMailbox) => {}
-            Err(e) => return Err(e),
-        }
-        for e in self.mailbox_by_name.range((account, "")..(account.saturating_add(1), ""))? {
-            let (k, v) = e?;
-            if k.value().1.eq_ignore_ascii_case(tag) {
-                return Ok(Some(v.value()));
+        let found = match self.mailbox_id(account, tag) {
+            Ok(id) => Some(id),
+            Err(StoreError::NoSuchMailbox) => {
+                let mut found = None;
+                for e in self.mailbox_by_name.range((account, "")..(account.saturating_add(1), ""))? {
+                    let (k, v) = e?;
+                    if k.value().1.eq_ignore_ascii_case(tag) {
+                        found = Some(v.value());
+                        break;
+                    }
+                }
+                found
             }
-        }
-        Ok(None)
+            Err(e) => return Err(e),
+        };
+        let Some(id) = found else { return Ok(None) };
+        let special = self.mailbox(id)?.special_use;
+        let open = special == SpecialUse::None || self.policy.subaddress_special_use.contains(&special);
+        Ok(open.then_some(id))
     }
 
     pub fn mailbox_id(&self, account: u64, name: &str) -> Result<u64> {
