@@ -227,7 +227,7 @@ fn compare(dovecot: &View, ours: &View) {
 fn a_real_dovecot_maildir_and_mbox_import_as_dovecot_reads_them() {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     if Command::new("doveadm").arg("help").output().is_err() || !root {
-        eprintln!("NOTICE: skipping the Dovecot migration test: it needs doveadm (dovecot-core) and root");
+        common::skip("the Dovecot migration test", "it needs doveadm (dovecot-core) and root");
         return;
     }
     let started = std::time::Instant::now();

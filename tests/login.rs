@@ -92,7 +92,8 @@ fn parallel_wrong_logins_keep_memory_bounded_and_the_user_gets_in() {
         "limits.login_failures_before_delay = 1000\n\
          limits.login_hash_threads = 2\n\
          limits.login_hash_wait_secs = 120\n\
-         limits.max_connections_per_ip = 100",
+         limits.max_connections_per_ip = 100\n\
+         limits.max_unauthenticated_per_ip = 100",
     );
     let pid = s.pid();
     let before = status_kb(pid, "VmRSS:");

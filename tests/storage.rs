@@ -82,7 +82,7 @@ fn path(p: &Path) -> &str {
 
 /// Says why the test does not run here, on stderr where `cargo test` shows it.
 fn skipped(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why} (mounting a file system needs root; CI runs this as root)");
+    common::skip(test, &format!("{why} (mounting a file system needs root; CI runs this as root)"));
 }
 
 struct Lmtp {

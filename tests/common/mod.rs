@@ -192,6 +192,7 @@ fn patch_config(text: &str, patches: &str) -> String {
     let patches = patches.as_str();
     let mut out = String::new();
     let mut section = String::new();
+    let mut placed = std::collections::HashSet::new();
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with('[') {
@@ -205,12 +206,19 @@ fn patch_config(text: &str, patches: &str) -> String {
             if sec == section && t.starts_with(&format!("{key} =")) {
                 out.push_str(&format!("{key} = {}\n", value.trim()));
                 replaced = true;
+                placed.insert(full.to_string());
             }
         }
         if !replaced {
             out.push_str(line);
             out.push('\n');
         }
+    }
+    // A key the documented config does not carry would be silently ignored: the test would then
+    // run with the default it meant to change.
+    for p in patches.lines().filter(|l| !l.trim().is_empty()) {
+        let full = p.split_once('=').map(|(k, _)| k.trim()).unwrap_or(p);
+        assert!(placed.contains(full), "config patch {p:?}: no such key in the config --init writes");
     }
     for line in appended {
         out.push_str(&line[1..]);
@@ -409,4 +417,12 @@ pub fn fill(s: &Server, mailbox: &str, n: usize) {
         let last = c.until(&tag).pop().unwrap_or_default();
         assert!(last.contains("OK [APPENDUID"), "{last}");
     }
+}
+
+/// A test that needs something this machine lacks (root, a tool) says so where `cargo test`
+/// shows it even for a passing test (stderr itself, not the captured `eprintln!`), and returns.
+/// Under CI (`CI` set, as `.ci/run` runs) nothing may be missing: `.ci/run` installs it all.
+pub fn skip(test: &str, why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{test} cannot run under CI: {why}");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
