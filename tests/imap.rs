@@ -721,3 +721,18 @@ fn script_matcher_is_strict_about_the_first_word() {
     assert!(common::matches("* 3 EXISTS", "* 3 EXISTS"));
     assert!(!common::matches("* 3 EXISTS", "* 13 EXISTS"));
 }
+
+/// RFC 9208 §4.3 and §5.1: `quota-list` needs at least one resource, so an account without
+/// limits has no quota root: QUOTAROOT lists none and no QUOTA follows; GETQUOTA "" is NO.
+#[test]
+fn rfc9208_4_3_no_quota_root_without_limits() {
+    let s = Server::start("quota-none", "");
+    let mut c = s.login();
+    c.run_exact(
+        "C: q1 GETQUOTAROOT INBOX
+         S: * QUOTAROOT INBOX
+         S: q1 OK GETQUOTAROOT completed
+         C: q2 GETQUOTA \"\"
+         S: q2 NO [NONEXISTENT] *",
+    );
+}

@@ -1,12 +1,18 @@
 //! GETQUOTA and GETQUOTAROOT (RFC 9208): one quota root, `""`, per account, with STORAGE (KiB)
 //! and MESSAGE from the account's counters and the limits of `[quota]` in the config. SETQUOTA is
 //! refused: limits are the administrator's (applianced.toml).
+//!
+//! An account without limits has no quota root: RFC 9208 §5.1's `quota-list` needs at least one
+//! resource, so `* QUOTA "" ()` is not a valid response (Thunderbird logs a syntax error at every
+//! folder open). GETQUOTAROOT then lists no root and sends no QUOTA (§4.3: a QUOTA response for
+//! each root listed), and GETQUOTA "" answers that the root does not exist (§4.2).
 
 use super::wire_name;
 use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::MailboxName;
 
-async fn write_quota(s: &Session, out: &mut Vec<u8>) -> Result<(), Error> {
+/// The account's `quota-resource` items (RFC 9208 §5.1); empty when it has no limits.
+async fn resources(s: &Session) -> Result<Vec<String>, Error> {
     let account = s.account_id();
     let acct = s.read(move |r| r.account(account)).await?;
     let limits = s.ctx.config.quota.policy().limits(&acct.name);
@@ -17,15 +23,22 @@ async fn write_quota(s: &Session, out: &mut Vec<u8>) -> Result<(), Error> {
     if let Some(max) = limits.messages {
         items.push(format!("MESSAGE {} {}", acct.messages, max));
     }
+    Ok(items)
+}
+
+fn write_quota(items: &[String], out: &mut Vec<u8>) {
     out.extend_from_slice(format!("* QUOTA \"\" ({})\r\n", items.join(" ")).as_bytes());
-    Ok(())
 }
 
 pub async fn get_quota(s: &mut Session, root: &str, out: &mut Vec<u8>) -> Outcome {
     if !root.is_empty() {
         return Err(Error::No(Some("NONEXISTENT"), "the only quota root is \"\"".into()));
     }
-    write_quota(s, out).await?;
+    let items = resources(s).await?;
+    if items.is_empty() {
+        return Err(Error::No(Some("NONEXISTENT"), "no quota is set for this account".into()));
+    }
+    write_quota(&items, out);
     Ok(Done::text("GETQUOTA completed"))
 }
 
@@ -33,9 +46,14 @@ pub async fn get_quota_root(s: &mut Session, mailbox: &MailboxName, out: &mut Ve
     let account = s.account_id();
     let name = mailbox.as_str().to_string();
     s.read(move |r| r.mailbox_id(account, &name)).await?;
+    let items = resources(s).await?;
     out.extend_from_slice(b"* QUOTAROOT ");
     out.extend_from_slice(&wire_name(mailbox.as_str(), s.utf8));
-    out.extend_from_slice(b" \"\"\r\n");
-    write_quota(s, out).await?;
+    if items.is_empty() {
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(b" \"\"\r\n");
+        write_quota(&items, out);
+    }
     Ok(Done::text("GETQUOTAROOT completed"))
 }
