@@ -200,3 +200,32 @@ fn deliver_and_user_go_through_a_running_server() {
     let o = run(&["user", "list"], &t.data(), b"");
     assert!(text(&o).contains("admin@mail.test\t2 messages"), "{}", text(&o));
 }
+
+/// Issue 12 item 16: a WARN in the journal means something. A loopback client that sends
+/// `127.0.0.1` as its TLS server name (Thunderbird and mbsync do) and an `export` through the
+/// control socket are ordinary; neither may log a warning.
+#[test]
+fn ordinary_clients_and_exports_log_no_warning() {
+    let s = common::Server::start("quiet-log", "");
+    s.deliver(common::USER, &common::mail("quiet", "hello"));
+    let out = s.dir.join("export");
+    let o = s.cli(&["export", "maildir", out.to_str().expect("path"), "--user", common::USER], b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // openssl's s_client puts what -servername says into the SNI extension, IP address or not.
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-servername", "127.0.0.1", "-connect"])
+        .arg(format!("127.0.0.1:{}", s.imaps))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    use std::io::Write;
+    let login = format!("a LOGIN {} {}\r\nb LOGOUT\r\n", common::USER, common::PASSWORD);
+    child.stdin.take().expect("stdin").write_all(login.as_bytes()).expect("write");
+    let o = child.wait_with_output().expect("openssl");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("a OK"), "{}", String::from_utf8_lossy(&o.stdout));
+    let log = s.wait_log("logged in as");
+    let warnings: Vec<&String> = log.iter().filter(|l| l.contains("WARN")).collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}

@@ -119,14 +119,50 @@ pub fn main() -> ExitCode {
 
 fn init_logging(level: &str) {
     let level = level.parse().unwrap_or(log::LevelFilter::Info);
-    // Errors only if a logger is already set (tests); then the existing one stays.
-    let _ = simple_logger::SimpleLogger::new()
+    let inner = simple_logger::SimpleLogger::new()
         .with_level(level)
         // A protocol trace was asked for by name (`[log] trace`, `applianced trace`): it shows
         // whatever the level; switching it off is how to silence it.
         .with_module_level(crate::imap::trace::TARGET, log::LevelFilter::Info)
-        .env()
-        .init();
+        .env();
+    log::set_max_level(inner.max_level());
+    // Errors only if a logger is already set (tests); then the existing one stays.
+    let _ = log::set_boxed_logger(Box::new(Demote(inner)));
+}
+
+/// Log targets whose warnings are about what a peer sent, not about the server: rustls warns of
+/// every client that sends an IP address as its TLS server name (RFC 6066 §3 forbids it, yet
+/// Thunderbird and mbsync do it for `127.0.0.1`). They are logged at debug, so that a WARN in
+/// the journal always means something.
+const PEER_WARNINGS: &[&str] = &["rustls::msgs::handshake"];
+
+/// The logger with [`PEER_WARNINGS`] demoted to debug.
+struct Demote(simple_logger::SimpleLogger);
+
+impl log::Log for Demote {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if record.level() == log::Level::Warn && PEER_WARNINGS.contains(&record.target()) {
+            let demoted = log::Record::builder()
+                .level(log::Level::Debug)
+                .target(record.target())
+                .args(*record.args())
+                .module_path(record.module_path())
+                .file(record.file())
+                .line(record.line())
+                .build();
+            self.0.log(&demoted);
+        } else {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }
 
 /// Prints one line to stderr and returns the code, for early exits.

@@ -60,8 +60,19 @@ pub async fn serve(
                 let store = store.clone();
                 let traces = traces.clone();
                 ex.spawn(async move {
-                    if let Err(e) = handle(stream, store, traces).await {
-                        log::warn!("control connection: {e}");
+                    match handle(stream, store, traces).await {
+                        // The command went away before reading all of its answer (an export
+                        // piped into `head`, a Ctrl-C): its business, not a fault of the server.
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                            ) =>
+                        {
+                            log::debug!("control connection: {e}")
+                        }
+                        Err(e) => log::warn!("control connection: {e}"),
+                        Ok(()) => {}
                     }
                 })
                 .detach();
