@@ -64,6 +64,23 @@ fn init_with_a_data_dir_creates_no_user_and_changes_no_owner() {
     for f in ["", "applianced.toml", "applianced.redb", "tls/key.pem"] {
         assert_eq!(std::fs::metadata(t.data().join(f)).expect("file").uid(), me, "owner of {f:?}");
     }
+    // Issue 12 item 15: the deliver hint names an account that exists, so following it works.
+    let hint = out.lines().find_map(|l| l.trim().strip_prefix("deliver mail:")).expect("deliver hint");
+    let words: Vec<&str> = hint.split_whitespace().take_while(|w| *w != "<").collect();
+    assert_eq!(words[0], "applianced", "{hint}");
+    let o = Command::new(BIN)
+        .args(&words[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(MAIL)?;
+            c.wait_with_output()
+        })
+        .expect("run the hint");
+    assert!(o.status.success(), "{hint}: {}", text(&o));
 }
 
 const MAIL: &[u8] =

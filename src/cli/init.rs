@@ -182,7 +182,8 @@ fn init(args: &Args) -> Result<(), (u8, String)> {
         config.imaps.listen.join(" ")
     );
     println!("  add a user:     applianced{dd} user add alice@{}", config.hostname);
-    println!("  deliver mail:   applianced{dd} deliver alice@{} < message.eml", config.hostname);
+    // The account that exists now: a hint to follow, not one that ends in "no such user" (exit 67).
+    println!("  deliver mail:   applianced{dd} deliver {admin} < message.eml");
     Ok(())
 }
 
