@@ -3,6 +3,7 @@
 //! not timed tests.
 
 mod append_memory;
+mod cpu;
 mod crash_child;
 mod imap;
 mod logins;
@@ -21,6 +22,7 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     AppendMemory(append_memory::AppendMemoryBench),
+    Cpu(cpu::CpuBench),
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
     Logins(logins::LoginsBench),
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let args: Args = argh::from_env();
     let r = match args.cmd {
         Cmd::AppendMemory(b) => append_memory::run(b),
+        Cmd::Cpu(b) => cpu::run(b),
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),
         Cmd::Logins(b) => logins::run(b),

@@ -31,52 +31,52 @@ use argh::FromArgs;
 pub struct ImapBench {
     /// messages in the big INBOX (default 100000)
     #[argh(option, default = "100_000")]
-    messages: usize,
+    pub(crate) messages: usize,
     /// messages in the small mailbox used for the second QRESYNC figure (default 10000)
     #[argh(option, default = "10_000")]
-    small: usize,
+    pub(crate) small: usize,
     /// one-way latency added by the proxy, in ms (default: run both 0 and 50)
     #[argh(option)]
-    latency_ms: Option<u64>,
+    pub(crate) latency_ms: Option<u64>,
     /// IDLE connections for the fan-out and memory figures (default 1000)
     #[argh(option, default = "1000")]
-    idle_connections: usize,
+    pub(crate) idle_connections: usize,
     /// messages APPENDed for the APPEND rate (default 2000)
     #[argh(option, default = "2000")]
-    appends: usize,
+    pub(crate) appends: usize,
     /// measure applianced only
     #[argh(switch)]
-    skip_dovecot: bool,
+    pub(crate) skip_dovecot: bool,
     /// applianced's `[store] cache_mb` (default: what `--init` writes)
     #[argh(option)]
-    cache_mb: Option<usize>,
+    pub(crate) cache_mb: Option<usize>,
     /// corpus seed (default 1)
     #[argh(option, default = "1")]
-    seed: u64,
+    pub(crate) seed: u64,
 }
 
-const USER: &str = "bench@bench.test";
+pub(crate) const USER: &str = "bench@bench.test";
 const PASSWORD: &str = "bench-secret-1";
 /// Every read from a server gives up after this long: no step of the benchmark hangs.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-type R<T> = Result<T, String>;
+pub(crate) type R<T> = Result<T, String>;
 
-fn e<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
+pub(crate) fn e<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String + '_ {
     move |err| format!("{context}: {err}")
 }
 
 // ---------------------------------------------------------------------------------------------
 // A plain IMAP client: lines with their literals, tags, pipelining left to the caller.
 
-struct Conn {
+pub(crate) struct Conn {
     w: TcpStream,
     r: BufReader<TcpStream>,
     next: u32,
 }
 
 impl Conn {
-    fn connect(port: u16) -> R<Conn> {
+    pub(crate) fn connect(port: u16) -> R<Conn> {
         let w = TcpStream::connect(("127.0.0.1", port)).map_err(e("connect"))?;
         w.set_nodelay(true).map_err(e("nodelay"))?;
         w.set_read_timeout(Some(READ_TIMEOUT)).map_err(e("timeout"))?;
@@ -89,7 +89,7 @@ impl Conn {
         Ok(c)
     }
 
-    fn login(port: u16) -> R<Conn> {
+    pub(crate) fn login(port: u16) -> R<Conn> {
         let mut c = Conn::connect(port)?;
         c.cmd(&format!("LOGIN {USER} {PASSWORD}"))?;
         Ok(c)
@@ -100,12 +100,12 @@ impl Conn {
         format!("a{}", self.next)
     }
 
-    fn send(&mut self, bytes: &[u8]) -> R<()> {
+    pub(crate) fn send(&mut self, bytes: &[u8]) -> R<()> {
         self.w.write_all(bytes).map_err(e("send"))
     }
 
     /// Sends a command without waiting; returns its tag.
-    fn start(&mut self, command: &str) -> R<String> {
+    pub(crate) fn start(&mut self, command: &str) -> R<String> {
         let tag = self.tag();
         self.send(format!("{tag} {command}\r\n").as_bytes())?;
         Ok(tag)
@@ -151,13 +151,13 @@ impl Conn {
         }
     }
 
-    fn until(&mut self, tag: &str) -> R<Vec<String>> {
+    pub(crate) fn until(&mut self, tag: &str) -> R<Vec<String>> {
         let mut out = Vec::new();
         self.until_with(tag, |l| out.push(String::from_utf8_lossy(l).trim_end().to_string()))?;
         Ok(out)
     }
 
-    fn cmd(&mut self, command: &str) -> R<Vec<String>> {
+    pub(crate) fn cmd(&mut self, command: &str) -> R<Vec<String>> {
         let tag = self.start(command)?;
         self.until(&tag)
     }
@@ -236,7 +236,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
 // Memory of a process tree, from /proc.
 
 /// (RSS, PSS) in MB of `pid` and, with `tree`, all its descendants.
-fn memory_mb(pid: u32, tree: bool) -> (f64, f64) {
+pub(crate) fn memory_mb(pid: u32, tree: bool) -> (f64, f64) {
     let mut pids = vec![pid];
     if tree {
         let mut parent: HashMap<u32, u32> = HashMap::new();
@@ -281,10 +281,10 @@ fn memory_mb(pid: u32, tree: bool) -> (f64, f64) {
 // ---------------------------------------------------------------------------------------------
 // The two servers.
 
-struct Server {
-    name: &'static str,
-    port: u16,
-    pid: u32,
+pub(crate) struct Server {
+    pub(crate) name: &'static str,
+    pub(crate) port: u16,
+    pub(crate) pid: u32,
     /// Dovecot forks a process per connection: its memory is the whole tree under the master.
     tree: bool,
     /// Whether the PARTIAL fast path (UID SEARCH RETURN (PARTIAL ...)) is offered.
@@ -334,7 +334,7 @@ fn sibling_binary(name: &str) -> R<PathBuf> {
 
 /// `--init` a data dir and fill its INBOX (and "Small") through the store directly, in batches
 /// of 2,000 messages per commit: the same writes as `deliver`, without a fsync per message.
-fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
+pub(crate) fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
     let bin = sibling_binary("applianced")?;
     let data = dir.join("applianced");
     let pw = dir.join("pw");
@@ -466,7 +466,7 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> R<()> {
     Ok(())
 }
 
-fn dovecot_version() -> R<String> {
+pub(crate) fn dovecot_version() -> R<String> {
     let o = Command::new("dovecot")
         .arg("--version")
         .output()
@@ -486,7 +486,7 @@ fn write_maildir_file(dir: &Path, i: usize, raw: &[u8]) -> R<()> {
 }
 
 /// A Dovecot of our own: config, Maildir filled with the same corpus, indexes built, started.
-fn setup_dovecot(dir: &Path, b: &ImapBench, version: &str) -> R<Server> {
+pub(crate) fn setup_dovecot(dir: &Path, b: &ImapBench, version: &str) -> R<Server> {
     let root = dir.join("dovecot");
     let mail = root.join("mail");
     let home = root.join("home");

@@ -232,6 +232,15 @@ pub struct Limits {
     /// Seconds a login may wait for a password-check thread before `NO [UNAVAILABLE]`. At
     /// least 1. Default 10.
     pub login_hash_wait_secs: u64,
+    /// Mailboxes per account, INBOX and every level of a hierarchy counted; CREATE beyond gets
+    /// `NO [LIMIT]`. At least 1. Default 10000.
+    pub max_mailboxes: usize,
+    /// Longest mailbox name CREATE and RENAME accept, in bytes of UTF-8 (the whole name, all
+    /// levels); longer gets `NO [LIMIT]`. Between 1 and 4096. Default 255.
+    pub max_mailbox_name_length: usize,
+    /// Longest LIST / LSUB pattern, in bytes, the reference and all patterns of one command
+    /// together; longer gets `NO [LIMIT]`. At least 1. Default 1024.
+    pub max_list_pattern_length: usize,
 }
 
 impl Limits {
@@ -261,6 +270,9 @@ impl Default for Limits {
             login_hash_threads: 0,
             login_hash_queue: 32,
             login_hash_wait_secs: 10,
+            max_mailboxes: 10_000,
+            max_mailbox_name_length: 255,
+            max_list_pattern_length: 1024,
         }
     }
 }
@@ -310,6 +322,7 @@ impl Config {
             reserve: self.store.min_free_mb.saturating_mul(1 << 20),
             // `check` refused names that are not special uses.
             subaddress_special_use: self.lmtp.subaddress_special_use().unwrap_or_default(),
+            max_mailboxes: self.limits.max_mailboxes,
         }
     }
 }
@@ -396,6 +409,12 @@ impl Config {
         }
         if self.limits.login_hash_queue == 0 || self.limits.login_hash_wait_secs == 0 {
             return Err("limits.login_hash_queue and limits.login_hash_wait_secs must be at least 1".into());
+        }
+        if self.limits.max_mailboxes == 0 || self.limits.max_list_pattern_length == 0 {
+            return Err("limits.max_mailboxes and limits.max_list_pattern_length must be at least 1".into());
+        }
+        if !(1..=4096).contains(&self.limits.max_mailbox_name_length) {
+            return Err("limits.max_mailbox_name_length must be between 1 and 4096".into());
         }
         if self.hostname.is_empty() {
             return Err("hostname must not be empty".into());
@@ -486,6 +505,12 @@ login_hash_threads = {lht}
 # Logins waiting for a check at most, and for how long; beyond either: NO [UNAVAILABLE].
 login_hash_queue = {lhq}
 login_hash_wait_secs = {lhw}
+# Mailboxes per account (every level of a hierarchy counts), the longest mailbox name in
+# bytes, and the longest LIST pattern in bytes (reference and patterns together); beyond
+# them CREATE, RENAME and LIST get NO [LIMIT].
+max_mailboxes = {mmb}
+max_mailbox_name_length = {mmn}
+max_list_pattern_length = {mlp}
 
 [security]
 # Allow passwords in plaintext (no TLS) on loopback connections, as Dovecot does.
@@ -545,6 +570,9 @@ trace = [{trace}]
             lht = l.login_hash_threads,
             lhq = l.login_hash_queue,
             lhw = l.login_hash_wait_secs,
+            mmb = l.max_mailboxes,
+            mmn = l.max_mailbox_name_length,
+            mlp = l.max_list_pattern_length,
             apl = self.security.allow_plaintext_loopback,
             cache = self.store.cache_mb,
             cll = self.store.change_log_limit,

@@ -55,6 +55,7 @@ impl From<StoreError> for Error {
             StoreError::MailboxExists => (Some("ALREADYEXISTS"), None),
             StoreError::NotAllowed(_) => (Some("CANNOT"), None),
             StoreError::OverQuota => (Some("OVERQUOTA"), None),
+            StoreError::Limit(_) => (Some("LIMIT"), None),
             e if e.is_temporary() => (Some("UNAVAILABLE"), Some("storage temporarily unavailable")),
             StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Inconsistent(_) => {
                 (Some("SERVERBUG"), Some("internal server error"))

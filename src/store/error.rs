@@ -37,6 +37,8 @@ pub enum StoreError {
     Inconsistent(&'static str),
     /// The account's quota has no room for the message.
     OverQuota,
+    /// A limit of the configuration (mailboxes per account) is reached; the request was refused.
+    Limit(&'static str),
     /// The store's writer thread is gone (shutting down).
     Closed,
 }
@@ -86,6 +88,7 @@ impl fmt::Display for StoreError {
             StoreError::Conflict(why) => f.write_str(why),
             StoreError::Inconsistent(why) => write!(f, "database is inconsistent: {why}"),
             StoreError::OverQuota => f.write_str("over quota"),
+            StoreError::Limit(what) => f.write_str(what),
             StoreError::Closed => f.write_str("store is shutting down"),
         }
     }

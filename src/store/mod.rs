@@ -61,6 +61,9 @@ pub struct StoreOptions {
     pub reserve: u64,
     /// Special-use mailboxes a `+tag` address may still deliver into (others get it in INBOX).
     pub subaddress_special_use: Vec<SpecialUse>,
+    /// Mailboxes per account, every level counted; creating one more is refused with
+    /// [`StoreError::Limit`] (0: no limit).
+    pub max_mailboxes: usize,
 }
 
 impl Default for StoreOptions {
@@ -72,6 +75,7 @@ impl Default for StoreOptions {
             quota: quota::QuotaPolicy::default(),
             reserve: 16 << 20,
             subaddress_special_use: Vec::new(),
+            max_mailboxes: 0,
         }
     }
 }
@@ -136,6 +140,7 @@ impl Store {
             quota: opts.quota.clone(),
             reserve: opts.reserve,
             subaddress_special_use: opts.subaddress_special_use.clone(),
+            max_mailboxes: opts.max_mailboxes,
         });
         let (writer, thread) = Writer::start(db.clone(), hub.clone(), policy);
         Ok(Store { db, writer, thread: Mutex::new(Some(thread)), hub })

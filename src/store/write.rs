@@ -59,6 +59,8 @@ pub struct Policy {
     pub reserve: u64,
     /// Special-use mailboxes a `+tag` address may deliver into; see [`Tables::tagged_mailbox`].
     pub subaddress_special_use: Vec<SpecialUse>,
+    /// Mailboxes an account may have, INBOX and every level of a hierarchy counted (0: no limit).
+    pub max_mailboxes: usize,
 }
 
 /// The file system's free bytes for unprivileged writers, when known.
@@ -350,6 +352,18 @@ impl<'txn> Tables<'txn> {
             return Err(StoreError::MailboxExists);
         }
         self.account(account)?;
+        let limit = self.policy.max_mailboxes;
+        if limit > 0 {
+            // At most `limit` keys read: the cost is bounded by the limit, not the account.
+            let mut have = 0;
+            for e in self.mailbox_by_name.range((account, "")..(account.saturating_add(1), ""))?.take(limit) {
+                e?;
+                have += 1;
+            }
+            if have >= limit {
+                return Err(StoreError::Limit("the account has as many mailboxes as it may have"));
+            }
+        }
         let id = self.next_id("next_mailbox")?;
         let rec = MailboxRecord {
             account,

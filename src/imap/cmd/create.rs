@@ -10,7 +10,7 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
     if mailbox.is_inbox() {
         return Err(Error::No(Some("ALREADYEXISTS"), "INBOX always exists".into()));
     }
-    check_new_name(&name)?;
+    check_new_name(&name, s.ctx.config.limits.max_mailbox_name_length)?;
     let special = match uses {
         [] => SpecialUse::None,
         [u] => match u {

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::list_match::{join, matches};
+use super::list_match::{Pattern, join};
 use super::status::{recent_count, write_status};
 use super::wire_name;
-use crate::imap::session::{Done, Outcome, Session};
+use crate::imap::session::{Done, Error, Outcome, Session};
 use crate::proto::command::{ListReturn, ListSelect, StatusAttribute};
 use crate::store::{HIERARCHY_DELIMITER, MailboxRecord, SpecialUse};
 
@@ -23,6 +23,20 @@ fn special_attr(u: SpecialUse) -> Option<&'static str> {
     }
 }
 
+/// RFC 9051 §7.1 `LIMIT`: the reference and patterns together may hold at most
+/// `limits.max_list_pattern_length` bytes.
+fn check_patterns(s: &Session, reference: &str, patterns: &[String]) -> Result<(), Error> {
+    let max = s.ctx.config.limits.max_list_pattern_length;
+    let len = reference.len() + patterns.iter().map(String::len).sum::<usize>();
+    if len > max {
+        return Err(Error::No(
+            Some("LIMIT"),
+            format!("LIST patterns are limited to {max} bytes; these have {len}"),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn list(
     s: &mut Session,
     select: &[ListSelect],
@@ -36,6 +50,7 @@ pub async fn list(
         out.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
         return Ok(Done::text("LIST completed"));
     }
+    check_patterns(s, reference, patterns)?;
     let account = s.account_id();
     let want_status: Option<Vec<StatusAttribute>> = returns.iter().find_map(|r| match r {
         ListReturn::Status(a) => Some(a.to_vec()),
@@ -44,83 +59,100 @@ pub async fn list(
     let only_subscribed = select.contains(&ListSelect::Subscribed);
     let only_special = select.contains(&ListSelect::SpecialUse);
     let show_subscribed = only_subscribed || returns.contains(&ListReturn::Subscribed);
-    let full: Vec<String> = patterns.iter().map(|p| join(reference, p, HIERARCHY_DELIMITER)).collect();
+    let full: Vec<Pattern> = patterns
+        .iter()
+        .map(|p| Pattern::new(&join(reference, p, HIERARCHY_DELIMITER), HIERARCHY_DELIMITER))
+        .collect();
     let recent_needed = want_status.as_ref().is_some_and(|a| a.contains(&StatusAttribute::Recent));
-    let boxes: Vec<(u64, MailboxRecord, u32)> = s
+    let utf8 = s.utf8;
+    // Matching many names against long patterns is CPU work: it runs with the read, on the
+    // store's threads, never on the executor that serves every other connection (issue 10).
+    let lines = s
         .read(move |r| {
-            let mut v = Vec::new();
+            let mut boxes: Vec<(u64, MailboxRecord, u32)> = Vec::new();
             for (id, rec) in r.mailboxes(account)? {
-                let recent = if recent_needed { recent_count(r, id, &rec)? } else { 0 };
-                v.push((id, rec, recent));
+                boxes.push((id, rec, 0));
             }
-            Ok(v)
+            let mut out = Vec::new();
+            // Names that exist, and intermediate levels that do not (listed as \NonExistent).
+            let mut entries: BTreeMap<String, Option<usize>> = BTreeMap::new();
+            for (i, (_, rec, _)) in boxes.iter().enumerate() {
+                let mut prefix = String::new();
+                for level in rec.name.split(HIERARCHY_DELIMITER) {
+                    if !prefix.is_empty() {
+                        prefix.push(HIERARCHY_DELIMITER);
+                    }
+                    prefix.push_str(level);
+                    entries.entry(prefix.clone()).or_insert(None);
+                }
+                entries.insert(rec.name.clone(), Some(i));
+            }
+            let has_children = |name: &str| {
+                let p = format!("{name}{HIERARCHY_DELIMITER}");
+                entries.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
+            };
+            for (name, idx) in &entries {
+                if !full.iter().any(|p| p.matches(name)) {
+                    continue;
+                }
+                let rec = idx.map(|i| &boxes[i]);
+                if let Some((_, r, _)) = rec {
+                    if only_subscribed && !r.subscribed {
+                        continue;
+                    }
+                    if only_special && r.special_use == SpecialUse::None {
+                        continue;
+                    }
+                } else if only_subscribed || only_special {
+                    continue;
+                }
+                let mut attrs: Vec<&str> = Vec::new();
+                match rec {
+                    None => attrs.push("\\NonExistent"),
+                    Some((_, r, _)) => {
+                        if show_subscribed && r.subscribed {
+                            attrs.push("\\Subscribed");
+                        }
+                        if let Some(a) = special_attr(r.special_use) {
+                            attrs.push(a);
+                        }
+                    }
+                }
+                attrs.push(if has_children(name) { "\\HasChildren" } else { "\\HasNoChildren" });
+                out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+                out.extend_from_slice(&wire_name(name, utf8));
+                out.extend_from_slice(b"\r\n");
+                if let (Some(st), Some((id, rec, _))) = (&want_status, rec) {
+                    // Only for the mailboxes listed: \Recent costs a read per mailbox.
+                    let recent = if recent_needed { recent_count(r, *id, rec)? } else { 0 };
+                    write_status(&mut out, rec, *id, st, utf8, recent);
+                }
+            }
+            Ok(out)
         })
         .await?;
-    // Names that exist, and intermediate levels that do not (listed as \NonExistent).
-    let mut entries: BTreeMap<String, Option<usize>> = BTreeMap::new();
-    for (i, (_, rec, _)) in boxes.iter().enumerate() {
-        let mut prefix = String::new();
-        for level in rec.name.split(HIERARCHY_DELIMITER) {
-            if !prefix.is_empty() {
-                prefix.push(HIERARCHY_DELIMITER);
-            }
-            prefix.push_str(level);
-            entries.entry(prefix.clone()).or_insert(None);
-        }
-        entries.insert(rec.name.clone(), Some(i));
-    }
-    let has_children = |name: &str| {
-        let p = format!("{name}{HIERARCHY_DELIMITER}");
-        entries.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
-    };
-    for (name, idx) in &entries {
-        if !full.iter().any(|p| matches(p, name, HIERARCHY_DELIMITER)) {
-            continue;
-        }
-        let rec = idx.map(|i| &boxes[i]);
-        if let Some((_, r, _)) = rec {
-            if only_subscribed && !r.subscribed {
-                continue;
-            }
-            if only_special && r.special_use == SpecialUse::None {
-                continue;
-            }
-        } else if only_subscribed || only_special {
-            continue;
-        }
-        let mut attrs: Vec<&str> = Vec::new();
-        match rec {
-            None => attrs.push("\\NonExistent"),
-            Some((_, r, _)) => {
-                if show_subscribed && r.subscribed {
-                    attrs.push("\\Subscribed");
-                }
-                if let Some(a) = special_attr(r.special_use) {
-                    attrs.push(a);
-                }
-            }
-        }
-        attrs.push(if has_children(name) { "\\HasChildren" } else { "\\HasNoChildren" });
-        out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        out.extend_from_slice(&wire_name(name, s.utf8));
-        out.extend_from_slice(b"\r\n");
-        if let (Some(st), Some((id, r, recent))) = (&want_status, rec) {
-            write_status(out, r, *id, st, s.utf8, *recent);
-        }
-    }
+    out.extend_from_slice(&lines);
     Ok(Done::text("LIST completed"))
 }
 
 pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec<u8>) -> Outcome {
+    check_patterns(s, reference, std::slice::from_ref(&pattern.to_string()))?;
     let account = s.account_id();
-    let full = join(reference, pattern, HIERARCHY_DELIMITER);
-    let boxes = s.read(move |r| r.mailboxes(account)).await?;
-    for (_, rec) in boxes {
-        if rec.subscribed && matches(&full, &rec.name, HIERARCHY_DELIMITER) {
-            out.extend_from_slice(b"* LSUB () \"/\" ");
-            out.extend_from_slice(&wire_name(&rec.name, s.utf8));
-            out.extend_from_slice(b"\r\n");
-        }
-    }
+    let full = Pattern::new(&join(reference, pattern, HIERARCHY_DELIMITER), HIERARCHY_DELIMITER);
+    let utf8 = s.utf8;
+    let lines = s
+        .read(move |r| {
+            let mut out = Vec::new();
+            for (_, rec) in r.mailboxes(account)? {
+                if rec.subscribed && full.matches(&rec.name) {
+                    out.extend_from_slice(b"* LSUB () \"/\" ");
+                    out.extend_from_slice(&wire_name(&rec.name, utf8));
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    out.extend_from_slice(&lines);
     Ok(Done::text("LSUB completed"))
 }

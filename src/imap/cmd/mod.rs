@@ -147,10 +147,16 @@ pub fn flag_bits(flags: &[crate::proto::command::Flag]) -> Result<(u8, Vec<Strin
 }
 
 /// Checks a mailbox name a client wants to create: UTF-8, not empty, no empty hierarchy levels,
-/// no wildcard characters, bounded length.
-pub fn check_new_name(name: &str) -> Result<(), Error> {
+/// no wildcard characters, at most `max_len` bytes (`limits.max_mailbox_name_length`; longer is
+/// `NO [LIMIT]`, RFC 9051 §7.1).
+pub fn check_new_name(name: &str, max_len: usize) -> Result<(), Error> {
+    if name.len() > max_len {
+        return Err(Error::No(
+            Some("LIMIT"),
+            format!("mailbox names are limited to {max_len} bytes; this one has {}", name.len()),
+        ));
+    }
     let bad = name.is_empty()
-        || name.len() > 512
         || name.contains(['*', '%'])
         || name.chars().any(char::is_control)
         || name.split(HIERARCHY_DELIMITER).any(str::is_empty);
@@ -218,9 +224,11 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(check_new_name("Work/2024").is_ok());
+        assert!(check_new_name("Work/2024", 255).is_ok());
         for bad in ["", "a//b", "/a", "a/", "x*", "a%", "a\u{1}"] {
-            assert!(check_new_name(bad).is_err(), "{bad:?}");
+            assert!(matches!(check_new_name(bad, 255), Err(Error::No(Some("CANNOT"), _))), "{bad:?}");
         }
+        assert!(check_new_name(&"é".repeat(127), 255).is_ok());
+        assert!(matches!(check_new_name(&"é".repeat(128), 255), Err(Error::No(Some("LIMIT"), _))));
     }
 }

@@ -104,17 +104,18 @@ pub async fn run(
     let (hits, _) = find(s, search).await?;
     let crit = criteria.to_vec();
     let for_keys = crit.clone();
-    let mut keys: Vec<Keys> = s
+    // Sorting 100,000 keys is CPU work: it happens with the read, off the executor (issue 10).
+    let keys: Vec<Keys> = s
         .read(move |r| {
             let mut v = Vec::with_capacity(hits.len());
             for (seq, u) in hits {
                 let Some(m) = r.message(mailbox, u)? else { continue };
                 v.push(keys_of(r, seq, u, &m, &for_keys)?);
             }
+            v.sort_by(|a, b| compare(a, b, &for_keys));
             Ok(v)
         })
         .await?;
-    keys.sort_by(|a, b| compare(a, b, &crit));
     let numbers: Vec<u32> = keys.iter().map(|k| if uid { k.uid } else { k.seq }).collect();
     if update {
         let results = keys.iter().map(|k| k.uid).collect();

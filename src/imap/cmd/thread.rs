@@ -257,7 +257,8 @@ pub async fn run(
     let mailbox = sel.mailbox;
     let (hits, _) = find(s, search).await?;
     let refs = algorithm == ThreadAlgorithm::References;
-    let msgs: Vec<Msg> = s
+    // Threading is CPU work: it happens with the read, off the executor (issue 10).
+    let text = s
         .read(move |r| {
             let mut v = Vec::with_capacity(hits.len());
             for (seq, u) in hits {
@@ -281,10 +282,9 @@ pub async fn run(
                     references,
                 });
             }
-            Ok(v)
+            Ok(if refs { references(&v) } else { ordered_subject(&v) })
         })
         .await?;
-    let text = if refs { references(&msgs) } else { ordered_subject(&msgs) };
     out.extend_from_slice(b"* THREAD ");
     out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"\r\n");
