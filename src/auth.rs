@@ -6,6 +6,7 @@
 //! the IMAP logins.
 
 pub mod pool;
+pub mod throttle;
 
 use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::{Output, PasswordHash};

@@ -6,6 +6,8 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod codec;
+pub mod compress;
 pub mod config;
 pub mod corpus;
 pub mod events;

@@ -125,10 +125,12 @@ fn a_huge_header_line_is_parsed_within_bounds() {
 
 #[test]
 fn concurrent_large_appends_share_one_memory_budget() {
-    // Three 60 MB APPENDs at once with room for one literal in transit: they take turns.
+    // Three 60 MB APPENDs at once with room for one literal in transit: they take turns. The
+    // wait is long enough for two debug-build APPENDs on a loaded machine: this test is about
+    // the sharing, `a_literal_that_finds_no_memory_in_time_is_refused` about the wait's end.
     let s = Server::start(
         "append-memory-budget",
-        "limits.max_literal_size = 67108864\nlimits.literal_memory_mb = 64",
+        "limits.max_literal_size = 67108864\nlimits.literal_memory_mb = 64\nlimits.literal_memory_wait_secs = 300",
     );
     let msg = std::sync::Arc::new(big_message(60_000_000));
     let mut clients: Vec<Client> = (0..3).map(|_| s.login()).collect();
@@ -139,7 +141,7 @@ fn concurrent_large_appends_share_one_memory_budget() {
             .map(|(i, mut c)| {
                 let msg = msg.clone();
                 std::thread::spawn(move || {
-                    c.stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+                    c.stream.set_read_timeout(Some(Duration::from_secs(300))).expect("timeout");
                     append(&mut c, &format!("a{i}"), &msg)
                 })
             })

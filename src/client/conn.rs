@@ -394,7 +394,7 @@ impl Connection {
         let pending = std::mem::take(&mut self.buf);
         self.need = 0;
         let io = self.take_io();
-        self.io = Box::new(crate::server::compress::Deflate::new(io, pending));
+        self.io = Box::new(crate::compress::Deflate::new(io, pending));
         Ok(())
     }
 

@@ -70,16 +70,14 @@ pub fn frame(buf: &[u8]) -> Result<Framed, ParseError> {
     }
 }
 
-/// `literal = "{" number64 ["+"] "}" CRLF *CHAR8` at the end of a line: its length.
+/// `literal = "{" number64 ["+"] "}" CRLF *CHAR8` at the end of a line: its length
+/// (`proto::literal` recognises it, as it does for commands and the trace).
 fn literal_announcement(line: &[u8]) -> Option<Result<usize, ()>> {
-    let body = line.strip_suffix(b"}")?;
-    let open = body.iter().rposition(|&b| b == b'{')?;
-    let digits = &body[open + 1..];
-    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+    match crate::proto::literal::Announce::of_line(line) {
+        crate::proto::literal::Announced::None => None,
+        crate::proto::literal::Announced::Bad => Some(Err(())),
+        crate::proto::literal::Announced::Literal { size, .. } => Some(usize::try_from(size).map_err(|_| ())),
     }
-    Some(std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok()).ok_or(()))
 }
 
 /// A value of response data: what `nstring`, `astring`, `number` and parenthesised lists

@@ -222,13 +222,9 @@ pub fn check_tag(s: &Session, tag: &str) -> std::result::Result<(), Error> {
 pub fn start(s: &mut Session, search: LiveSearch, out: &mut Vec<u8>) {
     let Some(sel) = s.selected.as_mut() else { return };
     if sel.contexts.len() >= MAX_CONTEXTS {
-        out.extend_from_slice(
-            format!(
-                "* NO [NOUPDATE \"{}\"] at most {MAX_CONTEXTS} updating searches at once\r\n",
-                search.tag
-            )
-            .as_bytes(),
-        );
+        out.extend_from_slice(b"* NO [");
+        crate::proto::code::Code::NoUpdate(search.tag.clone()).write(out);
+        out.extend_from_slice(format!("] at most {MAX_CONTEXTS} updating searches at once\r\n").as_bytes());
         return;
     }
     sel.contexts.push(search);

@@ -35,6 +35,8 @@
 //! boundary that interrupts a header belongs to the boundary in every case.
 
 mod address;
+mod format;
+pub use format::FORMAT_VERSION;
 mod header;
 mod mime;
 mod subject;
@@ -253,10 +255,6 @@ pub fn display_keys(header: &[u8]) -> (String, String) {
 /// The most of a header section that is handed to mail-parser (for the RFC 5957 display keys);
 /// From and To are near the top of any real message.
 pub const MAX_PARSED_HEADER: usize = 256 * 1024;
-
-/// Current version of the [`FetchData::encode`] format (its first byte).
-/// Version 2 added [`FetchData::thread`]; version 1 is still read.
-pub const FORMAT_VERSION: u8 = 2;
 
 /// Validates `raw` (see [`validate`]) and computes its [`FetchData`].
 pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
@@ -575,198 +573,6 @@ impl FetchData {
             return None;
         }
         self.section(path).map(|p| p.header)
-    }
-
-    /// Serialises for the store: a version byte ([`FORMAT_VERSION`]), then the fields in
-    /// declaration order, byte strings as u32-LE length + bytes, integers little-endian.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            64 + self.envelope.len() + self.body.len() + self.bodystructure.len() + self.parts.len() * 48,
-        );
-        out.push(FORMAT_VERSION);
-        for bytes in [&self.envelope, &self.body, &self.bodystructure] {
-            put_bytes(&mut out, bytes);
-        }
-        put_u32(&mut out, u32::try_from(self.parts.len()).unwrap_or(u32::MAX));
-        for part in &self.parts {
-            put_u32(&mut out, u32::try_from(part.section.len()).unwrap_or(u32::MAX));
-            for &n in &part.section {
-                put_u32(&mut out, n);
-            }
-            for (a, b) in [part.header, part.body] {
-                put_u32(&mut out, a);
-                put_u32(&mut out, b);
-            }
-            out.push(part.content_transfer_encoding as u8);
-            let flags = u8::from(part.is_message_rfc822)
-                | (u8::from(part.is_multipart) << 1)
-                | (u8::from(part.message.is_some()) << 2);
-            out.push(flags);
-            if let Some((h, t)) = part.message {
-                for v in [h.0, h.1, t.0, t.1] {
-                    put_u32(&mut out, v);
-                }
-            }
-            put_u32(&mut out, part.binary_size);
-        }
-        put_u32(&mut out, self.header_len);
-        match self.date {
-            Some(d) => {
-                out.push(1);
-                out.extend_from_slice(&d.to_le_bytes());
-            }
-            None => out.push(0),
-        }
-        for s in [&self.sort_subject, &self.from_addr, &self.to_addr, &self.cc_addr] {
-            put_bytes(&mut out, s.as_bytes());
-        }
-        // Always written (version 2): data computed now has its thread keys.
-        let keys = self.thread.clone().unwrap_or_default();
-        match &keys.message_id {
-            Some(id) => {
-                out.push(1);
-                put_bytes(&mut out, id.as_bytes());
-            }
-            None => out.push(0),
-        }
-        put_u32(&mut out, u32::try_from(keys.references.len()).unwrap_or(u32::MAX));
-        for r in &keys.references {
-            put_bytes(&mut out, r.as_bytes());
-        }
-        let (from, to) = self.display.clone().unwrap_or_default();
-        put_bytes(&mut out, from.as_bytes());
-        put_bytes(&mut out, to.as_bytes());
-        out
-    }
-
-    /// Reads what [`encode`](Self::encode) wrote; `None` for another version or any damage
-    /// (truncation, trailing bytes, invalid values).
-    pub fn decode(bytes: &[u8]) -> Option<FetchData> {
-        let mut r = Reader { bytes };
-        let version = r.u8()?;
-        if version != 1 && version != FORMAT_VERSION {
-            return None;
-        }
-        let envelope = r.bytes()?.to_vec();
-        let body = r.bytes()?.to_vec();
-        let bodystructure = r.bytes()?.to_vec();
-        let count = r.u32()?;
-        let mut parts = Vec::new();
-        for _ in 0..count {
-            let depth = r.u32()?;
-            let mut section = Vec::new();
-            for _ in 0..depth {
-                section.push(r.u32()?);
-            }
-            let header = (r.u32()?, r.u32()?);
-            let body = (r.u32()?, r.u32()?);
-            let content_transfer_encoding = Cte::from_u8(r.u8()?)?;
-            let flags = r.u8()?;
-            if flags & !0b111 != 0 {
-                return None;
-            }
-            let message =
-                if flags & 0b100 != 0 { Some(((r.u32()?, r.u32()?), (r.u32()?, r.u32()?))) } else { None };
-            parts.push(Part {
-                section,
-                header,
-                body,
-                content_transfer_encoding,
-                is_message_rfc822: flags & 0b1 != 0,
-                is_multipart: flags & 0b10 != 0,
-                message,
-                binary_size: r.u32()?,
-            });
-        }
-        let header_len = r.u32()?;
-        let date = match r.u8()? {
-            0 => None,
-            1 => Some(i64::from_le_bytes(r.take(8)?.try_into().ok()?)),
-            _ => return None,
-        };
-        let mut strings = Vec::with_capacity(4);
-        for _ in 0..4 {
-            strings.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
-        }
-        let thread = if version >= 2 {
-            let message_id = match r.u8()? {
-                0 => None,
-                1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
-                _ => return None,
-            };
-            let count = r.u32()? as usize;
-            if count > thread_keys::MAX_REFERENCES {
-                return None;
-            }
-            let mut references = Vec::with_capacity(count);
-            for _ in 0..count {
-                references.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
-            }
-            Some(ThreadKeys { message_id, references })
-        } else {
-            None
-        };
-        let display = if version >= 2 {
-            let from = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-            Some((from, String::from_utf8(r.bytes()?.to_vec()).ok()?))
-        } else {
-            None
-        };
-        if !r.bytes.is_empty() {
-            return None;
-        }
-        let mut strings = strings.into_iter();
-        Some(FetchData {
-            envelope,
-            body,
-            bodystructure,
-            parts,
-            header_len,
-            date,
-            sort_subject: strings.next()?,
-            from_addr: strings.next()?,
-            to_addr: strings.next()?,
-            cc_addr: strings.next()?,
-            thread,
-            display,
-        })
-    }
-}
-
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put_u32(out, u32::try_from(bytes.len()).unwrap_or(u32::MAX));
-    out.extend_from_slice(bytes);
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.bytes.len() < n {
-            return None;
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Some(head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = usize::try_from(self.u32()?).ok()?;
-        self.take(n)
     }
 }
 

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use ring::digest::{SHA256, digest};
 
 use crate::auth::pool::{Busy, HashPool};
+use crate::auth::throttle::Throttle;
 use crate::config::Limits;
-use crate::server::limits::Throttle;
+use crate::proto::code::Code;
 use crate::store::{AccountRecord, Store, StoreError};
 
 /// How long a successful login is remembered.
@@ -56,10 +57,10 @@ pub enum LoginError {
 
 impl LoginError {
     /// The response code (RFC 5530 §3) a tagged `NO` carries.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> Code {
         match self {
-            LoginError::Invalid => "AUTHENTICATIONFAILED",
-            LoginError::Storage | LoginError::Busy | LoginError::TooManyAttempts => "UNAVAILABLE",
+            LoginError::Invalid => Code::AuthenticationFailed,
+            LoginError::Storage | LoginError::Busy | LoginError::TooManyAttempts => Code::Unavailable,
         }
     }
 

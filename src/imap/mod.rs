@@ -13,6 +13,7 @@
 
 pub mod cmd;
 pub mod context;
+pub mod enabled;
 pub mod fetchdata;
 pub mod login;
 pub mod response;

@@ -48,29 +48,7 @@ pub fn esearch_start(out: &mut Vec<u8>, tag: &str, uid: bool) {
     }
 }
 
-/// Writes ascending numbers as a compact sequence set: `1:3,7,9:10`.
-pub fn number_set(out: &mut Vec<u8>, sorted: &[u32]) {
-    let mut i = 0;
-    let mut first = true;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        if start == end {
-            out.extend_from_slice(start.to_string().as_bytes());
-        } else {
-            out.extend_from_slice(format!("{start}:{end}").as_bytes());
-        }
-        i += 1;
-    }
-}
+pub use crate::proto::code::number_set;
 
 /// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
 pub fn vanished(out: &mut Vec<u8>, sorted_uids: &[u32], earlier: bool) {

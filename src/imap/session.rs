@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use super::Context;
 use super::cmd;
+use super::enabled::Enabled;
 use super::login::Account;
 use super::selected::Selected;
 use smol::channel::Sender;
 
 use crate::events::Subscription;
+pub use crate::proto::code::Code;
 use crate::proto::command::{Command, CommandBody, Tag};
 use crate::proto::framing::{Framer, Rejection};
 use crate::proto::parse::{ParseOptions, parse_command_with, parse_done};
@@ -41,7 +43,7 @@ pub enum Next {
 #[derive(Debug)]
 pub enum Error {
     /// `NO [code] text`
-    No(Option<&'static str>, String),
+    No(Option<Code>, String),
     /// `BAD text`
     Bad(String),
 }
@@ -51,20 +53,20 @@ impl From<StoreError> for Error {
     /// later; `SERVERBUG`): the cause, in redb's or the OS's words, goes to the log only.
     fn from(e: StoreError) -> Self {
         let (code, text) = match &e {
-            StoreError::NoSuchMailbox => (Some("NONEXISTENT"), None),
-            StoreError::MailboxExists => (Some("ALREADYEXISTS"), None),
-            StoreError::NotAllowed(_) => (Some("CANNOT"), None),
-            StoreError::OverQuota => (Some("OVERQUOTA"), None),
-            StoreError::Limit(_) => (Some("LIMIT"), None),
-            e if e.is_temporary() => (Some("UNAVAILABLE"), Some("storage temporarily unavailable")),
+            StoreError::NoSuchMailbox => (Some(Code::NonExistent), None),
+            StoreError::MailboxExists => (Some(Code::AlreadyExists), None),
+            StoreError::NotAllowed(_) => (Some(Code::Cannot), None),
+            StoreError::OverQuota => (Some(Code::OverQuota), None),
+            StoreError::Limit(_) => (Some(Code::Limit), None),
+            e if e.is_temporary() => (Some(Code::Unavailable), Some("storage temporarily unavailable")),
             StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Inconsistent(_) => {
-                (Some("SERVERBUG"), Some("internal server error"))
+                (Some(Code::ServerBug), Some("internal server error"))
             }
             _ => (None, None),
         };
         match code {
-            Some("UNAVAILABLE") => log::warn!("store: {e}"),
-            Some("SERVERBUG") => log::error!("store: {e}"),
+            Some(Code::Unavailable) => log::warn!("store: {e}"),
+            Some(Code::ServerBug) => log::error!("store: {e}"),
             _ => {}
         }
         Error::No(code, text.map_or_else(|| e.to_string(), str::to_string))
@@ -73,7 +75,7 @@ impl From<StoreError> for Error {
 
 /// A handler's success: the text (and code) of the tagged OK.
 pub struct Done {
-    pub code: Option<String>,
+    pub code: Option<Code>,
     pub text: String,
 }
 
@@ -81,12 +83,24 @@ impl Done {
     pub fn text(text: impl Into<String>) -> Self {
         Done { code: None, text: text.into() }
     }
-    pub fn with_code(code: impl Into<String>, text: impl Into<String>) -> Self {
-        Done { code: Some(code.into()), text: text.into() }
+    pub fn with_code(code: Code, text: impl Into<String>) -> Self {
+        Done { code: Some(code), text: text.into() }
     }
 }
 
 pub type Outcome = Result<Done, Error>;
+
+/// `tag OK [code] text` / `tag NO text`: a tagged status response.
+fn tagged(out: &mut Vec<u8>, tag: &Tag, status: &str, code: Option<&Code>, text: &str) {
+    out.extend_from_slice(format!("{tag} {status} ").as_bytes());
+    if let Some(code) = code {
+        out.push(b'[');
+        code.write(out);
+        out.extend_from_slice(b"] ");
+    }
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
 
 /// The states of RFC 9051 §3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,14 +119,9 @@ pub struct Session {
     pub state: State,
     pub account: Option<Account>,
     pub selected: Option<Selected>,
-    /// `ENABLE IMAP4rev2` was given: RFC 9051 behaviour.
-    pub rev2: bool,
-    /// CONDSTORE is active (ENABLE, SELECT (CONDSTORE), or a command that uses MODSEQ).
-    pub condstore: bool,
-    /// QRESYNC was enabled (implies CONDSTORE).
-    pub qresync: bool,
-    /// UTF8=ACCEPT or IMAP4rev2: mailbox names are UTF-8 on the wire.
-    pub utf8: bool,
+    /// IMAP4rev2, CONDSTORE (by ENABLE, SELECT (CONDSTORE) or a command that uses MODSEQ),
+    /// QRESYNC, UTF8=ACCEPT.
+    pub enabled: Enabled,
     /// An AUTHENTICATE PLAIN waiting for the client's response.
     pub sasl: Option<Tag>,
     /// The tag of the running IDLE.
@@ -138,10 +147,7 @@ impl Session {
             state: State::NotAuthenticated,
             account: None,
             selected: None,
-            rev2: false,
-            condstore: false,
-            qresync: false,
-            utf8: false,
+            enabled: Enabled::default(),
             sasl: None,
             idle_tag: None,
             compressed: false,
@@ -207,14 +213,8 @@ impl Session {
     }
 
     pub fn greeting(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(
-            format!(
-                "* OK [CAPABILITY {}] {} applianced ready\r\n",
-                self.capabilities(),
-                self.ctx.config.hostname
-            )
-            .as_bytes(),
-        );
+        let text = format!("{} applianced ready", self.ctx.config.hostname);
+        Code::Capability(self.capabilities()).untagged_ok(out, &text);
     }
 
     /// How long the client may stay silent.
@@ -256,7 +256,7 @@ impl Session {
         let refuse = |why: &str| Err(Error::Bad(format!("{shown} not allowed now: {why}")));
         match (self.state, name.as_slice()) {
             (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE") if !self.secure() => {
-                Err(Error::No(Some("PRIVACYREQUIRED"), "use STARTTLS or port 993 first".into()))
+                Err(Error::No(Some(Code::PrivacyRequired), "use STARTTLS or port 993 first".into()))
             }
             (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE" | b"ID") => Ok(()),
             (State::NotAuthenticated, _) => refuse("log in first"),
@@ -286,12 +286,13 @@ impl Session {
     /// Answers a command the framer refused at a known boundary.
     pub fn rejected(&mut self, tag: Option<&[u8]>, reason: &Rejection, out: &mut Vec<u8>) -> Next {
         let tag = tag.and_then(|t| Tag::try_from(t).ok());
+        let too_big = format!("NO [{}]", Code::TooBig);
         let (resp, text) = match reason {
             Rejection::LineTooLong => ("BAD", "command line too long".to_string()),
             Rejection::LiteralTooBig { size, .. } => {
-                ("NO [TOOBIG]", format!("literal of {size} bytes is over the limit"))
+                (too_big.as_str(), format!("literal of {size} bytes is over the limit"))
             }
-            Rejection::CommandTooBig => ("NO [TOOBIG]", "command too big".into()),
+            Rejection::CommandTooBig => (too_big.as_str(), "command too big".into()),
             _ => ("BAD", "malformed literal".into()),
         };
         log::info!("{}: refused: {text}", self.peer);
@@ -334,7 +335,7 @@ impl Session {
             let outcome = cmd::authenticate::response(self, &bytes).await;
             return self.finish(&tag, "AUTHENTICATE", outcome, out);
         }
-        let cmd = match parse_command_with(&bytes, ParseOptions { utf8: self.utf8 }) {
+        let cmd = match parse_command_with(&bytes, ParseOptions { utf8: self.enabled.utf8() }) {
             Ok(c) => c,
             Err(e) => {
                 match e.tag {
@@ -434,7 +435,7 @@ impl Session {
             }
             CommandBody::Compress { .. } => {
                 if self.compressed {
-                    Err(Error::No(Some("COMPRESSIONACTIVE"), "DEFLATE is already active".into()))
+                    Err(Error::No(Some(Code::CompressionActive), "DEFLATE is already active".into()))
                 } else {
                     out.extend_from_slice(format!("{tag} OK DEFLATE active\r\n").as_bytes());
                     self.compressed = true;
@@ -444,7 +445,7 @@ impl Session {
             CommandBody::GetQuota { root } => cmd::quota::get_quota(self, &root, out).await,
             CommandBody::GetQuotaRoot { mailbox } => cmd::quota::get_quota_root(self, &mailbox, out).await,
             CommandBody::SetQuota { .. } => Err(Error::No(
-                Some("NOPERM"),
+                Some(Code::NoPerm),
                 "quotas are set in applianced.toml by the administrator".into(),
             )),
             CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
@@ -493,18 +494,10 @@ impl Session {
     /// Writes the tagged response, after the changes others made (where the RFC allows them).
     fn finish(&mut self, tag: &Tag, name: &str, outcome: Outcome, out: &mut Vec<u8>) -> Next {
         match outcome {
-            Ok(done) => match done.code {
-                Some(code) => {
-                    out.extend_from_slice(format!("{tag} OK [{code}] {}\r\n", done.text).as_bytes())
-                }
-                None => out.extend_from_slice(format!("{tag} OK {}\r\n", done.text).as_bytes()),
-            },
+            Ok(done) => tagged(out, tag, "OK", done.code.as_ref(), &done.text),
             Err(Error::No(code, text)) => {
                 log::debug!("{}: {name}: NO {text}", self.peer);
-                match code {
-                    Some(c) => out.extend_from_slice(format!("{tag} NO [{c}] {text}\r\n").as_bytes()),
-                    None => out.extend_from_slice(format!("{tag} NO {text}\r\n").as_bytes()),
-                }
+                tagged(out, tag, "NO", code.as_ref(), &text);
             }
             Err(Error::Bad(text)) => out.extend_from_slice(format!("{tag} BAD {text}\r\n").as_bytes()),
         }
@@ -527,7 +520,10 @@ impl Session {
             }
             C::Login { .. } | C::Authenticate { .. } => {
                 if self.state == State::NotAuthenticated && !self.secure() {
-                    return Err(Error::No(Some("PRIVACYREQUIRED"), "use STARTTLS or port 993 first".into()));
+                    return Err(Error::No(
+                        Some(Code::PrivacyRequired),
+                        "use STARTTLS or port 993 first".into(),
+                    ));
                 }
                 State::NotAuthenticated
             }
@@ -590,8 +586,8 @@ impl Session {
     /// Reports others' changes to the selected mailbox (EXISTS, EXPUNGE, FETCH FLAGS).
     pub async fn refresh(&mut self, out: &mut Vec<u8>, expunge_allowed: bool) {
         let Some(mut sel) = self.selected.take() else { return };
-        let qresync = self.qresync;
-        let condstore = self.condstore;
+        let qresync = self.enabled.qresync();
+        let condstore = self.enabled.condstore();
         let store = self.ctx.store.clone();
         let (sel, bytes) = smol::unblock(move || {
             let mut buf = Vec::new();

@@ -27,6 +27,8 @@
 //! one line with its line ending, with no literal announcement honoured (so `DONE {5}` cannot
 //! make the framer wait for data), for `parse::parse_done` or `parse::parse_sasl_response`.
 
+use super::literal::{Announce, Announced};
+
 /// What the framer hands to the session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -457,78 +459,6 @@ fn words_of(cmd: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let rest = cmd.get(t + 1..).filter(|_| cmd.get(t) == Some(&b' ')).unwrap_or_default();
     let c = word(rest);
     (cmd[..t].to_vec(), rest[..c].to_vec())
-}
-
-/// What the end of a line announced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Announced {
-    None,
-    Bad,
-    Literal { size: u64, sync: bool },
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum AnnounceState {
-    #[default]
-    Other,
-    Open,
-    Digits,
-    Plus,
-    Close,
-    CloseCr,
-}
-
-/// Recognises `literal = "{" number64 ["+"] "}" CRLF` and `literal8 = "~{" number64 ["+"] "}" CRLF`
-/// at the end of a line, one byte at a time, so that it works on a line that is being dropped.
-/// Both frame alike (the `~` is just a byte of the line); the parser tells them apart.
-#[derive(Clone, Copy, Debug, Default)]
-struct Announce {
-    state: AnnounceState,
-    digits: u32,
-    value: u64,
-    overflow: bool,
-    plus: bool,
-}
-
-impl Announce {
-    fn feed(&mut self, b: u8) {
-        use AnnounceState::*;
-        self.state = match (self.state, b) {
-            (_, b'{') => {
-                self.digits = 0;
-                self.value = 0;
-                self.overflow = false;
-                self.plus = false;
-                Open
-            }
-            (Open | Digits, b'0'..=b'9') => {
-                self.digits += 1;
-                match self.value.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
-                    Some(v) => self.value = v,
-                    None => self.overflow = true,
-                }
-                Digits
-            }
-            (Open | Digits, b'+') => {
-                self.plus = true;
-                Plus
-            }
-            (Open | Digits | Plus, b'}') => Close,
-            (Close, b'\r') => CloseCr,
-            _ => Other,
-        };
-    }
-
-    fn at_line_end(&self) -> Announced {
-        if !matches!(self.state, AnnounceState::Close | AnnounceState::CloseCr) {
-            return Announced::None;
-        }
-        // number64 = 1*DIGIT, unsigned 63-bit.
-        if self.digits == 0 || self.overflow || self.value > i64::MAX as u64 {
-            return Announced::Bad;
-        }
-        Announced::Literal { size: self.value, sync: !self.plus }
-    }
 }
 
 #[cfg(test)]

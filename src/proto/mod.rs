@@ -4,7 +4,9 @@
 //! commands; [`parse::parse_command`] turns each into a typed [`command::Command`].
 //! [`string`] writes strings in responses (quoted or literal).
 
+pub mod code;
 pub mod command;
 pub mod framing;
+pub mod literal;
 pub mod parse;
 pub mod string;

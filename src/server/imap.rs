@@ -68,7 +68,9 @@ pub async fn accept_loop(
                     };
                     log::warn!("{peer}: refused, {text}");
                     let mut s = stream;
-                    let _ = s.write_all(format!("* BYE [UNAVAILABLE] {text}\r\n").as_bytes()).await;
+                    let mut bye = Vec::new();
+                    session::Code::Unavailable.untagged(&mut bye, "BYE", text);
+                    let _ = s.write_all(&bye).await;
                     return;
                 }
             };
@@ -148,11 +150,11 @@ async fn literal_verdict(
     match guarded(memory.literal(&shared.literals, size), wait, &shared.shutdown).await {
         Event::Done(Ok(())) => Verdict::Accept,
         Event::Done(Err(Shortfall::TooBig)) => Verdict::Refuse(session::Error::No(
-            Some("TOOBIG"),
+            Some(session::Code::TooBig),
             "this command's literals exceed the memory the server has for messages in transit".into(),
         )),
         Event::TimedOut => Verdict::Refuse(session::Error::No(
-            Some("UNAVAILABLE"),
+            Some(session::Code::Unavailable),
             "the server is busy receiving other large messages; try again later".into(),
         )),
         Event::Shutdown => Verdict::Shutdown,
@@ -246,8 +248,8 @@ async fn connection(
             }
             Event::Done(Wake::Evicted) => {
                 log::info!("{peer}: closed, displaced by a newer connection (too many waiting to log in)");
-                trace.pushed(DISPLACED);
-                let _ = io.write_all(DISPLACED).await;
+                trace.pushed(&displaced());
+                let _ = io.write_all(&displaced()).await;
                 let _ = io.flush().await;
                 return Ok(());
             }
@@ -307,8 +309,8 @@ async fn connection(
                             // Displaced while its login ran: its place is someone else's now.
                             trace.server(&out);
                             io.write_all(&out).await?;
-                            trace.pushed(DISPLACED);
-                            let _ = io.write_all(DISPLACED).await;
+                            trace.pushed(&displaced());
+                            let _ = io.write_all(&displaced()).await;
                             let _ = io.flush().await;
                             return Ok(());
                         }
@@ -391,7 +393,7 @@ async fn connection(
                     // What the client sent after the command is already compressed.
                     let pending = framer.take_unframed();
                     memory.release();
-                    io = Box::new(super::compress::Deflate::new(io, pending));
+                    io = Box::new(crate::compress::Deflate::new(io, pending));
                     trace.event(format_args!("COMPRESS=DEFLATE started"));
                     break;
                 }
@@ -444,7 +446,12 @@ async fn say_shutdown(io: &mut Stream, trace: &mut Tracer, out: &[u8]) -> std::i
 
 const AUTOLOGOUT: &[u8] = b"* BYE autologout; idle for too long\r\n";
 const LOGIN_TIMEOUT: &[u8] = b"* BYE autologout; not logged in in time\r\n";
-const DISPLACED: &[u8] = b"* BYE [UNAVAILABLE] too many connections waiting to log in\r\n";
+/// The BYE of a connection displaced by a newcomer (see `ConnectionLimits`).
+fn displaced() -> Vec<u8> {
+    let mut bye = Vec::new();
+    session::Code::Unavailable.untagged(&mut bye, "BYE", "too many connections waiting to log in");
+    bye
+}
 const SHUTDOWN: &[u8] = b"* BYE server shutting down\r\n";
 
 /// IDLE (RFC 2177, RFC 9051 §6.3.13): push changes as the store reports them until `DONE`.

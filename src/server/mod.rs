@@ -1,7 +1,6 @@
 //! The network room: listeners, the control socket, signals and shutdown. Only this module
 //! touches sockets.
 
-pub mod compress;
 pub mod control;
 pub mod imap;
 pub mod notify;

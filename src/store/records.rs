@@ -3,6 +3,7 @@
 //! Decoding never panics: a damaged record is a [`StoreError::Corrupt`].
 
 use super::error::{Result, StoreError};
+use crate::codec::{self, Cursor};
 
 /// IMAP system flags as bits (RFC 9051 §2.3.2). `\Recent` is not stored: it is per session.
 pub mod flag {
@@ -63,47 +64,44 @@ impl SpecialUse {
     }
 }
 
+/// A record being read: [`crate::codec::Cursor`], with every shortfall reported as damage to
+/// the record named `what`.
 struct Reader<'a> {
-    buf: &'a [u8],
+    cursor: Cursor<'a>,
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], what: &'static str) -> Result<Self> {
-        let mut r = Reader { buf, what };
+        let mut r = Reader { cursor: Cursor::new(buf), what };
         let version = r.u8()?;
         if version != 1 {
             return Err(StoreError::Corrupt(format!("{what}: unknown record version {version}")));
         }
         Ok(r)
     }
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.buf.len() < n {
-            return Err(StoreError::Corrupt(format!("{}: record truncated", self.what)));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
+    fn truncated<T>(&self, v: Option<T>) -> Result<T> {
+        v.ok_or_else(|| StoreError::Corrupt(format!("{}: record truncated", self.what)))
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        let v = self.cursor.u8();
+        self.truncated(v)
     }
     fn u32(&mut self) -> Result<u32> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        let v = self.cursor.u32();
+        self.truncated(v)
     }
     fn u64(&mut self) -> Result<u64> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
+        let v = self.cursor.u64();
+        self.truncated(v)
     }
     fn i64(&mut self) -> Result<i64> {
-        Ok(self.u64()? as i64)
+        let v = self.cursor.i64();
+        self.truncated(v)
     }
     fn bytes(&mut self) -> Result<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
+        let v = self.cursor.bytes();
+        self.truncated(v)
     }
     fn string(&mut self) -> Result<String> {
         let what = self.what;
@@ -112,6 +110,7 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A record being written: a version byte (1), then fields as [`crate::codec`] writes them.
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -123,17 +122,15 @@ impl Writer {
         self
     }
     fn u32(&mut self, v: u32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        codec::put_u32(&mut self.0, v);
         self
     }
     fn u64(&mut self, v: u64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        codec::put_u64(&mut self.0, v);
         self
     }
     fn bytes(&mut self, v: &[u8]) -> &mut Self {
-        // Records are bounded far below 4 GiB (names, hashes, keyword lists).
-        self.u32(u32::try_from(v.len()).unwrap_or(u32::MAX));
-        self.0.extend_from_slice(v);
+        codec::put_bytes(&mut self.0, v);
         self
     }
     fn done(&mut self) -> Vec<u8> {

@@ -2,8 +2,7 @@
 //! (RFC 4315). FETCH data is computed here, once, as at delivery.
 
 use crate::imap::fetchdata;
-use crate::imap::response::number_set;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{AppendMessage, MailboxName};
 use crate::store::{NewMessage, StoreError};
 
@@ -16,7 +15,7 @@ pub async fn run(
     let mut prepared = Vec::with_capacity(messages.len());
     for m in messages {
         let data = fetchdata::compute(m.bytes(&command))
-            .map_err(|e| Error::No(Some("PARSE"), format!("message refused: {e}")))?;
+            .map_err(|e| Error::No(Some(Code::Parse), format!("message refused: {e}")))?;
         let (flags, keywords) = super::flag_bits(&m.flags)?;
         let (date, tz) = match m.date_time {
             Some(d) => (d.unix_timestamp(), d.zone_minutes()),
@@ -52,13 +51,11 @@ pub async fn run(
     let (validity, uids) = match result {
         Ok(r) => r,
         Err(StoreError::NoSuchMailbox) => {
-            return Err(Error::No(Some("TRYCREATE"), "no such mailbox".into()));
+            return Err(Error::No(Some(Code::TryCreate), "no such mailbox".into()));
         }
         Err(e) => return Err(e.into()),
     };
-    let mut set = Vec::new();
-    number_set(&mut set, &uids);
-    Ok(Done::with_code(format!("APPENDUID {validity} {}", String::from_utf8_lossy(&set)), "APPEND completed"))
+    Ok(Done::with_code(Code::AppendUid { uidvalidity: validity, uids }, "APPEND completed"))
 }
 
 fn now() -> i64 {

@@ -1,6 +1,6 @@
 //! AUTHENTICATE PLAIN (RFC 9051 §6.2.2, RFC 4616), with SASL-IR (RFC 4959).
 
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{Atom, Secret};
 use crate::proto::parse::{SaslResponse, parse_sasl_response};
 
@@ -33,7 +33,7 @@ pub async fn response(s: &mut Session, line: &[u8]) -> Outcome {
 
 /// `message = [authzid] UTF8NUL authcid UTF8NUL passwd` (RFC 4616 §2).
 pub async fn response_bytes(s: &mut Session, data: Vec<u8>) -> Outcome {
-    let fail = || Error::No(Some("AUTHENTICATIONFAILED"), "invalid credentials".into());
+    let fail = || Error::No(Some(Code::AuthenticationFailed), "invalid credentials".into());
     let mut parts = data.split(|b| *b == 0);
     let (Some(authz), Some(user), Some(pass), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -43,12 +43,12 @@ pub async fn response_bytes(s: &mut Session, data: Vec<u8>) -> Outcome {
     let user = std::str::from_utf8(user).map_err(|_| fail())?;
     let pass = std::str::from_utf8(pass).map_err(|_| fail())?;
     if !authz.is_empty() && !authz.eq_ignore_ascii_case(user.as_bytes()) {
-        return Err(Error::No(Some("AUTHORIZATIONFAILED"), "cannot act as another user".into()));
+        return Err(Error::No(Some(Code::AuthorizationFailed), "cannot act as another user".into()));
     }
     match s.ctx.logins.check(s.peer.ip(), user, pass).await {
         Ok(account) => {
             s.logged_in(account);
-            Ok(Done::with_code(format!("CAPABILITY {}", s.capabilities()), "AUTHENTICATE completed"))
+            Ok(Done::with_code(Code::Capability(s.capabilities()), "AUTHENTICATE completed"))
         }
         Err(e) => Err(Error::No(Some(e.code()), e.text().into())),
     }

@@ -1,7 +1,6 @@
 //! COPY, UID COPY (RFC 9051 §6.4.7) and MOVE, UID MOVE (RFC 6851), with COPYUID (RFC 4315).
 
-use crate::imap::response::number_set;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{MailboxName, SequenceSet};
 use crate::store::StoreError;
 
@@ -15,7 +14,7 @@ pub async fn run(
 ) -> Outcome {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     if is_move && sel.read_only {
-        return Err(Error::No(Some("READ-ONLY"), "mailbox is read-only".into()));
+        return Err(Error::No(Some(Code::ReadOnly), "mailbox is read-only".into()));
     }
     let targets: Vec<u32> =
         super::resolve(sel, set, uid, s.saved.as_deref())?.into_iter().map(|(_, u)| u).collect();
@@ -39,21 +38,23 @@ pub async fn run(
         .await;
     let (validity, pairs) = match result {
         Ok(r) => r,
-        Err(StoreError::NoSuchMailbox) => return Err(Error::No(Some("TRYCREATE"), "no such mailbox".into())),
+        Err(StoreError::NoSuchMailbox) => {
+            return Err(Error::No(Some(Code::TryCreate), "no such mailbox".into()));
+        }
         Err(e) => return Err(e.into()),
     };
     let verb = if is_move { "MOVE" } else { "COPY" };
     if pairs.is_empty() {
         return Ok(Done::text(format!("{verb} completed, nothing to do")));
     }
-    let (mut src, mut dst) = (Vec::new(), Vec::new());
-    number_set(&mut src, &pairs.iter().map(|p| p.0).collect::<Vec<_>>());
-    number_set(&mut dst, &pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-    let code =
-        format!("COPYUID {validity} {} {}", String::from_utf8_lossy(&src), String::from_utf8_lossy(&dst));
+    let code = Code::CopyUid {
+        uidvalidity: validity,
+        source: pairs.iter().map(|p| p.0).collect(),
+        destination: pairs.iter().map(|p| p.1).collect(),
+    };
     if is_move {
         // RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
-        out.extend_from_slice(format!("* OK [{code}] moved\r\n").as_bytes());
+        code.untagged_ok(out, "moved");
         s.refresh(out, true).await;
         return Ok(Done::text("MOVE completed"));
     }

@@ -1,14 +1,14 @@
 //! CREATE (RFC 9051 §6.3.4), with the USE option of RFC 6154 §3.
 
 use super::check_new_name;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{MailboxName, SpecialUse as Use};
 use crate::store::{HIERARCHY_DELIMITER, SpecialUse, StoreError};
 
 pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcome {
     let name = mailbox.as_str().trim_end_matches(HIERARCHY_DELIMITER).to_string();
     if mailbox.is_inbox() {
-        return Err(Error::No(Some("ALREADYEXISTS"), "INBOX always exists".into()));
+        return Err(Error::No(Some(Code::AlreadyExists), "INBOX always exists".into()));
     }
     check_new_name(&name, s.ctx.config.limits.max_mailbox_name_length)?;
     let special = match uses {
@@ -21,9 +21,9 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
             Use::Junk => SpecialUse::Junk,
             Use::Sent => SpecialUse::Sent,
             Use::Trash => SpecialUse::Trash,
-            _ => return Err(Error::No(Some("USEATTR"), "that special use is not supported".into())),
+            _ => return Err(Error::No(Some(Code::UseAttr), "that special use is not supported".into())),
         },
-        _ => return Err(Error::No(Some("USEATTR"), "one special use per mailbox".into())),
+        _ => return Err(Error::No(Some(Code::UseAttr), "one special use per mailbox".into())),
     };
     let account = s.account_id();
     // RFC 9051 §6.3.4: create missing superior levels too.
@@ -50,5 +50,5 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
         })
         .await?;
     // RFC 8474 §4.1: the new mailbox's MAILBOXID.
-    Ok(Done::with_code(format!("MAILBOXID (M{id})"), "CREATE completed"))
+    Ok(Done::with_code(Code::MailboxId(format!("M{id}")), "CREATE completed"))
 }

@@ -1,6 +1,6 @@
 //! DELETE (RFC 9051 §6.3.5). A mailbox with children is refused ([HASCHILDREN]), as is INBOX.
 
-use crate::imap::session::{Done, Error, Outcome, Session, State};
+use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
 use crate::proto::command::MailboxName;
 use crate::store::HIERARCHY_DELIMITER;
 
@@ -11,7 +11,7 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName) -> Outcome {
     let has_children =
         s.read(move |r| Ok(r.mailboxes(account)?.iter().any(|(_, m)| m.name.starts_with(&prefix)))).await?;
     if has_children {
-        return Err(Error::No(Some("HASCHILDREN"), "delete the mailboxes below it first".into()));
+        return Err(Error::No(Some(Code::HasChildren), "delete the mailboxes below it first".into()));
     }
     let n = name.clone();
     let id = s.read(move |r| r.mailbox_id(account, &n)).await?;

@@ -1,13 +1,13 @@
 //! EXPUNGE, UID EXPUNGE (RFC 9051 §6.4.3, §6.4.9) and CLOSE (§6.4.1). Only the messages flagged
 //! `\Deleted` are touched; the mailbox counter says when there are none.
 
-use crate::imap::session::{Done, Error, Outcome, Session, State};
+use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
 use crate::proto::command::SequenceSet;
 
 pub async fn expunge(s: &mut Session, only: Option<&SequenceSet>, out: &mut Vec<u8>) -> Outcome {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     if sel.read_only {
-        return Err(Error::No(Some("READ-ONLY"), "mailbox is read-only".into()));
+        return Err(Error::No(Some(Code::ReadOnly), "mailbox is read-only".into()));
     }
     let id = sel.mailbox;
     let uids: Option<Vec<u32>> = match only {

@@ -3,12 +3,13 @@
 //! parts come from the FETCH data computed at delivery: no message is parsed here, and only the
 //! chunks of the requested bytes are read.
 
+use crate::imap::enabled::Extension;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
 use crate::imap::response;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{FetchAttribute, FetchModifier, Partial, Section, SequenceSet};
 use crate::proto::string::{write_literal, write_literal8, write_string};
 use crate::store::{FlagOp, MessageRecord, Reader, StoreError, flag};
@@ -37,12 +38,12 @@ pub async fn run(
         _ => None,
     });
     let want_vanished = modifiers.contains(&FetchModifier::Vanished);
-    if want_vanished && (!uid || !s.qresync || changed_since.is_none()) {
+    if want_vanished && (!uid || !s.enabled.qresync() || changed_since.is_none()) {
         // RFC 7162 §3.2.6: only in UID FETCH, with CHANGEDSINCE, after ENABLE QRESYNC.
         return Err(Error::Bad("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into()));
     }
     if let Some(since) = changed_since {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
         // Only the messages changed since then: the MODSEQ index, not a scan.
         let changed: HashSet<u32> =
             s.read(move |r| r.changed_since(mailbox, since)).await?.into_iter().map(|(u, _)| u).collect();
@@ -71,7 +72,7 @@ pub async fn run(
         targets = super::partial_window(&targets, range);
     }
     if attrs.contains(&FetchAttribute::ModSeq) {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
     }
     // Fetching a body section without .PEEK sets \Seen (RFC 9051 §6.4.5).
     let sets_seen = !read_only
@@ -176,7 +177,10 @@ pub async fn run(
         s.stream(out).await;
     }
     if failed {
-        return Err(Error::No(Some("UNKNOWN-CTE"), "a part has an unknown content transfer encoding".into()));
+        return Err(Error::No(
+            Some(Code::UnknownCte),
+            "a part has an unknown content transfer encoding".into(),
+        ));
     }
     Ok(Done::text("FETCH completed"))
 }

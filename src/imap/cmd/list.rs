@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::list_match::{Pattern, join};
 use super::status::{recent_count, write_status};
 use super::wire_name;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{ListReturn, ListSelect, StatusAttribute};
 use crate::store::{HIERARCHY_DELIMITER, MailboxRecord, SpecialUse};
 
@@ -30,7 +30,7 @@ fn check_patterns(s: &Session, reference: &str, patterns: &[String]) -> Result<(
     let len = reference.len() + patterns.iter().map(String::len).sum::<usize>();
     if len > max {
         return Err(Error::No(
-            Some("LIMIT"),
+            Some(Code::Limit),
             format!("LIST patterns are limited to {max} bytes; these have {len}"),
         ));
     }
@@ -64,7 +64,7 @@ pub async fn list(
         .map(|p| Pattern::new(&join(reference, p, HIERARCHY_DELIMITER), HIERARCHY_DELIMITER))
         .collect();
     let recent_needed = want_status.as_ref().is_some_and(|a| a.contains(&StatusAttribute::Recent));
-    let utf8 = s.utf8;
+    let utf8 = s.enabled.utf8();
     // Matching many names against long patterns is CPU work: it runs with the read, on the
     // store's threads, never on the executor that serves every other connection (issue 10).
     let lines = s
@@ -139,7 +139,7 @@ pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec
     check_patterns(s, reference, std::slice::from_ref(&pattern.to_string()))?;
     let account = s.account_id();
     let full = Pattern::new(&join(reference, pattern, HIERARCHY_DELIMITER), HIERARCHY_DELIMITER);
-    let utf8 = s.utf8;
+    let utf8 = s.enabled.utf8();
     let lines = s
         .read(move |r| {
             let mut out = Vec::new();

@@ -25,7 +25,7 @@ pub mod subscribe;
 pub mod thread;
 
 use super::selected::Selected;
-use super::session::Error;
+use super::session::{Code, Error};
 use crate::proto::command::SequenceSet;
 use crate::store::{HIERARCHY_DELIMITER, flag};
 
@@ -152,7 +152,7 @@ pub fn flag_bits(flags: &[crate::proto::command::Flag]) -> Result<(u8, Vec<Strin
 pub fn check_new_name(name: &str, max_len: usize) -> Result<(), Error> {
     if name.len() > max_len {
         return Err(Error::No(
-            Some("LIMIT"),
+            Some(Code::Limit),
             format!("mailbox names are limited to {max_len} bytes; this one has {}", name.len()),
         ));
     }
@@ -161,7 +161,7 @@ pub fn check_new_name(name: &str, max_len: usize) -> Result<(), Error> {
         || name.chars().any(char::is_control)
         || name.split(HIERARCHY_DELIMITER).any(str::is_empty);
     if bad {
-        return Err(Error::No(Some("CANNOT"), format!("{name:?} is not a valid mailbox name")));
+        return Err(Error::No(Some(Code::Cannot), format!("{name:?} is not a valid mailbox name")));
     }
     Ok(())
 }
@@ -226,9 +226,9 @@ mod tests {
     fn names() {
         assert!(check_new_name("Work/2024", 255).is_ok());
         for bad in ["", "a//b", "/a", "a/", "x*", "a%", "a\u{1}"] {
-            assert!(matches!(check_new_name(bad, 255), Err(Error::No(Some("CANNOT"), _))), "{bad:?}");
+            assert!(matches!(check_new_name(bad, 255), Err(Error::No(Some(Code::Cannot), _))), "{bad:?}");
         }
         assert!(check_new_name(&"é".repeat(127), 255).is_ok());
-        assert!(matches!(check_new_name(&"é".repeat(128), 255), Err(Error::No(Some("LIMIT"), _))));
+        assert!(matches!(check_new_name(&"é".repeat(128), 255), Err(Error::No(Some(Code::Limit), _))));
     }
 }

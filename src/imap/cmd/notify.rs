@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::status::write_status;
 use super::wire_name;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{EventGroup, MailboxFilter, NotifyEvent, NotifySet, StatusAttribute};
 use crate::store::{ChangeKind, HIERARCHY_DELIMITER, MailboxRecord};
 
@@ -69,9 +69,13 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
                 NotifyEvent::MailboxName | NotifyEvent::SubscriptionChange => names = true,
                 _ => {
                     return Err(Error::No(
-                        Some(
-                            "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)",
-                        ),
+                        Some(Code::BadEvent(vec![
+                            "MessageNew",
+                            "MessageExpunge",
+                            "FlagChange",
+                            "MailboxName",
+                            "SubscriptionChange",
+                        ])),
                         "event not supported".into(),
                     ));
                 }
@@ -88,7 +92,7 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
     let notify = Notify { groups, last_change };
     if set.status {
         // RFC 5465 §3: STATUS for every mailbox the (non-selected) filters name, now.
-        let condstore = s.condstore;
+        let condstore = s.enabled.condstore();
         let selected = s.selected.as_ref().map(|sel| sel.mailbox);
         let n = notify.clone();
         let boxes: Vec<(u64, MailboxRecord)> = s
@@ -100,7 +104,7 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
             })
             .await?;
         for (id, rec) in boxes {
-            write_status(out, &rec, id, &status_items(condstore), s.utf8, 0);
+            write_status(out, &rec, id, &status_items(condstore), s.enabled.utf8(), 0);
         }
     }
     s.notify = Some(notify);
@@ -114,8 +118,8 @@ pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
     let account = s.account_id();
     let since = notify.last_change;
     let selected = s.selected.as_ref().map(|sel| sel.mailbox);
-    let utf8 = s.utf8;
-    let condstore = s.condstore;
+    let utf8 = s.enabled.utf8();
+    let condstore = s.enabled.condstore();
     let result = s
         .read(move |r| {
             let Some(changes) = r.account_changes_since(account, since)? else { return Ok(None) };
@@ -171,7 +175,7 @@ pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
         }
         Ok(None) => {
             // RFC 5465 §5.8: too much happened to tell; notifications stop.
-            out.extend_from_slice(b"* OK [NOTIFICATIONOVERFLOW] too many changes, NOTIFY is off\r\n");
+            Code::NotificationOverflow.untagged_ok(out, "too many changes, NOTIFY is off");
             s.notify = None;
         }
         Err(e) => log::warn!("NOTIFY: {e:?}"),

@@ -8,7 +8,7 @@
 //! each root listed), and GETQUOTA "" answers that the root does not exist (§4.2).
 
 use super::wire_name;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::MailboxName;
 
 /// The account's `quota-resource` items (RFC 9208 §5.1); empty when it has no limits.
@@ -32,11 +32,11 @@ fn write_quota(items: &[String], out: &mut Vec<u8>) {
 
 pub async fn get_quota(s: &mut Session, root: &str, out: &mut Vec<u8>) -> Outcome {
     if !root.is_empty() {
-        return Err(Error::No(Some("NONEXISTENT"), "the only quota root is \"\"".into()));
+        return Err(Error::No(Some(Code::NonExistent), "the only quota root is \"\"".into()));
     }
     let items = resources(s).await?;
     if items.is_empty() {
-        return Err(Error::No(Some("NONEXISTENT"), "no quota is set for this account".into()));
+        return Err(Error::No(Some(Code::NonExistent), "no quota is set for this account".into()));
     }
     write_quota(&items, out);
     Ok(Done::text("GETQUOTA completed"))
@@ -48,7 +48,7 @@ pub async fn get_quota_root(s: &mut Session, mailbox: &MailboxName, out: &mut Ve
     s.read(move |r| r.mailbox_id(account, &name)).await?;
     let items = resources(s).await?;
     out.extend_from_slice(b"* QUOTAROOT ");
-    out.extend_from_slice(&wire_name(mailbox.as_str(), s.utf8));
+    out.extend_from_slice(&wire_name(mailbox.as_str(), s.enabled.utf8()));
     if items.is_empty() {
         out.extend_from_slice(b"\r\n");
     } else {

@@ -3,12 +3,13 @@
 //! message records; header keys read only the header bytes; BODY and TEXT decode the message
 //! (RFC 2047 words, transfer encodings, charsets) with mail-parser and match case-insensitively.
 
+use crate::imap::enabled::Extension;
 use mail_parser::MimeHeaders;
 
 use crate::imap::context::LiveSearch;
 use crate::imap::fetchdata::FetchData;
 use crate::imap::response::number_set;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
 use crate::store::{MessageRecord, Reader, StoreError, flag};
 
@@ -288,7 +289,10 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
 pub fn check_charset(charset: Option<&str>) -> Result<(), Error> {
     match charset {
         Some(cs) if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") => {
-            Err(Error::No(Some("BADCHARSET (UTF-8 US-ASCII)"), format!("charset {cs} is not supported")))
+            Err(Error::No(
+                Some(Code::BadCharset(vec!["UTF-8", "US-ASCII"])),
+                format!("charset {cs} is not supported"),
+            ))
         }
         _ => Ok(()),
     }
@@ -310,7 +314,7 @@ pub async fn run(
     }
     let modseq = uses_modseq(criteria);
     if modseq {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
     }
     if let Some(returns) = returns
         && !returns.is_empty()
@@ -333,7 +337,7 @@ pub async fn run(
         );
         crate::imap::context::start(s, live, out);
     }
-    let esearch = returns.is_some() || s.rev2;
+    let esearch = returns.is_some() || s.enabled.rev2();
     let returns: Vec<SearchReturn> = match returns {
         Some([]) | None => vec![SearchReturn::All],
         Some(r) => r.to_vec(),

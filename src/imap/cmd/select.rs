@@ -1,12 +1,13 @@
 //! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3; RFC 3501 §6.3.1), with CONDSTORE (RFC 7162 §3.1.8)
 //! and QRESYNC (RFC 7162 §3.2.5): a resync costs in proportion to the changes, not the mailbox.
 
+use crate::imap::enabled::Extension;
 use std::collections::BTreeSet;
 
 use super::wire_name;
 use crate::imap::selected::Selected;
 use crate::imap::seqmap::SeqMap;
-use crate::imap::session::{Done, Error, Outcome, Session, State};
+use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
 use crate::proto::command::{MailboxName, SelectParams};
 
 pub async fn run(
@@ -16,17 +17,17 @@ pub async fn run(
     examine: bool,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    if params.qresync.is_some() && !s.qresync {
+    if params.qresync.is_some() && !s.enabled.qresync() {
         // RFC 7162 §3.2.5: the client must ENABLE QRESYNC first.
         return Err(Error::Bad("ENABLE QRESYNC first".into()));
     }
     if s.selected.take().is_some() {
         // RFC 7162 §3.2.11, RFC 9051 §6.3.2: the previous mailbox is closed.
-        out.extend_from_slice(b"* OK [CLOSED] previous mailbox closed\r\n");
+        Code::Closed.untagged_ok(out, "previous mailbox closed");
         s.state = State::Authenticated;
     }
     if params.condstore {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
     }
     let account = s.account_id();
     let name = mailbox.as_str().to_string();
@@ -58,28 +59,27 @@ pub async fn run(
         .await?;
     let recent = match first_recent {
         // IMAP4rev2 has no \Recent (RFC 9051 Appendix E).
-        Some(first) if !s.rev2 => (first, rec.uidnext),
+        Some(first) if !s.enabled.rev2() => (first, rec.uidnext),
         _ => (0, 0),
     };
     let recent_count = if recent.1 > recent.0 { uids.uid_range(recent.0, recent.1 - 1).count() } else { 0 };
     out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-    out.extend_from_slice(
-        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n",
-    );
+    let permanent = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\*"];
+    Code::PermanentFlags(permanent.map(String::from).to_vec()).untagged_ok(out, "flags permitted");
     out.extend_from_slice(format!("* {} EXISTS\r\n", uids.len()).as_bytes());
-    if !s.rev2 {
+    if !s.enabled.rev2() {
         out.extend_from_slice(format!("* {recent_count} RECENT\r\n").as_bytes());
     }
-    out.extend_from_slice(format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", rec.uidvalidity).as_bytes());
-    out.extend_from_slice(format!("* OK [UIDNEXT {}] predicted next UID\r\n", rec.uidnext).as_bytes());
-    if s.condstore {
-        out.extend_from_slice(format!("* OK [HIGHESTMODSEQ {}] highest\r\n", rec.highest_modseq).as_bytes());
+    Code::UidValidity(rec.uidvalidity).untagged_ok(out, "UIDs valid");
+    Code::UidNext(rec.uidnext).untagged_ok(out, "predicted next UID");
+    if s.enabled.condstore() {
+        Code::HighestModseq(rec.highest_modseq).untagged_ok(out, "highest");
     } else {
-        out.extend_from_slice(b"* OK [NOMODSEQ] ask with CONDSTORE for MODSEQs\r\n");
+        Code::NoModseq.untagged_ok(out, "ask with CONDSTORE for MODSEQs");
     }
-    if s.rev2 {
+    if s.enabled.rev2() {
         out.extend_from_slice(b"* LIST () \"/\" ");
-        out.extend_from_slice(&wire_name(&rec.name, s.utf8));
+        out.extend_from_slice(&wire_name(&rec.name, s.enabled.utf8()));
         out.extend_from_slice(b"\r\n");
     }
     // RFC 7162 §3.2.5.1: with a matching UIDVALIDITY, report what vanished and what changed
@@ -124,5 +124,5 @@ pub async fn run(
     });
     s.state = State::Selected;
     let verb = if examine { "EXAMINE" } else { "SELECT" };
-    Ok(Done::with_code(if examine { "READ-ONLY" } else { "READ-WRITE" }, format!("{verb} completed")))
+    Ok(Done::with_code(if examine { Code::ReadOnly } else { Code::ReadWrite }, format!("{verb} completed")))
 }

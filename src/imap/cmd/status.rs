@@ -2,6 +2,7 @@
 //! and MAILBOXID (RFC 8474): every value is a counter the store keeps, no scan.
 
 use super::wire_name;
+use crate::imap::enabled::Extension;
 use crate::imap::session::{Done, Outcome, Session};
 use crate::proto::command::{MailboxName, StatusAttribute};
 use crate::store::{MailboxRecord, Reader, StoreError};
@@ -55,9 +56,9 @@ pub async fn run(
         })
         .await?;
     if attrs.contains(&StatusAttribute::HighestModSeq) {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
     }
-    write_status(out, &rec, id, attrs, s.utf8, recent);
+    write_status(out, &rec, id, attrs, s.enabled.utf8(), recent);
     Ok(Done::text("STATUS completed"))
 }
 

@@ -1,7 +1,8 @@
 //! STORE and UID STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3).
 
+use crate::imap::enabled::Extension;
 use crate::imap::response;
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{SequenceSet, StoreAction, StoreMode, StoreModifier};
 use crate::store::{FlagOp, StoreError};
 
@@ -15,7 +16,7 @@ pub async fn run(
 ) -> Outcome {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     if sel.read_only {
-        return Err(Error::No(Some("READ-ONLY"), "mailbox is read-only".into()));
+        return Err(Error::No(Some(Code::ReadOnly), "mailbox is read-only".into()));
     }
     let targets = super::resolve(sel, set, uid, s.saved.as_deref())?;
     let (bits, keywords) = super::flag_bits(&action.flags)?;
@@ -26,7 +27,7 @@ pub async fn run(
     };
     let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(m)| *m).next();
     if unchanged_since.is_some() {
-        s.condstore = true;
+        s.enabled.enable(Extension::Condstore);
     }
     let id = sel.mailbox;
     let t2 = targets.clone();
@@ -50,7 +51,7 @@ pub async fn run(
             Ok(res)
         })
         .await?;
-    let condstore = s.condstore;
+    let condstore = s.enabled.condstore();
     let mut failed = Vec::new();
     let sel = s.selected.as_mut().ok_or_else(|| Error::Bad("no mailbox selected".into()))?;
     for (seq, u, r) in results {
@@ -85,8 +86,6 @@ pub async fn run(
         Ok(Done::text("STORE completed"))
     } else {
         failed.sort_unstable();
-        let mut set = Vec::new();
-        response::number_set(&mut set, &failed);
-        Ok(Done::with_code(format!("MODIFIED {}", String::from_utf8_lossy(&set)), "conditional STORE failed"))
+        Ok(Done::with_code(Code::Modified(failed), "conditional STORE failed"))
     }
 }

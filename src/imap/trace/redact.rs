@@ -22,6 +22,7 @@
 //! [`LINE_CAP`] bytes, and literal data that is not shown is only counted, so a 100 MB FETCH
 //! costs no more than a NOOP.
 
+use crate::proto::literal::{Announce, Announced};
 use std::fmt::Write as _;
 
 /// Bytes of a trace line shown; the rest is counted. An escape or a placeholder that starts
@@ -90,44 +91,6 @@ impl Token {
         let h = self.head();
         self.len == h.len()
             && ["RFC822", "RFC822.HEADER", "RFC822.TEXT"].iter().any(|n| h.eq_ignore_ascii_case(n.as_bytes()))
-    }
-}
-
-/// `literal = "{" number64 ["+"] "}" CRLF` (and `literal8`, whose `~` is just a byte before the
-/// brace) at the end of a line, recognised a byte at a time.
-#[derive(Clone, Copy, Debug, Default)]
-struct Announce {
-    /// 0: nothing, 1: `{` seen, 2: digits, 3: `+`, 4: `}`, 5: `}` CR.
-    state: u8,
-    value: u64,
-    overflow: bool,
-}
-
-impl Announce {
-    fn feed(&mut self, b: u8) {
-        self.state = match (self.state, b) {
-            (_, b'{') => {
-                self.value = 0;
-                self.overflow = false;
-                1
-            }
-            (1 | 2, b'0'..=b'9') => {
-                match self.value.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
-                    Some(v) => self.value = v,
-                    None => self.overflow = true,
-                }
-                2
-            }
-            (2, b'+') => 3,
-            (2 | 3, b'}') => 4,
-            (4, b'\r') => 5,
-            _ => 0,
-        };
-    }
-
-    /// The size of the literal the line announced, if it ends with an announcement.
-    fn at_line_end(&self) -> Option<u64> {
-        (matches!(self.state, 4 | 5) && !self.overflow).then_some(self.value)
     }
 }
 
@@ -346,7 +309,10 @@ impl Redactor {
     /// An LF: the line ends, or goes on after the literal it announced.
     fn line_end(&mut self, emit: &mut impl FnMut(&str)) {
         let announced = match self.mode {
-            Mode::Text if !self.raw => self.announce.at_line_end(),
+            Mode::Text if !self.raw => match self.announce.at_line_end() {
+                Announced::Literal { size, .. } => Some(size),
+                Announced::None | Announced::Bad => None,
+            },
             _ => None,
         };
         self.announce = Announce::default();
