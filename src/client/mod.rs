@@ -1,20 +1,21 @@
 //! A small IMAP client, for `import imap` and `probe`: the other end of what `server/` and
 //! `imap/` serve.
 //!
-//! * [`response`] parses server responses (RFC 9051 §7 and the grammar of §9) from bytes, with
-//!   no IO: framing of lines and literals with caps, then typed responses.
+//! * [`response`] (`proto::response`, re-exported) parses server responses (RFC 9051 §7 and the
+//!   grammar of §9) from bytes, with no IO: framing of lines and literals with caps, then typed
+//!   responses.
 //! * [`url`] reads `imap://` and `imaps://` URLs (RFC 5092 §3, userinfo percent-decoded).
 //! * [`tls`] builds the rustls client configuration (system roots, `--ca`, `--insecure`).
 //! * [`conn`] is the thin async layer: TCP, implicit TLS or STARTTLS, COMPRESS=DEFLATE, tagged
 //!   commands, literals, IDLE. It is the only part of this module that touches sockets.
 
 pub mod conn;
-pub mod response;
 pub mod tls;
 pub mod url;
 
 use std::fmt;
 
+pub use crate::proto::response;
 pub use conn::{Connection, Reply, Timings};
 pub use response::{Code, Cond, Response, Untagged, Value};
 pub use url::{Security, ServerUrl};

@@ -9,4 +9,5 @@ pub mod command;
 pub mod framing;
 pub mod literal;
 pub mod parse;
+pub mod response;
 pub mod string;

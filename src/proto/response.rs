@@ -4,6 +4,9 @@
 //! every literal it announces and the line parts after them), with caps; [`parse`] turns one
 //! framed response into a [`Response`]. Data the client does not interpret (an ESEARCH, an
 //! ENVELOPE) stays a [`Value`] tree of atoms, numbers, strings, NIL and lists.
+//!
+//! The client's half of the grammar (`client/` re-exports it): its [`Code`] keeps any server's
+//! code as name and arguments, where the server's own codes are the typed `proto::code::Code`.
 
 use std::fmt;
 
