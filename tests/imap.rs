@@ -116,6 +116,22 @@ fn two_sessions_see_each_others_changes_and_idle_wakes_on_delivery() {
     a.run("C: a4 NOOP\nS: a4 OK NOOP completed");
 }
 
+/// Issue 11 part 4: a refresh that could not read the store (here: the selected mailbox was
+/// deleted by another session) was logged and the client told nothing. Now an untagged NO
+/// (RFC 9051 §7.1.2: a warning) comes before the command's OK.
+#[test]
+fn a_refresh_that_cannot_read_tells_the_client() {
+    let s = Server::start("refresh-error", "");
+    let mut a = s.login();
+    let mut b = s.login();
+    a.run("C: a1 CREATE Gone\nS: a1 OK *\nC: a2 SELECT Gone\nS: a2 OK *");
+    b.run("C: b1 DELETE Gone\nS: b1 OK *");
+    a.run_exact(
+        "C: a3 NOOP\nS: * NO [NONEXISTENT] the selected mailbox no longer exists\nS: a3 OK NOOP completed",
+    );
+    a.run("C: a4 IDLE\nS: * NO [NONEXISTENT] *\nS: + idling\nC: DONE\nS: a4 OK IDLE terminated");
+}
+
 #[test]
 fn mailboxes_create_rename_delete_list_append_copy_move() {
     let s = Server::start("boxes", "");
