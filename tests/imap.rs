@@ -508,6 +508,43 @@ fn notify_pushes_status_of_other_mailboxes_without_idle() {
     );
 }
 
+/// Issue 11 part 4: `SEARCH THREADID` matched nothing. Now it finds the messages whose FETCH
+/// THREADID is the one given (RFC 8474 §5.2); RFC 8514's SAVEDATE keys, not advertised, are BAD.
+#[test]
+fn search_threadid_finds_the_thread_and_savedate_keys_are_bad() {
+    let s = Server::start("search-threadid", "");
+    let root = "From: a@example.com\r\nSubject: root\r\nMessage-ID: <root@example.com>\r\n\r\nx\r\n";
+    let other = "From: b@example.com\r\nSubject: other\r\nMessage-ID: <other@example.com>\r\n\r\ny\r\n";
+    let reply = "From: c@example.com\r\nSubject: Re: root\r\nMessage-ID: <r1@example.com>\r\n\
+                 References: <root@example.com>\r\n\r\nz\r\n";
+    for m in [root, other, reply] {
+        s.deliver(USER, m.as_bytes());
+    }
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    let lines = c.cmd("f", "FETCH 1:3 (THREADID)");
+    let ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split("THREADID (").nth(1))
+        .map(|r| r.trim_end_matches("))").to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "{lines:?}");
+    assert_eq!(ids[0], ids[2], "a reply is in its root's thread");
+    assert_ne!(ids[0], ids[1]);
+    c.run_exact(&format!(
+        "C: a SEARCH THREADID {}\nS: * SEARCH 1 3\nS: a OK SEARCH completed\n\
+         C: b UID SEARCH THREADID {}\nS: * SEARCH 2\nS: b OK SEARCH completed\n\
+         C: c SEARCH THREADID T0000000000000000\nS: * SEARCH\nS: c OK SEARCH completed",
+        ids[0], ids[1]
+    ));
+    let caps = c.cmd("k", "CAPABILITY");
+    assert!(!caps.iter().any(|l| l.contains("SAVEDATE")), "{caps:?}");
+    for key in ["SAVEDBEFORE 1-Mar-2019", "SAVEDON 1-Mar-2019", "SAVEDSINCE 1-Mar-2019", "SAVEDATESUPPORTED"]
+    {
+        c.run_exact(&format!("C: d SEARCH {key}\nS: d BAD *"));
+    }
+}
+
 #[test]
 fn sort_esort_and_objectid() {
     let s = Server::start("sort", "");
