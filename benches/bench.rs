@@ -3,6 +3,7 @@
 //! not timed tests.
 
 mod append_memory;
+mod connections;
 mod cpu;
 mod crash_child;
 mod imap;
@@ -22,6 +23,7 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     AppendMemory(append_memory::AppendMemoryBench),
+    Connections(connections::ConnectionsBench),
     Cpu(cpu::CpuBench),
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let args: Args = argh::from_env();
     let r = match args.cmd {
         Cmd::AppendMemory(b) => append_memory::run(b),
+        Cmd::Connections(b) => connections::run(b),
         Cmd::Cpu(b) => cpu::run(b),
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),

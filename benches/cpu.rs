@@ -126,6 +126,7 @@ pub fn run(b: CpuBench) -> R<()> {
         skip_dovecot: b.skip_dovecot,
         cache_mb: None,
         seed: 1,
+        malloc_arena_max: None,
     };
     let result = (|| {
         {

@@ -53,10 +53,14 @@ pub struct ImapBench {
     /// corpus seed (default 1)
     #[argh(option, default = "1")]
     pub(crate) seed: u64,
+    /// MALLOC_ARENA_MAX for applianced: a number, or `unset` to leave the environment without it
+    /// (default: the caller's, else 2 as the systemd unit sets)
+    #[argh(option)]
+    pub(crate) malloc_arena_max: Option<String>,
 }
 
 pub(crate) const USER: &str = "bench@bench.test";
-const PASSWORD: &str = "bench-secret-1";
+pub(crate) const PASSWORD: &str = "bench-secret-1";
 /// Every read from a server gives up after this long: no step of the benchmark hangs.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -70,7 +74,7 @@ pub(crate) fn e<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> String
 // A plain IMAP client: lines with their literals, tags, pipelining left to the caller.
 
 pub(crate) struct Conn {
-    w: TcpStream,
+    pub(crate) w: TcpStream,
     r: BufReader<TcpStream>,
     next: u32,
 }
@@ -112,7 +116,7 @@ impl Conn {
     }
 
     /// One response line, with the literals it announces appended.
-    fn line(&mut self) -> R<Vec<u8>> {
+    pub(crate) fn line(&mut self) -> R<Vec<u8>> {
         let mut line = Vec::new();
         loop {
             let start = line.len();
@@ -286,9 +290,9 @@ pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) pid: u32,
     /// Dovecot forks a process per connection: its memory is the whole tree under the master.
-    tree: bool,
+    pub(crate) tree: bool,
     /// Whether the PARTIAL fast path (UID SEARCH RETURN (PARTIAL ...)) is offered.
-    partial: bool,
+    pub(crate) partial: bool,
     /// (RSS, PSS) in MB right after start, before any client.
     fresh: (f64, f64),
     child: Child,
@@ -419,14 +423,19 @@ pub(crate) fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
     println!("applianced filled through the store in {:.1} s", t.elapsed().as_secs_f64());
 
     // As systemd/applianced.service runs it (unless the caller chose otherwise).
-    let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
-    let mut child = Command::new(&bin)
-        .arg("--data-dir")
-        .arg(&data)
-        .env("MALLOC_ARENA_MAX", arenas)
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(e("start applianced"))?;
+    let arenas = b
+        .malloc_arena_max
+        .clone()
+        .or_else(|| std::env::var("MALLOC_ARENA_MAX").ok())
+        .unwrap_or_else(|| "2".into());
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--data-dir").arg(&data).stderr(Stdio::piped());
+    if arenas == "unset" {
+        cmd.env_remove("MALLOC_ARENA_MAX");
+    } else {
+        cmd.env("MALLOC_ARENA_MAX", arenas);
+    }
+    let mut child = cmd.spawn().map_err(e("start applianced"))?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -303,11 +303,38 @@ pub struct StoreSection {
     /// the database; below it they are refused (LMTP 452 4.3.1, IMAP NO [UNAVAILABLE]) while
     /// flag changes, expunges and deletions go on. 0 turns the check off. Default 16.
     pub min_free_mb: u64,
+    /// Threads that run the sessions' store reads (`store::reads`); 0 means two per CPU core,
+    /// at least two. One of them is kept for the cheap reads (NOOP, IDLE, login). Default 0.
+    pub read_threads: usize,
+    /// Reads waiting for a thread at most; beyond, a read gets `NO [UNAVAILABLE]` (LMTP 451
+    /// 4.3.0). A session has at most one read waiting. At least 1. Default 4096.
+    pub read_queue: usize,
+    /// Seconds a read may wait for a thread before `NO [UNAVAILABLE]`. At least 1. Default 20.
+    pub read_wait_secs: u64,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { cache_mb: 16, change_log_limit: 100_000, verify_on_open: false, min_free_mb: 16 }
+        StoreSection {
+            cache_mb: 16,
+            change_log_limit: 100_000,
+            verify_on_open: false,
+            min_free_mb: 16,
+            read_threads: 0,
+            read_queue: 4096,
+            read_wait_secs: 20,
+        }
+    }
+}
+
+impl StoreSection {
+    /// The sizes of the store's read pool.
+    pub fn read_limits(&self) -> crate::store::ReadLimits {
+        crate::store::ReadLimits {
+            threads: self.read_threads,
+            queue: self.read_queue,
+            wait: std::time::Duration::from_secs(self.read_wait_secs),
+        }
     }
 }
 
@@ -409,6 +436,9 @@ impl Config {
         }
         if self.limits.login_hash_queue == 0 || self.limits.login_hash_wait_secs == 0 {
             return Err("limits.login_hash_queue and limits.login_hash_wait_secs must be at least 1".into());
+        }
+        if self.store.read_queue == 0 || self.store.read_wait_secs == 0 {
+            return Err("store.read_queue and store.read_wait_secs must be at least 1".into());
         }
         if self.limits.max_mailboxes == 0 || self.limits.max_list_pattern_length == 0 {
             return Err("limits.max_mailboxes and limits.max_list_pattern_length must be at least 1".into());
@@ -528,6 +558,13 @@ verify_on_open = {voo}
 # below it they get LMTP 452 4.3.1 / IMAP NO [UNAVAILABLE], while flag changes, expunges and
 # deletions go on, so that room can be made. 0 turns the check off.
 min_free_mb = {mfm}
+# Threads that run the IMAP and LMTP sessions' reads of the database; 0: two per CPU core (at
+# least two). One of them is kept for cheap reads (NOOP, IDLE, LOGIN), so that they never wait
+# behind other clients' SEARCHes. Reads waiting for a thread at most, and for how long; beyond
+# either: NO [UNAVAILABLE] (LMTP 451 4.3.0).
+read_threads = {rt}
+read_queue = {rq}
+read_wait_secs = {rw}
 
 [quota]
 # Per account; 0 is unlimited. Exceptions: [quota.accounts."alice@example.com"] storage_mb = 5000
@@ -578,6 +615,9 @@ trace = [{trace}]
             cll = self.store.change_log_limit,
             voo = self.store.verify_on_open,
             mfm = self.store.min_free_mb,
+            rt = self.store.read_threads,
+            rq = self.store.read_queue,
+            rw = self.store.read_wait_secs,
             qs = self.quota.storage_mb,
             qm = self.quota.messages,
             qp = self.quota.permanent,
@@ -663,6 +703,10 @@ mod tests {
         assert_eq!(back.limits.max_unauthenticated, c.limits.max_unauthenticated);
         assert_eq!(back.limits.max_unauthenticated_per_ip, c.limits.max_unauthenticated_per_ip);
         assert_eq!(back.data_dir, c.data_dir);
+        assert_eq!(
+            (back.store.read_threads, back.store.read_queue, back.store.read_wait_secs),
+            (c.store.read_threads, c.store.read_queue, c.store.read_wait_secs)
+        );
         assert!(back.log.trace.is_empty());
         let c = Config { log: Log { trace: vec!["a@b.c".into()], ..Log::default() }, ..c };
         let back: Config = toml::from_str(&c.to_documented_toml()).expect("parses");
@@ -690,6 +734,12 @@ mod tests {
         assert!(c.check().is_err());
         let mut c = Config::default();
         c.limits.login_hash_wait_secs = 0;
+        assert!(c.check().is_err());
+        let mut c = Config::default();
+        c.store.read_queue = 0;
+        assert!(c.check().is_err());
+        let mut c = Config::default();
+        c.store.read_wait_secs = 0;
         assert!(c.check().is_err());
     }
 

@@ -116,6 +116,22 @@ fn two_sessions_see_each_others_changes_and_idle_wakes_on_delivery() {
     a.run("C: a4 NOOP\nS: a4 OK NOOP completed");
 }
 
+/// Issue 11 part 4: a refresh that could not read the store (here: the selected mailbox was
+/// deleted by another session) was logged and the client told nothing. Now an untagged NO
+/// (RFC 9051 §7.1.2: a warning) comes before the command's OK.
+#[test]
+fn a_refresh_that_cannot_read_tells_the_client() {
+    let s = Server::start("refresh-error", "");
+    let mut a = s.login();
+    let mut b = s.login();
+    a.run("C: a1 CREATE Gone\nS: a1 OK *\nC: a2 SELECT Gone\nS: a2 OK *");
+    b.run("C: b1 DELETE Gone\nS: b1 OK *");
+    a.run_exact(
+        "C: a3 NOOP\nS: * NO [NONEXISTENT] the selected mailbox no longer exists\nS: a3 OK NOOP completed",
+    );
+    a.run("C: a4 IDLE\nS: * NO [NONEXISTENT] *\nS: + idling\nC: DONE\nS: a4 OK IDLE terminated");
+}
+
 #[test]
 fn mailboxes_create_rename_delete_list_append_copy_move() {
     let s = Server::start("boxes", "");
@@ -490,6 +506,43 @@ fn notify_pushes_status_of_other_mailboxes_without_idle() {
          C: off NOTIFY NONE
          S: off OK *",
     );
+}
+
+/// Issue 11 part 4: `SEARCH THREADID` matched nothing. Now it finds the messages whose FETCH
+/// THREADID is the one given (RFC 8474 §5.2); RFC 8514's SAVEDATE keys, not advertised, are BAD.
+#[test]
+fn search_threadid_finds_the_thread_and_savedate_keys_are_bad() {
+    let s = Server::start("search-threadid", "");
+    let root = "From: a@example.com\r\nSubject: root\r\nMessage-ID: <root@example.com>\r\n\r\nx\r\n";
+    let other = "From: b@example.com\r\nSubject: other\r\nMessage-ID: <other@example.com>\r\n\r\ny\r\n";
+    let reply = "From: c@example.com\r\nSubject: Re: root\r\nMessage-ID: <r1@example.com>\r\n\
+                 References: <root@example.com>\r\n\r\nz\r\n";
+    for m in [root, other, reply] {
+        s.deliver(USER, m.as_bytes());
+    }
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    let lines = c.cmd("f", "FETCH 1:3 (THREADID)");
+    let ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split("THREADID (").nth(1))
+        .map(|r| r.trim_end_matches("))").to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "{lines:?}");
+    assert_eq!(ids[0], ids[2], "a reply is in its root's thread");
+    assert_ne!(ids[0], ids[1]);
+    c.run_exact(&format!(
+        "C: a SEARCH THREADID {}\nS: * SEARCH 1 3\nS: a OK SEARCH completed\n\
+         C: b UID SEARCH THREADID {}\nS: * SEARCH 2\nS: b OK SEARCH completed\n\
+         C: c SEARCH THREADID T0000000000000000\nS: * SEARCH\nS: c OK SEARCH completed",
+        ids[0], ids[1]
+    ));
+    let caps = c.cmd("k", "CAPABILITY");
+    assert!(!caps.iter().any(|l| l.contains("SAVEDATE")), "{caps:?}");
+    for key in ["SAVEDBEFORE 1-Mar-2019", "SAVEDON 1-Mar-2019", "SAVEDSINCE 1-Mar-2019", "SAVEDATESUPPORTED"]
+    {
+        c.run_exact(&format!("C: d SEARCH {key}\nS: d BAD *"));
+    }
 }
 
 #[test]

@@ -145,7 +145,7 @@ pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
     }
     let user = src.user.to_ascii_lowercase();
     let store = match Store::open(&paths.database(), &config.store_options(), Arc::new(Hub::new())) {
-        Ok(s) => s,
+        Ok(s) => Arc::new(s),
         Err(e) => return fail(exit::SOFTWARE, format!("cannot open the database: {e}")),
     };
     let account = match store.read().and_then(|r| r.account_id(&user)) {
@@ -163,7 +163,7 @@ pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
     let state_path =
         paths.data_dir.join(format!("import-imap-{}-{}.state", file_safe(&user), file_safe(&source_id)));
     let job = Job {
-        store: &store,
+        store: store.clone(),
         account,
         state_path,
         force: src.force,
@@ -444,8 +444,11 @@ struct Fetched {
     tz: i16,
 }
 
-struct Job<'a> {
-    store: &'a Store,
+/// The import of one source account. Its store calls are awaited, never blocking (reads on a
+/// thread, writes on the store's writer), so that a batch's commit and the next batch's bytes
+/// from the source overlap (see `folder`).
+struct Job {
+    store: Arc<Store>,
     account: u64,
     state_path: PathBuf,
     force: bool,
@@ -454,7 +457,17 @@ struct Job<'a> {
     summary: Summary,
 }
 
-impl Job<'_> {
+impl Job {
+    /// Runs `f` on a snapshot, off this thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::store::Reader) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        smol::unblock(move || f(&store.read()?)).await
+    }
+
     async fn run(
         mut self,
         url: &ServerUrl,
@@ -550,26 +563,31 @@ impl Job<'_> {
     /// The local mailbox of a folder: with a special use the account already has a folder for,
     /// that folder (a source's "Sent Items" goes to the local Sent); else its own name, created
     /// when missing.
-    fn target_mailbox(&mut self, folder: &Folder) -> Result<String, ImportError> {
+    async fn target_mailbox(&mut self, folder: &Folder) -> Result<String, ImportError> {
         let account = self.account;
-        let r = self.store.read().map_err(store_err("database"))?;
-        if folder.special != SpecialUse::None && r.mailbox_id(account, &folder.target).is_err() {
-            let existing = r.mailboxes(account).map_err(store_err("database"))?;
-            if let Some((_, mb)) = existing.iter().find(|(_, mb)| mb.special_use == folder.special) {
-                if mb.name != folder.target {
-                    self.progress
-                        .message(&format!("{} goes to {} (same special use)", folder.target, mb.name));
+        let (target, special) = (folder.target.clone(), folder.special);
+        let existing = self
+            .read(move |r| {
+                if special == SpecialUse::None || r.mailbox_id(account, &target).is_ok() {
+                    return Ok(None);
                 }
-                return Ok(mb.name.clone());
+                Ok(r.mailboxes(account)?.into_iter().find(|(_, mb)| mb.special_use == special))
+            })
+            .await
+            .map_err(store_err("database"))?;
+        if let Some((_, mb)) = existing {
+            if mb.name != folder.target {
+                self.progress.message(&format!("{} goes to {} (same special use)", folder.target, mb.name));
             }
+            return Ok(mb.name);
         }
-        drop(r);
         let (name, special) = (folder.target.clone(), folder.special);
         self.store
-            .write_blocking(move |t| match t.create_mailbox(account, &name, special) {
+            .write(move |t| match t.create_mailbox(account, &name, special) {
                 Ok(_) | Err(StoreError::MailboxExists) => Ok(()),
                 Err(e) => Err(e),
             })
+            .await
             .map_err(store_err(&folder.target))?;
         Ok(folder.target.clone())
     }
@@ -614,20 +632,22 @@ impl Job<'_> {
         let target = match state.get(&folder.source) {
             Some(f) => {
                 let name = f.target.clone();
-                let missing = self.store.read().and_then(|r| r.mailbox_id(self.account, &name)).is_err();
+                let account = self.account;
+                let n = name.clone();
+                let missing = self.read(move |r| r.mailbox_id(account, &n)).await.is_err();
                 if missing {
-                    let account = self.account;
                     let n = name.clone();
                     self.store
-                        .write_blocking(move |t| match t.create_mailbox(account, &n, SpecialUse::None) {
+                        .write(move |t| match t.create_mailbox(account, &n, SpecialUse::None) {
                             Ok(_) | Err(StoreError::MailboxExists) => Ok(()),
                             Err(e) => Err(e),
                         })
+                        .await
                         .map_err(store_err(&name))?;
                 }
                 name
             }
-            None => self.target_mailbox(folder)?,
+            None => self.target_mailbox(folder).await?,
         };
         let mut fs = state.get(&folder.source).cloned().unwrap_or(FolderState {
             target: target.clone(),
@@ -654,7 +674,7 @@ impl Job<'_> {
             ));
             let (account, name, local) = (self.account, fs.target.clone(), fs.local.clone());
             self.store
-                .write_blocking(move |t| {
+                .write(move |t| {
                     let mb = t.mailbox_id(account, &name)?;
                     for &(a, b) in &local {
                         for uid in a..=b {
@@ -663,6 +683,7 @@ impl Job<'_> {
                     }
                     Ok(())
                 })
+                .await
                 .map_err(store_err(&fs.target))?;
             fs =
                 FolderState { target: fs.target, uidvalidity, last_uid: 0, local: Vec::new(), pending: None };
@@ -711,13 +732,27 @@ impl Job<'_> {
             Some(chunk) => Some(c.send(&fetch_command(chunk)).await?),
             None => None,
         };
+        // The commit of one batch and the reading of the next run together: the source's bytes
+        // keep coming while the disk syncs.
+        let mut reply = match in_flight.take() {
+            Some(tag) => Some(c.finish(&tag, "UID FETCH").await?),
+            None => None,
+        };
         for (i, chunk) in chunks.iter().enumerate() {
-            let Some(tag) = in_flight.take() else { break };
-            let reply = c.finish(&tag, "UID FETCH").await?;
+            let Some(this) = reply.take() else { break };
             if let Some(next) = chunks.get(i + 1) {
                 in_flight = Some(c.send(&fetch_command(next)).await?);
             }
-            self.batch_of(reply, chunk, &mut fs, &folder.source, state)?;
+            let next = async {
+                match in_flight.take() {
+                    Some(tag) => c.finish(&tag, "UID FETCH").await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (stored, next) =
+                smol::future::zip(self.batch_of(this, chunk, &mut fs, &folder.source, state), next).await;
+            stored?;
+            reply = next?;
         }
         if !state.contains_key(&folder.source) {
             state.insert(folder.source.clone(), fs);
@@ -728,7 +763,7 @@ impl Job<'_> {
     }
 
     /// Fetches, stores and records one batch of source UIDs.
-    fn batch_of(
+    async fn batch_of(
         &mut self,
         reply: crate::client::Reply,
         chunk: &[(u32, u64)],
@@ -796,10 +831,11 @@ impl Job<'_> {
         let count = batch.len();
         if count > 0 {
             // Announce the batch: the local UIDs it will take and its size (see settle_pending).
-            let r = self.store.read().map_err(store_err("database"))?;
-            let mb = r.mailbox_id(self.account, &fs.target).map_err(store_err(&fs.target))?;
-            let first_local = r.mailbox(mb).map_err(store_err(&fs.target))?.uidnext;
-            drop(r);
+            let (account, target) = (self.account, fs.target.clone());
+            let first_local = self
+                .read(move |r| Ok(r.mailbox(r.mailbox_id(account, &target)?)?.uidnext))
+                .await
+                .map_err(store_err(&fs.target))?;
             let size: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();
             fs.pending =
                 Some(Pending { first: first_local, count: count as u32, size, last_source_uid: last });
@@ -809,7 +845,7 @@ impl Job<'_> {
             let target = fs.target.clone();
             let uids = self
                 .store
-                .write_blocking(move |t| {
+                .write(move |t| {
                     let mb = t.mailbox_id(account, &target)?;
                     let mut uids = Vec::with_capacity(batch.len());
                     for m in &batch {
@@ -825,6 +861,7 @@ impl Job<'_> {
                     }
                     Ok(uids)
                 })
+                .await
                 .map_err(store_err(&fs.target))?;
             // Contiguous, as announced: nothing else writes while the import holds the database.
             if uids.first() != Some(&first_local) || uids.len() != count {
@@ -887,7 +924,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("applianced-settle-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let store = Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store");
+        let store =
+            Arc::new(Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store"));
         let account = store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
         let raw = b"Subject: x\r\n\r\nbody\r\n".to_vec();
         let data = fetchdata::compute(&raw).expect("mail").encode();
@@ -922,7 +960,7 @@ mod tests {
         // Not committed, though UIDs exist: the size does not match.
         state.insert("C".to_string(), folder(Pending { first: 1, count: 2, size: 7, last_source_uid: 50 }));
         let job = Job {
-            store: &store,
+            store: store.clone(),
             account,
             state_path: dir.join("state"),
             force: false,

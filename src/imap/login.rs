@@ -24,7 +24,7 @@ use crate::auth::pool::{Busy, HashPool};
 use crate::auth::throttle::Throttle;
 use crate::config::Limits;
 use crate::proto::code::Code;
-use crate::store::{AccountRecord, Store, StoreError};
+use crate::store::{AccountRecord, Lane, Reads, StoreError};
 
 /// How long a successful login is remembered.
 const CACHE_FOR: Duration = Duration::from_secs(10 * 60);
@@ -76,7 +76,7 @@ impl LoginError {
 }
 
 pub struct Logins {
-    store: Arc<Store>,
+    reads: Arc<Reads>,
     throttle: Throttle,
     /// Where every argon2 evaluation runs: bounded threads, a bounded line.
     pool: HashPool,
@@ -86,18 +86,18 @@ pub struct Logins {
 }
 
 impl Logins {
-    pub fn new(store: Arc<Store>, limits: &Limits) -> Self {
+    pub fn new(reads: Arc<Reads>, limits: &Limits) -> Self {
         let mut key = [0u8; 32];
         // Without OS randomness the cache still works; it is only less opaque in a core dump.
         let _ = getrandom::fill(&mut key);
-        let pool = HashPool::new(
+        let pool = crate::auth::pool::hash_pool(
             limits.hash_threads(),
             limits.login_hash_queue,
             Duration::from_secs(limits.login_hash_wait_secs),
             RELEASE_AFTER,
         );
         Logins {
-            store,
+            reads,
             throttle: Throttle::new(limits.login_failures_before_delay),
             pool,
             key,
@@ -118,19 +118,18 @@ impl Logins {
 
     /// The account named `user`: `None` if there is none, an error if the store cannot say.
     async fn lookup(&self, user: &str) -> Result<Option<(u64, AccountRecord)>, StoreError> {
-        let store = self.store.clone();
         let user = user.to_string();
-        smol::unblock(move || {
-            let r = store.read()?;
-            let id = match r.account_id(&user) {
-                Ok(id) => id,
-                Err(StoreError::NoSuchAccount) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            // The name led to an id: a missing record behind it is damage, not an unknown user.
-            Ok(Some((id, r.account(id)?)))
-        })
-        .await
+        self.reads
+            .read(Lane::Cheap, move |r| {
+                let id = match r.account_id(&user) {
+                    Ok(id) => id,
+                    Err(StoreError::NoSuchAccount) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                // The name led to an id: a missing record behind it is damage, not an unknown user.
+                Ok(Some((id, r.account(id)?)))
+            })
+            .await
     }
 
     /// Checks a user name and password.

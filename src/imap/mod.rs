@@ -25,11 +25,13 @@ pub mod trace;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Reads, Store};
 
 /// What every session of a server shares.
 pub struct Context {
     pub store: Arc<Store>,
+    /// The threads every session's store reads run on (bounded; LMTP's too).
+    pub reads: Arc<Reads>,
     pub config: Config,
     pub logins: login::Logins,
     /// STARTTLS and implicit TLS are available (a certificate is loaded).
@@ -40,8 +42,9 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Arc<Store>, config: Config, tls_available: bool) -> Self {
-        let logins = login::Logins::new(store.clone(), &config.limits);
+        let reads = Arc::new(Reads::new(store.clone(), config.store.read_limits()));
+        let logins = login::Logins::new(reads.clone(), &config.limits);
         let traces = Arc::new(trace::Switch::new(&config.log.trace));
-        Context { store, config, logins, tls_available, traces }
+        Context { store, reads, config, logins, tls_available, traces }
     }
 }

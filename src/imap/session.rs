@@ -17,7 +17,7 @@ pub use crate::proto::code::Code;
 use crate::proto::command::{Command, CommandBody, Tag};
 use crate::proto::framing::{Framer, Rejection};
 use crate::proto::parse::{ParseOptions, parse_command_with, parse_done};
-use crate::store::{Reader, StoreError};
+use crate::store::{Lane, Reader, StoreError};
 
 /// The largest literal accepted before login: LOGIN's user name or password (or an ID value,
 /// RFC 2971 §3.3: at most 1024 octets) as a literal. RFC 9051 §7.1 `TOOBIG` beyond it.
@@ -70,6 +70,18 @@ impl From<StoreError> for Error {
             _ => {}
         }
         Error::No(code, text.map_or_else(|| e.to_string(), str::to_string))
+    }
+}
+
+/// Writes a failure as an untagged `NO` (RFC 9051 §7.1.2: a warning, not the end of a command).
+pub fn warn(out: &mut Vec<u8>, e: Error) {
+    let (code, text) = match e {
+        Error::No(code, text) => (code, text),
+        Error::Bad(text) => (None, text),
+    };
+    match code {
+        Some(c) => out.extend_from_slice(format!("* NO [{c}] {text}\r\n").as_bytes()),
+        None => out.extend_from_slice(format!("* NO {text}\r\n").as_bytes()),
     }
 }
 
@@ -363,10 +375,8 @@ impl Session {
                 out.extend_from_slice(format!("* CAPABILITY {}\r\n", self.capabilities()).as_bytes());
                 Ok(Done::text("CAPABILITY completed"))
             }
-            CommandBody::Noop | CommandBody::Check => {
-                self.refresh(out, true).await;
-                Ok(Done::text(format!("{name} completed")))
-            }
+            // Their report of changes is the one every command ends with, below.
+            CommandBody::Noop | CommandBody::Check => Ok(Done::text(format!("{name} completed"))),
             CommandBody::Logout => {
                 out.extend_from_slice(b"* BYE logging out\r\n");
                 out.extend_from_slice(format!("{tag} OK LOGOUT completed\r\n").as_bytes());
@@ -568,39 +578,80 @@ impl Session {
         self.state = State::Authenticated;
     }
 
-    /// The account id; handlers run only after the state check, so there always is one.
-    pub fn account_id(&self) -> u64 {
-        self.account.as_ref().map(|a| a.id).unwrap_or(0)
+    /// The account id. Handlers run only after the state check, so there is one; asking without
+    /// one is a bug in the server, answered `NO [SERVERBUG]` rather than acting on another
+    /// account.
+    pub fn account_id(&self) -> Result<u64, Error> {
+        self.account.as_ref().map(|a| a.id).ok_or_else(|| {
+            log::error!("{}: a command asked for the account before login", self.peer);
+            Error::No(Some(Code::ServerBug), "internal server error".into())
+        })
     }
 
-    /// Runs `f` on a store snapshot, off the executor.
+    /// Runs `f` on a store snapshot, off the executor, on the store's read threads.
     pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.ctx.store.clone();
-        Ok(smol::unblock(move || f(&store.read()?)).await?)
+        Ok(self.ctx.reads.read(Lane::Any, f).await?)
     }
 
-    /// Reports others' changes to the selected mailbox (EXISTS, EXPUNGE, FETCH FLAGS).
+    /// [`Session::read`] for a read whose cost grows with a change, not with a mailbox: it goes
+    /// ahead of the others (`store::reads`).
+    pub async fn read_cheap<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    {
+        Ok(self.ctx.reads.read(Lane::Cheap, f).await?)
+    }
+
+    /// Reports others' changes to the selected mailbox (EXISTS, EXPUNGE, FETCH FLAGS). When
+    /// the store cannot say, the client is told with an untagged `NO` (RFC 9051 §7.1.2: a
+    /// warning; the command it ends still completes), and the changes come with a later command.
     pub async fn refresh(&mut self, out: &mut Vec<u8>, expunge_allowed: bool) {
-        let Some(mut sel) = self.selected.take() else { return };
+        let Some(sel) = self.selected.take() else { return };
         let qresync = self.enabled.qresync();
         let condstore = self.enabled.condstore();
-        let store = self.ctx.store.clone();
-        let (sel, bytes) = smol::unblock(move || {
-            let mut buf = Vec::new();
-            if let Ok(r) = store.read()
-                && let Err(e) = sel.refresh(&r, &mut buf, expunge_allowed, qresync, condstore)
-            {
-                log::warn!("refresh: {e}");
+        let done = self
+            .ctx
+            .reads
+            .with(Lane::Cheap, sel, move |mut sel, store| {
+                let mut buf = Vec::new();
+                let r =
+                    store.read().and_then(|r| sel.refresh(&r, &mut buf, expunge_allowed, qresync, condstore));
+                (sel, buf, r)
+            })
+            .await;
+        let failed = match done {
+            Ok((sel, bytes, r)) => {
+                // What was written before a failure is sent: the sequence map already moved.
+                out.extend_from_slice(&bytes);
+                self.selected = Some(sel);
+                r.err()
             }
-            (sel, buf)
-        })
-        .await;
-        out.extend_from_slice(&bytes);
-        self.selected = Some(sel);
+            Err(refused) => {
+                self.selected = refused.input;
+                Some(crate::store::reads::busy(refused.busy))
+            }
+        };
+        if let Some(e) = failed {
+            log::info!("{}: cannot report changes: {e}", self.peer);
+            warn(
+                out,
+                match e {
+                    StoreError::NoSuchMailbox => {
+                        Error::No(Some(Code::NonExistent), "the selected mailbox no longer exists".into())
+                    }
+                    e => Error::from(e),
+                },
+            );
+        }
+        if self.selected.is_none() {
+            // The pool stopped with the mailbox in its line: only when the server shuts down.
+            self.state = State::Authenticated;
+        }
     }
 
     pub fn tls_started(&mut self) {
@@ -641,5 +692,37 @@ impl Session {
         } else {
             out.extend_from_slice(format!("{tag} BAD expected DONE\r\n").as_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::events::Hub;
+    use crate::proto::command::MailboxName;
+    use crate::store::Store;
+
+    /// Issue 11 part 4: a handler reached without an account acted on account 0 (whoever that
+    /// is). Now it gets `NO [SERVERBUG]` and nothing happens in the store.
+    #[test]
+    fn a_handler_without_an_account_does_not_act_on_account_zero() {
+        let dir = std::env::temp_dir().join(format!("applianced-session-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store =
+            Arc::new(Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store"));
+        let first = store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
+        let ctx = Arc::new(Context::new(store.clone(), Config::default(), false));
+        let mut s = Session::new(ctx, "127.0.0.1:1".parse().expect("addr"), false);
+        assert!(matches!(s.account_id(), Err(Error::No(Some(Code::ServerBug), _))));
+        let name = MailboxName::try_from("Stray").expect("name");
+        let done = smol::block_on(cmd::create::run(&mut s, &name, &[]));
+        assert!(matches!(done, Err(Error::No(Some(Code::ServerBug), _))), "{:?}", done.err());
+        for account in [0, first] {
+            let r = store.read().expect("read");
+            assert!(r.mailbox_id(account, "Stray").is_err(), "created in account {account}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -237,22 +237,36 @@ fn failure(e: &StoreError) -> Response {
 pub fn append_batch(store: &Store, account: &str, batch: Batch) -> Response {
     let mut skipped = Vec::new();
     let mut prepared = Vec::with_capacity(batch.messages.len());
+    // The batch's mailboxes, each once, and for each message the index of its own: found when
+    // the names are checked, so that no later lookup can miss and file a message elsewhere.
     let mut names: Vec<String> = Vec::new();
-    for name in batch.mailboxes.iter().chain(batch.messages.iter().map(|m| &m.mailbox)) {
-        match check_mailbox(name) {
-            Ok(n) if !names.contains(&n) => names.push(n),
-            Ok(_) => {}
+    let mut index_of = |name: &str| -> Result<usize, String> {
+        let n = check_mailbox(name)?;
+        Ok(names.iter().position(|x| *x == n).unwrap_or_else(|| {
+            names.push(n);
+            names.len() - 1
+        }))
+    };
+    let mut boxes = Vec::with_capacity(batch.messages.len());
+    for name in &batch.mailboxes {
+        if let Err(e) = index_of(name) {
+            return Response { lines: vec![e], code: exit::DATAERR };
+        }
+    }
+    for m in &batch.messages {
+        match index_of(&m.mailbox) {
+            Ok(i) => boxes.push(i),
             Err(e) => return Response { lines: vec![e], code: exit::DATAERR },
         }
     }
-    for (i, m) in batch.messages.into_iter().enumerate() {
+    for ((i, m), mb) in batch.messages.into_iter().enumerate().zip(boxes) {
         if let Some(bad) = m.keywords.iter().find_map(|k| check_keyword(k).err()) {
             return Response { lines: vec![bad], code: exit::DATAERR };
         }
         let raw = normalize_line_ends(m.raw);
         match fetchdata::compute(&raw) {
             Ok(data) => prepared.push((
-                names.iter().position(|n| *n == canonical(&m.mailbox)).unwrap_or(0),
+                mb,
                 raw,
                 data.encode(),
                 NewMessage {
@@ -288,10 +302,6 @@ pub fn append_batch(store: &Store, account: &str, batch: Batch) -> Response {
         Ok(()) => Appended { appended: count, skipped }.to_response(),
         Err(e) => failure(&e),
     }
-}
-
-fn canonical(name: &str) -> String {
-    check_mailbox(name).unwrap_or_default()
 }
 
 /// One piece of an export stream.
@@ -455,6 +465,40 @@ mod tests {
         assert!(Batch::decode(&wire[..wire.len() - 1]).is_err());
         assert!(Batch::decode(b"MESSAGE 1 99 0 0 0 INBOX\nx").is_err());
         assert!(Batch::decode(b"FROB\n").is_err());
+    }
+
+    /// Issue 11 part 4: each message was filed by looking its mailbox up again, with the first
+    /// mailbox as the fallback when the lookup missed. Now the index comes from the check of
+    /// the names: every message lands in its own mailbox (INBOX spelt in any case).
+    #[test]
+    fn every_message_lands_in_its_own_mailbox() {
+        use crate::events::Hub;
+        use std::sync::Arc;
+        let dir = std::env::temp_dir().join(format!("applianced-batch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store");
+        store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
+        let b = Batch {
+            mailboxes: vec!["Empty".into()],
+            messages: vec![
+                msg("Work", &[], b"Subject: 1\r\n\r\nx\r\n"),
+                msg("inbox", &[], b"Subject: 2\r\n\r\nx\r\n"),
+                msg("Work", &[], b"Subject: 3\r\n\r\nx\r\n"),
+                msg("Archive/2024", &[], b"Subject: 4\r\n\r\nx\r\n"),
+            ],
+        };
+        let r = append_batch(&store, "a@b.c", b);
+        assert_eq!(r.code, exit::OK, "{:?}", r.lines);
+        let reader = store.read().expect("read");
+        let account = reader.account_id("a@b.c").expect("account");
+        for (name, n) in [("INBOX", 1), ("Work", 2), ("Archive/2024", 1), ("Empty", 0)] {
+            let mb = reader.mailbox_id(account, name).expect(name);
+            assert_eq!(reader.mailbox(mb).expect("record").exists, n, "{name}");
+        }
+        drop(reader);
+        store.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -100,6 +100,8 @@ async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> s
                 Err(e) => Response { lines: vec![e], code: admin::exit::DATAERR },
                 Ok(()) => match req {
                     Request::Export { account } => export(&mut writer, store, account).await?,
+                    // Not on the sessions' read threads: an import or a backup runs for minutes,
+                    // and only the administrator (the socket is 0600) can ask for one.
                     req => smol::unblock(move || admin::execute_in_server(&store, &traces, req)).await,
                 },
             }

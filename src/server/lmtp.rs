@@ -11,11 +11,13 @@ use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteE
 use crate::imap::fetchdata;
 use crate::lmtp::MAX_COMMAND_LINE;
 use crate::lmtp::session::{Failure, Next, Session, Settings};
-use crate::store::{Delivered, Store, StoreError};
+use crate::store::{Delivered, Lane, Reads, Store, StoreError};
 
 /// What the LMTP connections share.
 pub struct Lmtp {
     pub store: Arc<Store>,
+    /// The bounded threads the recipient checks read the store on (shared with IMAP).
+    pub reads: Arc<Reads>,
     /// Name and limits every session applies (replies are the session's business).
     pub settings: Arc<Settings>,
     /// Connections at once, over all LMTP listeners (`lmtp.max_connections`).
@@ -31,6 +33,7 @@ pub struct Lmtp {
 impl Lmtp {
     pub fn new(
         store: Arc<Store>,
+        reads: Arc<Reads>,
         settings: Settings,
         max_connections: usize,
         idle_timeout: Duration,
@@ -38,6 +41,7 @@ impl Lmtp {
     ) -> Self {
         Lmtp {
             store,
+            reads,
             settings: Arc::new(settings),
             max_connections,
             idle_timeout,
@@ -255,10 +259,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: &Lmtp)
         match session.line(&line, too_long, &mut out) {
             Next::Line => {}
             Next::CheckRecipient(to) => {
-                let store = shared.store.clone();
                 let who = to.clone();
-                let found =
-                    smol::unblock(move || store.read().and_then(|r| r.resolve(&who)).map(|_| ())).await;
+                let found = shared.reads.read(Lane::Cheap, move |r| r.resolve(&who).map(|_| ())).await;
                 session.recipient(to, found, &mut out);
             }
             Next::ReadBody => {

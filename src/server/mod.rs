@@ -44,6 +44,8 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
             paths.data_dir.display()
         )));
     }
+    // Before any thread starts: the allocator's arenas, whatever the environment (`memory`).
+    crate::memory::limit_arenas();
     let hub = Arc::new(Hub::new());
     let store = Store::open(&db, &config.store_options(), hub)
         .map_err(|e| ServeError(format!("cannot open {}: {e}", db.display())))?;
@@ -115,6 +117,7 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     }
     let lmtp_shared = Arc::new(lmtp::Lmtp::new(
         store.clone(),
+        shared.ctx.reads.clone(),
         crate::lmtp::session::Settings {
             hostname: config.hostname.clone(),
             max_size: config.limits.max_literal_size,

@@ -18,7 +18,8 @@ pub enum StoreError {
     /// `store/handle.rs`); reads go on.
     DiskFull(String),
     /// The database is being reopened after a storage failure, or the writer is waiting before it
-    /// tries the disk again; retrying later succeeds once the disk works.
+    /// tries the disk again, or no read thread was free in time (`reads`); retrying later
+    /// succeeds once the disk works.
     Unavailable(String),
     /// The database file is damaged or not an applianced database.
     Corrupt(String),

@@ -18,6 +18,7 @@ mod handle;
 mod overlay;
 pub mod quota;
 mod read;
+pub mod reads;
 pub mod records;
 pub mod schema;
 mod write;
@@ -30,6 +31,7 @@ use redb::{Database, ReadableTable};
 
 pub use error::{Result, StoreError};
 pub use read::{Reader, records_read};
+pub use reads::{Lane, ReadLimits, Reads};
 pub use records::{AccountRecord, ChangeKind, ChangeRecord, MailboxRecord, MessageRecord, SpecialUse, flag};
 pub use write::{FlagOp, HIERARCHY_DELIMITER, NewMessage, Tables, canonical_name};
 

@@ -23,7 +23,7 @@ pub async fn run(
         };
         prepared.push((m.data.clone(), data.encode(), flags, keywords, date, tz));
     }
-    let account = s.account_id();
+    let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     // The messages are stored straight from the framed command (the buffer the framer filled
     // as the literal arrived), which moves to the writer: no copy of a message is ever made.

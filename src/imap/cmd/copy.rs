@@ -19,7 +19,7 @@ pub async fn run(
     let targets: Vec<u32> =
         super::resolve(sel, set, uid, s.saved.as_deref())?.into_iter().map(|(_, u)| u).collect();
     let from = sel.mailbox;
-    let account = s.account_id();
+    let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     let result = s
         .ctx

@@ -25,7 +25,7 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
         },
         _ => return Err(Error::No(Some(Code::UseAttr), "one special use per mailbox".into())),
     };
-    let account = s.account_id();
+    let account = s.account_id()?;
     // RFC 9051 §6.3.4: create missing superior levels too.
     let id = s
         .ctx

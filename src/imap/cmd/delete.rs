@@ -6,7 +6,7 @@ use crate::store::HIERARCHY_DELIMITER;
 
 pub async fn run(s: &mut Session, mailbox: &MailboxName) -> Outcome {
     let name = mailbox.as_str().to_string();
-    let account = s.account_id();
+    let account = s.account_id()?;
     let prefix = format!("{name}{HIERARCHY_DELIMITER}");
     let has_children =
         s.read(move |r| Ok(r.mailboxes(account)?.iter().any(|(_, m)| m.name.starts_with(&prefix)))).await?;

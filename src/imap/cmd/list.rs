@@ -51,7 +51,7 @@ pub async fn list(
         return Ok(Done::text("LIST completed"));
     }
     check_patterns(s, reference, patterns)?;
-    let account = s.account_id();
+    let account = s.account_id()?;
     let want_status: Option<Vec<StatusAttribute>> = returns.iter().find_map(|r| match r {
         ListReturn::Status(a) => Some(a.to_vec()),
         _ => None,
@@ -137,7 +137,7 @@ pub async fn list(
 
 pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec<u8>) -> Outcome {
     check_patterns(s, reference, std::slice::from_ref(&pattern.to_string()))?;
-    let account = s.account_id();
+    let account = s.account_id()?;
     let full = Pattern::new(&join(reference, pattern, HIERARCHY_DELIMITER), HIERARCHY_DELIMITER);
     let utf8 = s.enabled.utf8();
     let lines = s

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::status::write_status;
 use super::wire_name;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::session::{Code, Done, Error, Outcome, Session, warn};
 use crate::proto::command::{EventGroup, MailboxFilter, NotifyEvent, NotifySet, StatusAttribute};
 use crate::store::{ChangeKind, HIERARCHY_DELIMITER, MailboxRecord};
 
@@ -87,7 +87,7 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
         }
         groups.push((filter.clone(), msg, flags, names));
     }
-    let account = s.account_id();
+    let account = s.account_id()?;
     let last_change = s.read(move |r| Ok(r.account(account)?.last_change)).await?;
     let notify = Notify { groups, last_change };
     if set.status {
@@ -115,13 +115,16 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
 /// session's refresh's job). Called when the account's subscription wakes and at command end.
 pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
     let Some(notify) = s.notify.clone() else { return };
-    let account = s.account_id();
+    let account = match s.account_id() {
+        Ok(a) => a,
+        Err(e) => return warn(out, e),
+    };
     let since = notify.last_change;
     let selected = s.selected.as_ref().map(|sel| sel.mailbox);
     let utf8 = s.enabled.utf8();
     let condstore = s.enabled.condstore();
     let result = s
-        .read(move |r| {
+        .read_cheap(move |r| {
             let Some(changes) = r.account_changes_since(account, since)? else { return Ok(None) };
             let last = changes.last().map(|(n, _)| *n).unwrap_or(since);
             // Coalesce: one STATUS per mailbox, one LIST per renamed/created/deleted mailbox.
@@ -178,6 +181,10 @@ pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
             Code::NotificationOverflow.untagged_ok(out, "too many changes, NOTIFY is off");
             s.notify = None;
         }
-        Err(e) => log::warn!("NOTIFY: {e:?}"),
+        // Told, not swallowed: the changes come with a later report (`last_change` stays).
+        Err(e) => {
+            log::info!("{}: NOTIFY: cannot report changes: {e:?}", s.peer);
+            warn(out, e);
+        }
     }
 }

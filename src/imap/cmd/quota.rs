@@ -13,7 +13,7 @@ use crate::proto::command::MailboxName;
 
 /// The account's `quota-resource` items (RFC 9208 §5.1); empty when it has no limits.
 async fn resources(s: &Session) -> Result<Vec<String>, Error> {
-    let account = s.account_id();
+    let account = s.account_id()?;
     let acct = s.read(move |r| r.account(account)).await?;
     let limits = s.ctx.config.quota.policy().limits(&acct.name);
     let mut items = Vec::new();
@@ -43,7 +43,7 @@ pub async fn get_quota(s: &mut Session, root: &str, out: &mut Vec<u8>) -> Outcom
 }
 
 pub async fn get_quota_root(s: &mut Session, mailbox: &MailboxName, out: &mut Vec<u8>) -> Outcome {
-    let account = s.account_id();
+    let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     s.read(move |r| r.mailbox_id(account, &name)).await?;
     let items = resources(s).await?;

@@ -7,7 +7,7 @@ use crate::imap::enabled::Extension;
 use mail_parser::MimeHeaders;
 
 use crate::imap::context::LiveSearch;
-use crate::imap::fetchdata::FetchData;
+use crate::imap::fetchdata::{FetchData, ThreadKeys};
 use crate::imap::response::number_set;
 use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{SearchKey, SearchReturn, SequenceSet, Tag};
@@ -212,7 +212,16 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         }
         K::ModSeq { mod_seq, .. } => c.m.modseq >= *mod_seq,
         K::EmailId(id) => id.as_str() == format!("M{}", c.m.blob),
-        K::ThreadId(_) | K::SavedBefore(_) | K::SavedOn(_) | K::SavedSince(_) | K::SaveDateSupported => false,
+        // RFC 8474 §5.2: the THREADID that FETCH THREADID gives (thread keys kept at delivery;
+        // read from the header for messages stored before they were).
+        K::ThreadId(id) => {
+            let kept = c.data()?.thread.clone();
+            let keys = match kept {
+                Some(k) => k,
+                None => ThreadKeys::from_header(&c.header()?),
+            };
+            id.as_str() == keys.thread_id(c.m.blob)
+        }
     })
 }
 

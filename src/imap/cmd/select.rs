@@ -29,7 +29,7 @@ pub async fn run(
     if params.condstore {
         s.enabled.enable(Extension::Condstore);
     }
-    let account = s.account_id();
+    let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     let id = s.read(move |r| r.mailbox_id(account, &name)).await?;
     // A read-write select takes the messages that arrived since the last one as \Recent.

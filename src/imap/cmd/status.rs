@@ -44,7 +44,7 @@ pub async fn run(
     attrs: &[StatusAttribute],
     out: &mut Vec<u8>,
 ) -> Outcome {
-    let account = s.account_id();
+    let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     let want_recent = attrs.contains(&StatusAttribute::Recent);
     let (id, rec, recent) = s

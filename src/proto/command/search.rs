@@ -67,11 +67,6 @@ pub enum SearchKey {
     EmailId(ObjectId),
     /// RFC 8474 §5.
     ThreadId(ObjectId),
-    /// RFC 8514 §4.
-    SavedBefore(Date),
-    SavedOn(Date),
-    SavedSince(Date),
-    SaveDateSupported,
     /// RFC 5032 WITHIN: messages older than this many seconds.
     Older(NonZeroU32),
     /// RFC 5032 WITHIN: messages younger than this many seconds.

@@ -133,8 +133,9 @@ impl Parser<'_> {
     /// "OR" SP search-key SP search-key / "SENTBEFORE" SP date / "SENTON" SP date / "SENTSINCE" SP date /
     /// "SMALLER" SP number64 / "UID" SP sequence-set / "UNDRAFT" / sequence-set / "(" search-key *(SP search-key) ")" ;
     /// RFC 3501: "NEW" / "OLD" / "RECENT" ; RFC 7162: search-modsequence ; RFC 8474: "EMAILID" SP objectid /
-    /// "THREADID" SP objectid ; RFC 8514: "SAVEDBEFORE" / "SAVEDON" / "SAVEDSINCE" SP date / "SAVEDATESUPPORTED" ;
-    /// RFC 5032: "OLDER" / "YOUNGER" SP nz-number
+    /// "THREADID" SP objectid ; RFC 5032: "OLDER" / "YOUNGER" SP nz-number. Not RFC 8514's SAVEDBEFORE,
+    /// SAVEDON, SAVEDSINCE, SAVEDATESUPPORTED: SAVEDATE is not advertised, so they are unknown keys (BAD)
+    /// rather than keys that silently match nothing.
     fn search_key_inner(&mut self) -> PResult<SearchKey> {
         use SearchKey as K;
         match self.peek() {
@@ -211,10 +212,6 @@ impl Parser<'_> {
             "MODSEQ" => self.search_modsequence()?,
             "EMAILID" => K::EmailId(self.sp_object_id()?),
             "THREADID" => K::ThreadId(self.sp_object_id()?),
-            "SAVEDBEFORE" => K::SavedBefore(self.sp_date()?),
-            "SAVEDON" => K::SavedOn(self.sp_date()?),
-            "SAVEDSINCE" => K::SavedSince(self.sp_date()?),
-            "SAVEDATESUPPORTED" => K::SaveDateSupported,
             "OLDER" => {
                 self.sp()?;
                 K::Older(self.nz_number()?)
