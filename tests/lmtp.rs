@@ -574,3 +574,41 @@ fn a_remote_lmtp_listener_needs_allow_remote() {
     assert!(err.contains("LMTP listen address 0.0.0.0:0 is not loopback"), "{err}");
     assert!(err.contains("allow_remote = true"), "{err}");
 }
+
+/// The same message with bare LF line ends, by LMTP, by `deliver` and by APPEND, is stored the
+/// same: CRLF line ends, so the same RFC822.SIZE, BODYSTRUCTURE and text (issue 11: APPEND
+/// used to keep the bare LFs, and its FETCH data counted different lines and sizes).
+#[test]
+fn a_bare_lf_message_is_the_same_by_every_road() {
+    let s = Server::start("lmtp-lf", CONFIG);
+    // The last line ends in CRLF: LMTP's data ends at CRLF "." CRLF (RFC 5321 §4.1.1.4).
+    let msg = "From: a@remote.test\nSubject: bare\nMIME-Version: 1.0\n\
+               Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\n\
+               one\ntwo\n--x\nContent-Type: text/html\n\n<p>three</p>\n--x--\r\n";
+    let mut c = tcp(s.lmtp);
+    c.send(&format!("LHLO mx.test\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<{USER}>\r\nDATA\r\n"));
+    for _ in 0..4 {
+        c.reply();
+    }
+    c.send(&format!("{msg}.\r\n"));
+    assert!(c.reply()[0].starts_with("250 "));
+    s.deliver(USER, msg.as_bytes());
+    let mut imap = s.login();
+    let mut append = format!("a APPEND INBOX {{{}+}}\r\n", msg.len()).into_bytes();
+    append.extend_from_slice(msg.as_bytes());
+    append.extend_from_slice(b"\r\n");
+    imap.send(&append);
+    let done = imap.until("a").pop().unwrap_or_default();
+    assert!(done.starts_with("a OK [APPENDUID"), "{done}");
+    imap.run("C: s SELECT INBOX\nS: * 3 EXISTS\nS: s OK *");
+    let lines = imap.cmd("f", "FETCH 1:3 (RFC822.SIZE BODYSTRUCTURE BINARY.SIZE[1] BODY.PEEK[])");
+    let fetched: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+        .map(|l| l.split_once(" FETCH ").map_or(String::new(), |(_, rest)| rest.to_string()))
+        .collect();
+    assert_eq!(fetched.len(), 3, "{lines:?}");
+    assert!(fetched[0].contains(&format!("RFC822.SIZE {}", msg.len() + msg.matches('\n').count() - 1)));
+    assert_eq!(fetched[0], fetched[1], "LMTP and deliver");
+    assert_eq!(fetched[0], fetched[2], "LMTP and APPEND");
+}
