@@ -8,6 +8,8 @@
 //! answered after the batch's durable commit. `EXPORT` is answered with a stream of mailboxes
 //! and messages (`migrate::ExportItem`) before the usual answer: the server reads the store,
 //! the CLI process writes the files (the service may not write where the user exports to).
+//! `MAILBOXES` and `SIZES` answer `import imap`'s look-ups (folders by special use, the resume
+//! check), so that it too runs beside the server.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
