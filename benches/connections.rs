@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::imap::{Conn, ImapBench, PASSWORD, R, Server, USER, dovecot_version, e, memory_mb, setup_applianced, setup_dovecot};
+use crate::imap::{
+    Conn, ImapBench, PASSWORD, R, Server, USER, dovecot_version, e, memory_mb, setup_applianced,
+    setup_dovecot,
+};
 
 /// Memory with many IDLE connections, three times in a row, and many connections reading at once.
 #[derive(FromArgs)]
@@ -136,7 +139,13 @@ fn measure(s: &Server, b: &ConnectionsBench) -> R<()> {
     let t = Instant::now();
     for c in &mut readers {
         c.send(first_screen.as_bytes())?;
-        c.send(format!("g FETCH {}:* (UID FLAGS RFC822.SIZE ENVELOPE)\r\n", b.messages.saturating_sub(49).max(1)).as_bytes())?;
+        c.send(
+            format!(
+                "g FETCH {}:* (UID FLAGS RFC822.SIZE ENVELOPE)\r\n",
+                b.messages.saturating_sub(49).max(1)
+            )
+            .as_bytes(),
+        )?;
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {

@@ -3,10 +3,10 @@
 //! (`server::control`). This module holds the requests, their wire form and their execution;
 //! it does no socket IO.
 
-use crate::imap::fetchdata;
 use crate::imap::trace::Switch;
-use crate::migrate::{self, Batch};
-use crate::store::{DEFAULT_MAILBOXES, Store, StoreError};
+use crate::ingest;
+use crate::migrate::{self, Appended, Batch, MailboxInfo, MigrateError};
+use crate::store::{DEFAULT_MAILBOXES, SpecialUse, Store, StoreError};
 
 /// Exit codes of `<sysexits.h>`, which MTAs understand.
 pub mod exit {
@@ -85,6 +85,19 @@ pub enum Request {
     Export {
         account: String,
     },
+    /// The mailboxes of an account (`import imap` maps folders by special use and announces
+    /// the UIDs a batch will take at least); see [`mailboxes_answer`].
+    Mailboxes {
+        account: String,
+    },
+    /// UID and size of at most `limit` messages of a mailbox from UID `from` on (`import imap`
+    /// checks whether an announced batch was committed); see [`sizes_answer`].
+    Sizes {
+        account: String,
+        mailbox: String,
+        from: u32,
+        limit: usize,
+    },
 }
 
 /// The answer: lines to print and an exit code (one of [`exit`]).
@@ -95,7 +108,7 @@ pub struct Response {
 }
 
 impl Response {
-    fn ok(lines: Vec<String>) -> Self {
+    pub fn ok(lines: Vec<String>) -> Self {
         Response { lines, code: exit::OK }
     }
     fn fail(code: u8, line: impl Into<String>) -> Self {
@@ -148,6 +161,11 @@ impl Request {
                 return out;
             }
             Request::Export { account } => format!("EXPORT {account}\n").into_bytes(),
+            Request::Mailboxes { account } => format!("MAILBOXES {account}\n").into_bytes(),
+            Request::Sizes { account, mailbox, from, limit } => {
+                format!("SIZES {account} {from} {limit} {}\n", mailbox.replace(['\r', '\n'], " "))
+                    .into_bytes()
+            }
         };
         if let Request::Deliver { message, .. } = self {
             out.extend_from_slice(message);
@@ -210,6 +228,15 @@ impl Request {
                 return Ok((Request::AppendBatch { account: arg()?, batch: Batch::default() }, len));
             }
             "EXPORT" => Request::Export { account: arg()? },
+            "MAILBOXES" => Request::Mailboxes { account: arg()? },
+            "SIZES" => {
+                let mut it = line.splitn(5, ' ').skip(1);
+                let mut next = || it.next().ok_or_else(|| "SIZES: missing argument".to_string());
+                let account = next()?.to_string();
+                let from = next()?.parse().map_err(|_| "SIZES: bad UID".to_string())?;
+                let limit = next()?.parse().map_err(|_| "SIZES: bad limit".to_string())?;
+                Request::Sizes { account, from, limit, mailbox: next()?.to_string() }
+            }
             other => return Err(format!("unknown request {other:?}")),
         };
         Ok((req, 0))
@@ -307,11 +334,17 @@ pub fn execute(store: &Store, req: Request) -> Response {
              to trace from the start, list the account in [log] trace",
         ),
         Request::Deliver { recipients, message } => deliver(store, recipients, message),
-        Request::AppendBatch { account, batch } => migrate::append_batch(store, &account, batch),
+        Request::AppendBatch { account, batch } => {
+            batch_answer(migrate::append_batch(store, &account, batch))
+        }
         Request::Export { account } => Response::fail(
             exit::USAGE,
             format!("export of {account}: a stream, served by the control socket"),
         ),
+        Request::Mailboxes { account } => mailboxes_answer(migrate::mailboxes(store, &account)),
+        Request::Sizes { account, mailbox, from, limit } => {
+            sizes_answer(migrate::sizes(store, &account, &mailbox, from, limit))
+        }
         Request::UserAdd { address, password_hash } => {
             if let Err(e) = check_address(&address) {
                 return Response::fail(exit::USAGE, e);
@@ -384,10 +417,7 @@ pub fn execute(store: &Store, req: Request) -> Response {
                 return Response::fail(exit::USAGE, format!("{domain:?} is not a domain"));
             }
             let d = domain.clone();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let now = crate::clock::unix_now().max(0).unsigned_abs();
             match store.write_blocking(move |tx| tx.add_domain(&d, now)) {
                 Ok(true) => Response::ok(vec![format!("added {domain}")]),
                 Ok(false) => Response::ok(vec![format!("{domain} exists, unchanged")]),
@@ -447,21 +477,142 @@ pub fn execute(store: &Store, req: Request) -> Response {
     }
 }
 
+/// The exit code of a failed import, export or look-up.
+fn migrate_code(e: &MigrateError) -> u8 {
+    match e {
+        MigrateError::NoSuchAccount(_) => exit::NOUSER,
+        MigrateError::Invalid(_) | MigrateError::Store(StoreError::NotAllowed(_)) => exit::DATAERR,
+        MigrateError::Emit(_) => exit::IOERR,
+        // Room may be made; the import resumes where it stopped.
+        MigrateError::Store(StoreError::OverQuota) => exit::TEMPFAIL,
+        MigrateError::Store(StoreError::NoSuchMailbox) => exit::NOINPUT,
+        MigrateError::Store(e) if e.is_temporary() => exit::TEMPFAIL,
+        MigrateError::Store(_) => exit::SOFTWARE,
+    }
+}
+
+/// The answer to `APPEND-BATCH`: `* appended N`, `* uids <runs>` (the new UIDs in the order of
+/// the batch, runs of consecutive ones as `a:b`), one `* skipped I reason` per message refused
+/// as not mail (`I` its index in the batch).
+pub fn batch_answer(r: Result<Appended, MigrateError>) -> Response {
+    match r {
+        Ok(a) => {
+            let mut lines = vec![format!("appended {}", a.appended())];
+            let mut runs: Vec<(u32, u32)> = Vec::new();
+            for &uid in &a.uids {
+                match runs.last_mut() {
+                    Some((_, b)) if b.checked_add(1) == Some(uid) => *b = uid,
+                    _ => runs.push((uid, uid)),
+                }
+            }
+            if !runs.is_empty() {
+                lines.push(format!("uids {}", migrate::runs_text(&runs)));
+            }
+            lines.extend(a.skipped.iter().map(|(i, why)| format!("skipped {i} {why}")));
+            Response::ok(lines)
+        }
+        Err(e) => Response::fail(migrate_code(&e), format!("batch not imported: {e}")),
+    }
+}
+
+/// Reads [`batch_answer`] back; `None` if it is not a success.
+pub fn read_batch_answer(r: &Response) -> Option<Appended> {
+    if r.code != exit::OK {
+        return None;
+    }
+    let mut out = Appended::default();
+    let mut count = 0;
+    for l in &r.lines {
+        if let Some(n) = l.strip_prefix("appended ") {
+            count = n.trim().parse().ok()?;
+        } else if let Some(runs) = l.strip_prefix("uids ") {
+            for (a, b) in migrate::parse_runs(runs).ok()? {
+                out.uids.extend(a..=b);
+            }
+        } else if let Some(rest) = l.strip_prefix("skipped ") {
+            let (i, why) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.skipped.push((i.parse().ok()?, why.to_string()));
+        }
+    }
+    (out.uids.len() == count).then_some(out)
+}
+
+/// The answer to `EXPORT` after its stream: `* exported N messages`.
+pub fn export_answer(r: Result<u64, MigrateError>) -> Response {
+    match r {
+        Ok(n) => Response::ok(vec![format!("exported {n} messages")]),
+        Err(e) => Response::fail(migrate_code(&e), e.to_string()),
+    }
+}
+
+/// The answer to `MAILBOXES`: `* <uidvalidity> <uidnext> <use> <name>` per mailbox (`-`: no
+/// special use).
+pub fn mailboxes_answer(r: Result<Vec<MailboxInfo>, MigrateError>) -> Response {
+    match r {
+        Ok(list) => Response::ok(
+            list.iter()
+                .map(|m| {
+                    let u = m.special_use.name().unwrap_or("-");
+                    format!("{} {} {u} {}", m.uidvalidity, m.uidnext, m.name)
+                })
+                .collect(),
+        ),
+        Err(e) => Response::fail(migrate_code(&e), e.to_string()),
+    }
+}
+
+/// Reads [`mailboxes_answer`] back; `None` if it is not a success.
+pub fn read_mailboxes_answer(r: &Response) -> Option<Vec<MailboxInfo>> {
+    if r.code != exit::OK {
+        return None;
+    }
+    r.lines
+        .iter()
+        .map(|l| {
+            let mut it = l.splitn(4, ' ');
+            let uidvalidity = it.next()?.parse().ok()?;
+            let uidnext = it.next()?.parse().ok()?;
+            let special_use = match it.next()? {
+                "-" => SpecialUse::None,
+                u => SpecialUse::from_name(u)?,
+            };
+            Some(MailboxInfo { name: it.next()?.to_string(), special_use, uidvalidity, uidnext })
+        })
+        .collect()
+}
+
+/// The answer to `SIZES`: `* <uid> <size>` per message.
+pub fn sizes_answer(r: Result<Vec<(u32, u32)>, MigrateError>) -> Response {
+    match r {
+        Ok(list) => Response::ok(list.iter().map(|(uid, size)| format!("{uid} {size}")).collect()),
+        Err(e) => Response::fail(migrate_code(&e), e.to_string()),
+    }
+}
+
+/// Reads [`sizes_answer`] back; `None` if it is not a success.
+pub fn read_sizes_answer(r: &Response) -> Option<Vec<(u32, u32)>> {
+    if r.code != exit::OK {
+        return None;
+    }
+    r.lines
+        .iter()
+        .map(|l| {
+            let (uid, size) = l.split_once(' ')?;
+            Some((uid.parse().ok()?, size.parse().ok()?))
+        })
+        .collect()
+}
+
 fn deliver(store: &Store, recipients: Vec<String>, message: Vec<u8>) -> Response {
     if recipients.is_empty() {
         return Response::fail(exit::USAGE, "deliver: no recipient given");
     }
-    let message = normalize_line_ends(message);
-    let data = match fetchdata::compute(&message) {
-        Ok(d) => d.encode(),
+    let message = match ingest::prepare(message) {
+        Ok(m) => m,
         Err(e) => return Response::fail(exit::DATAERR, format!("not delivered: {e}")),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     let names = recipients.clone();
-    match store.deliver_blocking(recipients, message, data, now) {
+    match store.deliver_blocking(recipients, message.raw, message.data, ingest::arrival()) {
         Err(e) => store_failure(&e),
         Ok(results) => {
             let mut code = exit::OK;
@@ -489,33 +640,9 @@ fn deliver(store: &Store, recipients: Vec<String>, message: Vec<u8>) -> Response
     }
 }
 
-/// Turns bare LF line ends into CRLF (RFC 5322 §2.3; IMAP serves CRLF), leaving every other
-/// byte as it came. An MTA piping a message in its local form uses bare LFs.
-pub fn normalize_line_ends(raw: Vec<u8>) -> Vec<u8> {
-    let bare =
-        raw.iter().enumerate().filter(|&(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r')).count();
-    if bare == 0 {
-        return raw;
-    }
-    let mut out = Vec::with_capacity(raw.len() + bare);
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_ends() {
-        assert_eq!(normalize_line_ends(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
-        assert_eq!(normalize_line_ends(b"x\r\n".to_vec()), b"x\r\n");
-    }
 
     #[test]
     fn requests_round_trip() {
@@ -536,7 +663,7 @@ mod tests {
         assert!(Request::parse_header("TRACE-SET a@b.c maybe").is_err());
         let mut b = Request::AppendBatch {
             account: "a@b.c".into(),
-            batch: Batch { mailboxes: vec!["X Y".into()], messages: vec![] },
+            batch: Batch { mailboxes: vec!["X Y".into()], ..Batch::default() },
         };
         let wire = b.encode();
         let nl = wire.iter().position(|&c| c == b'\n').unwrap_or(0);
@@ -550,6 +677,36 @@ mod tests {
         }
         assert_ne!(parsed, b);
         assert!(Request::parse_header("DELIVER 99999999999 a@b").is_err());
+    }
+
+    #[test]
+    fn migrate_answers_round_trip() {
+        let a = Appended { uids: vec![4, 5, 6, 2, 9], skipped: vec![(1, "no header".into())] };
+        let r = batch_answer(Ok(a.clone()));
+        assert!(r.lines.contains(&"uids 4:6,2,9".to_string()), "{r:?}");
+        assert_eq!(read_batch_answer(&r), Some(a));
+        assert_eq!(read_batch_answer(&batch_answer(Err(MigrateError::NoSuchAccount("x".into())))), None);
+        let list = vec![
+            MailboxInfo {
+                name: "Sent Items".into(),
+                special_use: SpecialUse::Sent,
+                uidvalidity: 7,
+                uidnext: 9,
+            },
+            MailboxInfo { name: "INBOX".into(), special_use: SpecialUse::None, uidvalidity: 1, uidnext: 1 },
+        ];
+        assert_eq!(read_mailboxes_answer(&mailboxes_answer(Ok(list.clone()))), Some(list));
+        assert_eq!(
+            read_sizes_answer(&sizes_answer(Ok(vec![(3, 100), (5, 7)]))),
+            Some(vec![(3, 100), (5, 7)])
+        );
+        for r in [
+            Request::Mailboxes { account: "a@b.c".into() },
+            Request::Sizes { account: "a@b.c".into(), mailbox: "Sent Items".into(), from: 3, limit: 10 },
+        ] {
+            let wire = String::from_utf8(r.encode()).expect("utf8");
+            assert_eq!(Request::parse_header(wire.trim_end()).ok(), Some((r, 0)));
+        }
     }
 
     #[test]

@@ -127,10 +127,7 @@ fn import_imap_copies_folders_flags_dates_and_resumes() {
     let mut dst = Server::start("remote-dst", "");
     fill_source(&src, 0, 6);
 
-    // The server must be stopped; the certificate must be trusted (or --insecure given).
-    let o = import(&dst, &src, &["--insecure"]);
-    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
-    dst.stop();
+    // The certificate must be trusted (or --insecure given).
     let o = import(&dst, &src, &[]);
     assert_eq!(o.status.code(), Some(78), "{}", text(&o));
     assert!(text(&o).contains("certificate"), "{}", text(&o));
@@ -155,7 +152,15 @@ fn import_imap_copies_folders_flags_dates_and_resumes() {
     assert_eq!(o.status.code(), Some(77), "{}", text(&o));
     let o = dst.cli(&["import", "imap", &url, "--user", "nobody@mail.test", "--insecure"], b"");
     assert_eq!(o.status.code(), Some(64), "no password given: {}", text(&o));
+    let pw = src.dir.join("pw");
+    let args = ["import", "imap", &url, "--user", "nobody@mail.test", "--insecure", "--password-file"];
+    let o = dst.cli(&[&args[..], &[pw.to_str().expect("path")]].concat(), b"");
+    assert_eq!(o.status.code(), Some(67), "no such local account: {}", text(&o));
 
+    // While the server runs: the batches go through it, and a client watching INBOX sees the
+    // mail arrive.
+    let mut watcher = dst.login();
+    watcher.run("C: s SELECT INBOX\nS: s OK *\nC: i IDLE\nS: + *");
     let o = import(&dst, &src, &["--insecure"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("--insecure"), "a warning: {}", text(&o));
@@ -164,7 +169,8 @@ fn import_imap_copies_folders_flags_dates_and_resumes() {
         "{}",
         text(&o)
     );
-    dst.restart();
+    watcher.run("S: * 6 EXISTS");
+    drop(watcher);
     assert_eq!(assert_same(&src, &dst), 30);
     // Dates keep their zone; keywords come along.
     let mut c = dst.login();
@@ -199,10 +205,11 @@ fn import_imap_copies_folders_flags_dates_and_resumes() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("UIDVALIDITY changed") && text(&o).contains("--force"), "{}", text(&o));
     assert!(text(&o).contains("imported 0 messages"), "{}", text(&o));
+    // --force through the running server: the old messages are expunged in its commit.
+    dst.restart();
     let o = import(&dst, &src, &["--insecure", "--force"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("imported 1 messages"), "{}", text(&o));
-    dst.restart();
     assert_eq!(assert_same(&src, &dst), 29);
 }
 

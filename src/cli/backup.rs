@@ -40,7 +40,7 @@ pub fn backup(cmd: BackupCmd, config: &Config, paths: &Paths) -> u8 {
 }
 
 pub fn restore(cmd: RestoreCmd, config: &Config, paths: &Paths) -> u8 {
-    if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
+    if crate::server::control::answers(&paths.control_socket()) {
         return fail(exit::TEMPFAIL, "the server is running: stop it before restoring");
     }
     if !cmd.file.is_file() {

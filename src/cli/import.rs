@@ -99,9 +99,9 @@ pub fn run(cmd: ImportCmd, config: &Config, paths: &Paths) -> u8 {
         Source::Maildir(src) => import_maildir(&target, &src.dir, &src.user.to_ascii_lowercase(), paths),
         Source::Mbox(src) => super::mbox::import(&target, &src, paths),
         Source::Imap(src) => {
-            // Opens the store itself (the server must be stopped), see import_imap.rs.
+            let code = super::import_imap::run(src, &target, paths);
             target.close();
-            return super::import_imap::run(src, config, paths);
+            return code;
         }
     };
     target.close();
@@ -134,7 +134,7 @@ fn commit(
         }
     }
     state.sync_data().map_err(|e| err(exit::IOERR, e.to_string()))?;
-    Ok(done.appended)
+    Ok(done.appended())
 }
 
 fn import_maildir(target: &Target, root: &Path, user: &str, paths: &Paths) -> Result<String, SinkError> {
@@ -150,7 +150,7 @@ fn import_maildir(target: &Target, root: &Path, user: &str, paths: &Paths) -> Re
     let mut progress = Progress::new("import", None);
     for (name, dir) in folders(root).map_err(|e| err(exit::NOINPUT, e))? {
         // The folder exists afterwards even when empty (and the account is checked first).
-        let create = Batch { mailboxes: vec![name.clone()], messages: vec![] };
+        let create = Batch { mailboxes: vec![name.clone()], ..Batch::default() };
         append_batch(target, user, create).map_err(|e| err(e.code, format!("{name}: {e}")))?;
         let keywords = dovecot_keywords(&dir);
         let mut files: Vec<PathBuf> = Vec::new();

@@ -2,32 +2,35 @@
 //! IMAP server into a local account, with flags, keywords and INTERNALDATEs, over TLS.
 //!
 //! The source is only read (EXAMINE, `BODY.PEEK[]`). Messages come in UID batches and are
-//! committed durably through the store's writer, like `import maildir`; the server must be
-//! stopped. A state file per (account, source) records, per source folder, its UIDVALIDITY, the
-//! highest source UID durably imported and the local UIDs it became, so that a rerun fetches only
-//! `UID n+1:*`. Before each commit the batch is announced in the state file (`pending`); a run
-//! that finds a pending batch checks in the store whether that commit happened, so an
-//! interruption at any point neither loses nor duplicates a message.
+//! committed durably as [`crate::migrate::Batch`]es through `sink.rs`, like `import maildir`:
+//! to the running server over its control socket, or to the store when no server runs. A state
+//! file per (account, source) records, per source folder, its UIDVALIDITY, the highest source
+//! UID durably imported and the local UIDs it became (the batch's answer names them), so that a
+//! rerun fetches only `UID n+1:*`. Before each commit the batch is announced in the state file
+//! (`pending`: the mailbox's UIDNEXT then, the count and size); a run that finds a pending batch
+//! checks whether that commit happened (a run of that many consecutive UIDs from that UIDNEXT
+//! on, of exactly that size: one commit's UIDs are consecutive even when mail arrives
+//! meanwhile), so an interruption at any point neither loses nor duplicates a message.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use argh::FromArgs;
 
 use super::fail;
 use super::progress::Progress;
-use crate::admin::{exit, normalize_line_ends};
+use super::sink::{self, SinkError, Target};
+use crate::admin::exit;
 use crate::client::response::internal_date;
 use crate::client::tls::TlsOptions;
 use crate::client::{ClientError, Connection, ServerUrl, Untagged, Value, quote};
-use crate::config::{Config, Paths};
-use crate::events::Hub;
-use crate::imap::fetchdata;
+use crate::config::Paths;
+use crate::ingest;
+use crate::migrate::{Batch, ImportMessage, MailboxInfo};
 use crate::proto::command::decode_modified_utf7;
-use crate::store::{NewMessage, SpecialUse, Store, StoreError, flag};
+use crate::store::{SpecialUse, flag};
 
 /// The environment variable that may hold the source password.
 pub const PASSWORD_ENV: &str = "APPLIANCED_IMPORT_PASSWORD";
@@ -69,8 +72,8 @@ pub struct ImapSource {
 enum ImportError {
     /// The source server or the network.
     Client(ClientError),
-    /// The local store.
-    Store(String),
+    /// The local store, or the server in front of it.
+    Store(SinkError),
     /// The state file.
     State(String),
 }
@@ -83,7 +86,7 @@ impl ImportError {
             ImportError::Client(ClientError::Refused { command, .. }) if command == "LOGIN" => exit::NOPERM,
             ImportError::Client(ClientError::Parse(_) | ClientError::Protocol(_)) => exit::DATAERR,
             ImportError::Client(_) => exit::TEMPFAIL,
-            ImportError::Store(_) => exit::SOFTWARE,
+            ImportError::Store(e) => e.code,
             ImportError::State(_) => exit::IOERR,
         }
     }
@@ -105,8 +108,8 @@ impl From<ClientError> for ImportError {
     }
 }
 
-fn store_err(what: &str) -> impl Fn(StoreError) -> ImportError + '_ {
-    move |e| ImportError::Store(format!("{what}: {e}"))
+fn store_err(what: &str) -> impl Fn(SinkError) -> ImportError + '_ {
+    move |e| ImportError::Store(SinkError { code: e.code, message: format!("{what}: {}", e.message) })
 }
 
 /// Reads the password from `file`, or from the environment; the first line only.
@@ -125,7 +128,8 @@ pub fn read_password(file: Option<&Path>) -> Result<String, (u8, String)> {
     Ok(pw)
 }
 
-pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
+/// Imports into `target` (the running server or the store); the caller closes it.
+pub fn run(src: ImapSource, target: &Target, paths: &Paths) -> u8 {
     let url = match ServerUrl::parse(&src.url) {
         Ok(u) => u,
         Err(e) => return fail(exit::USAGE, e),
@@ -140,19 +144,11 @@ pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
         Ok(p) => p,
         Err((code, e)) => return fail(code, e),
     };
-    if std::os::unix::net::UnixStream::connect(paths.control_socket()).is_ok() {
-        return fail(exit::TEMPFAIL, "the server is running: stop it for the import");
-    }
     let user = src.user.to_ascii_lowercase();
-    let store = match Store::open(&paths.database(), &config.store_options(), Arc::new(Hub::new())) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(exit::SOFTWARE, format!("cannot open the database: {e}")),
-    };
-    let account = match store.read().and_then(|r| r.account_id(&user)) {
-        Ok(a) => a,
-        Err(StoreError::NoSuchAccount) => return fail(exit::NOUSER, format!("{user}: no such account")),
-        Err(e) => return fail(exit::SOFTWARE, format!("{user}: {e}")),
-    };
+    // The account must exist before anything is fetched.
+    if let Err(e) = sink::mailboxes(target, &user) {
+        return fail(e.code, e);
+    }
     if src.insecure {
         eprintln!(
             "applianced: warning: --insecure: the certificate of {} is not checked; anyone on the path could read the password and the mail",
@@ -163,8 +159,9 @@ pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
     let state_path =
         paths.data_dir.join(format!("import-imap-{}-{}.state", file_safe(&user), file_safe(&source_id)));
     let job = Job {
-        store: store.clone(),
-        account,
+        target,
+        account: user.clone(),
+        floor: 1,
         state_path,
         force: src.force,
         batch: src.batch,
@@ -173,7 +170,6 @@ pub fn run(src: ImapSource, config: &Config, paths: &Paths) -> u8 {
     };
     let tls = TlsOptions { insecure: src.insecure, ca: src.ca.clone() };
     let result = smol::block_on(job.run(&url, &tls, src.plain, &login, &password));
-    store.close();
     match result {
         Ok(s) => {
             println!(
@@ -222,7 +218,8 @@ struct Folder {
 
 // ---- the state file ----
 
-/// A batch announced before its commit: it took local UIDs `first..first+count` of a total size.
+/// A batch announced before its commit: `count` messages of a total (stored) size, whose local
+/// UIDs are consecutive, from `first` (the mailbox's UIDNEXT before the commit) on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     first: u32,
@@ -351,22 +348,13 @@ fn save_state(path: &Path, state: &BTreeMap<String, FolderState>) -> Result<(), 
 
 // ---- mapping ----
 
-/// Special use from LIST attributes (RFC 6154 §2).
+/// Special use from LIST attributes (RFC 6154 §2: a `\\` and the use's name).
 fn special_from_attrs(attrs: &[String]) -> SpecialUse {
-    for a in attrs {
-        let s = match a.to_ascii_lowercase().as_str() {
-            "\\sent" => SpecialUse::Sent,
-            "\\drafts" => SpecialUse::Drafts,
-            "\\trash" => SpecialUse::Trash,
-            "\\junk" => SpecialUse::Junk,
-            "\\archive" => SpecialUse::Archive,
-            "\\all" => SpecialUse::All,
-            "\\flagged" => SpecialUse::Flagged,
-            _ => continue,
-        };
-        return s;
-    }
-    SpecialUse::None
+    attrs
+        .iter()
+        .filter(|a| a.starts_with('\\'))
+        .find_map(|a| SpecialUse::from_name(a))
+        .unwrap_or(SpecialUse::None)
 }
 
 /// The local name of a source folder: levels split at the source's delimiter and joined with
@@ -434,22 +422,23 @@ fn flags_of(v: Option<&Value>) -> (u8, Vec<String>) {
     (bits, keywords)
 }
 
-/// One message fetched from the source, ready to store.
+/// One message fetched from the source, ready to send, with the size the store will keep.
 struct Fetched {
-    raw: Vec<u8>,
-    data: Vec<u8>,
-    flags: u8,
-    keywords: Vec<String>,
-    date: i64,
-    tz: i16,
+    message: ImportMessage,
+    size: u64,
 }
 
-/// The import of one source account. Its store calls are awaited, never blocking (reads on a
-/// thread, writes on the store's writer), so that a batch's commit and the next batch's bytes
-/// from the source overlap (see `folder`).
-struct Job {
-    store: Arc<Store>,
-    account: u64,
+/// Most messages that may arrive in a mailbox between a batch's announcement and its commit
+/// for the resume check to still find the batch among them.
+const SETTLE_SLACK: usize = 10_000;
+
+struct Job<'a> {
+    target: &'a Target,
+    /// The local account's address.
+    account: String,
+    /// For the folder being imported: no message added from now on gets a UID below this
+    /// (UIDNEXT when the folder started, then one above the last UID a batch got).
+    floor: u32,
     state_path: PathBuf,
     force: bool,
     batch: usize,
@@ -457,17 +446,7 @@ struct Job {
     summary: Summary,
 }
 
-impl Job {
-    /// Runs `f` on a snapshot, off this thread.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&crate::store::Reader) -> Result<T, StoreError> + Send + 'static,
-    {
-        let store = self.store.clone();
-        smol::unblock(move || f(&store.read()?)).await
-    }
-
+impl Job<'_> {
     async fn run(
         mut self,
         url: &ServerUrl,
@@ -495,29 +474,26 @@ impl Job {
         Ok(self.summary)
     }
 
-    /// Resolves batches announced but not known to be committed: committed if the local UIDs
-    /// they were to get hold messages of exactly their count and total size.
+    /// Resolves batches announced but not known to be committed: committed if, from the UIDNEXT
+    /// they announced on, the mailbox holds a run of that many consecutive UIDs of exactly their
+    /// total size (mail delivered meanwhile comes before the run or after it, never inside).
     fn settle_pending(&self, state: &mut BTreeMap<String, FolderState>) -> Result<(), ImportError> {
-        let r = self.store.read().map_err(store_err("database"))?;
         let mut changed = false;
         for f in state.values_mut() {
             let Some(p) = f.pending.take() else { continue };
             changed = true;
-            let Ok(mb) = r.mailbox_id(self.account, &f.target) else { continue };
-            let mut size = 0u64;
-            let mut all = p.count > 0;
-            for uid in p.first..p.first.saturating_add(p.count) {
-                match r.message(mb, uid).map_err(store_err(&f.target))? {
-                    Some(m) => size += u64::from(m.size),
-                    None => all = false,
-                }
-            }
-            if all && size == p.size {
+            let limit = (p.count as usize).saturating_add(SETTLE_SLACK);
+            let found = match sink::sizes(self.target, &self.account, &f.target, p.first, limit) {
+                Ok(found) => found,
+                // The mailbox is gone: nothing of the batch is there.
+                Err(e) if e.code == exit::NOINPUT => continue,
+                Err(e) => return Err(store_err(&f.target)(e)),
+            };
+            if let Some(first) = committed_run(&found, p.count, p.size) {
                 f.last_uid = p.last_source_uid;
-                add_range(&mut f.local, p.first, p.first + p.count - 1);
+                add_range(&mut f.local, first, first + p.count - 1);
             }
         }
-        drop(r);
         if changed {
             save_state(&self.state_path, state)?;
         }
@@ -551,8 +527,11 @@ impl Job {
                 self.summary.warnings += 1;
                 continue;
             }
-            let special =
-                if special == SpecialUse::None { crate::migrate::special_use(&target) } else { special };
+            let special = if special == SpecialUse::None {
+                crate::migrate::guess_special_use(&target)
+            } else {
+                special
+            };
             out.push(Folder { source, target, special });
         }
         // INBOX first, then by name: parents before children.
@@ -563,33 +542,30 @@ impl Job {
     /// The local mailbox of a folder: with a special use the account already has a folder for,
     /// that folder (a source's "Sent Items" goes to the local Sent); else its own name, created
     /// when missing.
-    async fn target_mailbox(&mut self, folder: &Folder) -> Result<String, ImportError> {
-        let account = self.account;
-        let (target, special) = (folder.target.clone(), folder.special);
-        let existing = self
-            .read(move |r| {
-                if special == SpecialUse::None || r.mailbox_id(account, &target).is_ok() {
-                    return Ok(None);
-                }
-                Ok(r.mailboxes(account)?.into_iter().find(|(_, mb)| mb.special_use == special))
-            })
-            .await
-            .map_err(store_err("database"))?;
-        if let Some((_, mb)) = existing {
+    fn target_mailbox(&mut self, folder: &Folder) -> Result<String, ImportError> {
+        let existing = self.mailboxes()?;
+        if folder.special != SpecialUse::None
+            && !existing.iter().any(|m| m.name == folder.target)
+            && let Some(mb) = existing.iter().find(|mb| mb.special_use == folder.special)
+        {
             if mb.name != folder.target {
                 self.progress.message(&format!("{} goes to {} (same special use)", folder.target, mb.name));
             }
-            return Ok(mb.name);
+            return Ok(mb.name.clone());
         }
-        let (name, special) = (folder.target.clone(), folder.special);
-        self.store
-            .write(move |t| match t.create_mailbox(account, &name, special) {
-                Ok(_) | Err(StoreError::MailboxExists) => Ok(()),
-                Err(e) => Err(e),
-            })
-            .await
-            .map_err(store_err(&folder.target))?;
+        self.ensure_mailbox(&folder.target, folder.special)?;
         Ok(folder.target.clone())
+    }
+
+    fn mailboxes(&self) -> Result<Vec<MailboxInfo>, ImportError> {
+        sink::mailboxes(self.target, &self.account).map_err(store_err("database"))
+    }
+
+    /// Creates `name` with `special` unless it exists.
+    fn ensure_mailbox(&self, name: &str, special: SpecialUse) -> Result<(), ImportError> {
+        let batch = Batch { uses: vec![(name.to_string(), special)], ..Batch::default() };
+        sink::append_batch(self.target, &self.account, batch).map_err(store_err(name))?;
+        Ok(())
     }
 
     async fn folder(
@@ -632,22 +608,10 @@ impl Job {
         let target = match state.get(&folder.source) {
             Some(f) => {
                 let name = f.target.clone();
-                let account = self.account;
-                let n = name.clone();
-                let missing = self.read(move |r| r.mailbox_id(account, &n)).await.is_err();
-                if missing {
-                    let n = name.clone();
-                    self.store
-                        .write(move |t| match t.create_mailbox(account, &n, SpecialUse::None) {
-                            Ok(_) | Err(StoreError::MailboxExists) => Ok(()),
-                            Err(e) => Err(e),
-                        })
-                        .await
-                        .map_err(store_err(&name))?;
-                }
+                self.ensure_mailbox(&name, SpecialUse::None)?;
                 name
             }
-            None => self.target_mailbox(folder).await?,
+            None => self.target_mailbox(folder)?,
         };
         let mut fs = state.get(&folder.source).cloned().unwrap_or(FolderState {
             target: target.clone(),
@@ -672,25 +636,15 @@ impl Job {
                 folder.target,
                 count(&fs.local)
             ));
-            let (account, name, local) = (self.account, fs.target.clone(), fs.local.clone());
-            self.store
-                .write(move |t| {
-                    let mb = t.mailbox_id(account, &name)?;
-                    for &(a, b) in &local {
-                        for uid in a..=b {
-                            t.expunge(mb, uid)?;
-                        }
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(store_err(&fs.target))?;
+            let batch = Batch { expunge: vec![(fs.target.clone(), fs.local.clone())], ..Batch::default() };
+            sink::append_batch(self.target, &self.account, batch).map_err(store_err(&fs.target))?;
             fs =
                 FolderState { target: fs.target, uidvalidity, last_uid: 0, local: Vec::new(), pending: None };
             state.insert(folder.source.clone(), fs.clone());
             save_state(&self.state_path, state)?;
         }
         self.summary.folders += 1;
+        self.floor = self.mailboxes()?.iter().find(|m| m.name == fs.target).map_or(1, |m| m.uidnext);
         self.progress.relabel(fs.target.clone(), Some(u64::from(exists)));
         // The UIDs still to import, with their sizes. `n:*` always includes the last message,
         // even below n (RFC 9051 §6.4.8): filter.
@@ -732,27 +686,13 @@ impl Job {
             Some(chunk) => Some(c.send(&fetch_command(chunk)).await?),
             None => None,
         };
-        // The commit of one batch and the reading of the next run together: the source's bytes
-        // keep coming while the disk syncs.
-        let mut reply = match in_flight.take() {
-            Some(tag) => Some(c.finish(&tag, "UID FETCH").await?),
-            None => None,
-        };
         for (i, chunk) in chunks.iter().enumerate() {
-            let Some(this) = reply.take() else { break };
+            let Some(tag) = in_flight.take() else { break };
+            let reply = c.finish(&tag, "UID FETCH").await?;
             if let Some(next) = chunks.get(i + 1) {
                 in_flight = Some(c.send(&fetch_command(next)).await?);
             }
-            let next = async {
-                match in_flight.take() {
-                    Some(tag) => c.finish(&tag, "UID FETCH").await.map(Some),
-                    None => Ok(None),
-                }
-            };
-            let (stored, next) =
-                smol::future::zip(self.batch_of(this, chunk, &mut fs, &folder.source, state), next).await;
-            stored?;
-            reply = next?;
+            self.batch_of(reply, chunk, &mut fs, &folder.source, state)?;
         }
         if !state.contains_key(&folder.source) {
             state.insert(folder.source.clone(), fs);
@@ -763,7 +703,7 @@ impl Job {
     }
 
     /// Fetches, stores and records one batch of source UIDs.
-    async fn batch_of(
+    fn batch_of(
         &mut self,
         reply: crate::client::Reply,
         chunk: &[(u32, u64)],
@@ -805,8 +745,7 @@ impl Job {
                     continue;
                 }
             };
-            let raw = normalize_line_ends(body);
-            let Ok(data) = fetchdata::compute(&raw) else {
+            let Ok(size) = ingest::stored_size(&body) else {
                 self.progress.message(&format!("skipping UID {uid} of {source}: not a message"));
                 self.summary.skipped += 1;
                 continue;
@@ -816,58 +755,43 @@ impl Job {
                 .as_ref()
                 .and_then(|v| v.as_bytes())
                 .and_then(|b| internal_date(&String::from_utf8_lossy(&b)));
-            let (date, tz) = when.unwrap_or_else(|| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                (now, 0)
-            });
-            got.insert(uid, Fetched { raw, data: data.encode(), flags, keywords, date, tz });
+            let (internal_date, tz_minutes) = when.unwrap_or_else(|| (ingest::arrival(), 0));
+            let message = ImportMessage {
+                mailbox: fs.target.clone(),
+                flags,
+                keywords,
+                internal_date,
+                tz_minutes,
+                raw: body,
+            };
+            got.insert(uid, Fetched { message, size });
         }
         // Messages expunged on the source since the size listing simply do not come.
         self.summary.skipped += chunk.len().saturating_sub(answered);
         let batch: Vec<Fetched> = got.into_values().collect();
         let count = batch.len();
         if count > 0 {
-            // Announce the batch: the local UIDs it will take and its size (see settle_pending).
-            let (account, target) = (self.account, fs.target.clone());
-            let first_local = self
-                .read(move |r| Ok(r.mailbox(r.mailbox_id(account, &target)?)?.uidnext))
-                .await
-                .map_err(store_err(&fs.target))?;
-            let size: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();
+            // Announce the batch: the UIDs it will take at least and its size (see settle_pending).
+            let size: u64 = batch.iter().map(|m| m.size).sum();
             fs.pending =
-                Some(Pending { first: first_local, count: count as u32, size, last_source_uid: last });
+                Some(Pending { first: self.floor, count: count as u32, size, last_source_uid: last });
             state.insert(source.to_string(), fs.clone());
             save_state(&self.state_path, state)?;
-            let account = self.account;
-            let target = fs.target.clone();
-            let uids = self
-                .store
-                .write(move |t| {
-                    let mb = t.mailbox_id(account, &target)?;
-                    let mut uids = Vec::with_capacity(batch.len());
-                    for m in &batch {
-                        let blob = t.put_blob(&m.raw, &m.data)?;
-                        let msg = NewMessage {
-                            blob,
-                            flags: m.flags,
-                            keywords: m.keywords.clone(),
-                            internal_date: m.date,
-                            tz_minutes: m.tz,
-                        };
-                        uids.push(t.append(mb, &msg)?);
-                    }
-                    Ok(uids)
-                })
-                .await
-                .map_err(store_err(&fs.target))?;
-            // Contiguous, as announced: nothing else writes while the import holds the database.
-            if uids.first() != Some(&first_local) || uids.len() != count {
-                return Err(ImportError::Store(format!("{}: local UIDs not as announced", fs.target)));
+            let batch =
+                Batch { messages: batch.into_iter().map(|m| m.message).collect(), ..Batch::default() };
+            let done =
+                sink::append_batch(self.target, &self.account, batch).map_err(store_err(&fs.target))?;
+            // Checked by stored_size above: the store refuses none of them.
+            if done.appended() != count || !done.skipped.is_empty() {
+                return Err(ImportError::Store(SinkError {
+                    code: exit::SOFTWARE,
+                    message: format!("{}: the store refused messages the import took for mail", fs.target),
+                }));
             }
-            add_range(&mut fs.local, first_local, first_local + count as u32 - 1);
+            for &uid in &done.uids {
+                add_range(&mut fs.local, uid, uid);
+            }
+            self.floor = done.uids.iter().max().map_or(self.floor, |u| u.saturating_add(1));
         }
         // Only after the durable commit: the source UIDs are done.
         fs.pending = None;
@@ -889,6 +813,20 @@ fn fetch_command(chunk: &[(u32, u64)]) -> String {
 
 fn count(r: &[(u32, u32)]) -> u64 {
     r.iter().map(|(a, b)| u64::from(b - a) + 1).sum()
+}
+
+/// The first UID of a run of `count` consecutive UIDs among `found` ((UID, size) in UID order)
+/// whose sizes add up to `size`.
+fn committed_run(found: &[(u32, u32)], count: u32, size: u64) -> Option<u32> {
+    let n = count as usize;
+    if n == 0 {
+        return None;
+    }
+    found.windows(n).find_map(|w| {
+        let (first, last) = (w[0].0, w[n - 1].0);
+        let total: u64 = w.iter().map(|(_, s)| u64::from(*s)).sum();
+        (u64::from(last - first) + 1 == u64::from(count) && total == size).then_some(first)
+    })
 }
 
 #[cfg(test)]
@@ -917,51 +855,69 @@ mod tests {
         assert!(parse_state("INBOX\t1\n").is_err());
     }
 
-    /// A batch announced and committed is counted as imported; one announced but not
-    /// committed is dropped, so it is fetched again: no loss, no duplicate.
+    /// A batch announced and committed is counted as imported, wherever mail delivered meanwhile
+    /// put its UIDs; one announced but not committed is dropped, so it is fetched again: no
+    /// loss, no duplicate.
     #[test]
     fn pending_batches_are_settled_against_the_store() {
+        use crate::events::Hub;
+        use crate::store::Store;
         let dir = std::env::temp_dir().join(format!("applianced-settle-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let store =
-            Arc::new(Store::open(&dir.join("db"), &Default::default(), Arc::new(Hub::new())).expect("store"));
-        let account = store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
+        let store = Store::open(&dir.join("db"), &Default::default(), std::sync::Arc::new(Hub::new()))
+            .expect("store");
+        store.write_blocking(|t| t.create_account("a@b.c", "x", &[])).expect("account");
+        let target = Target::Store(store);
         let raw = b"Subject: x\r\n\r\nbody\r\n".to_vec();
-        let data = fetchdata::compute(&raw).expect("mail").encode();
-        let (r2, d2) = (raw.clone(), data.clone());
-        store
-            .write_blocking(move |t| {
-                let mb = t.mailbox_id(account, "INBOX")?;
-                for _ in 0..2 {
-                    let blob = t.put_blob(&r2, &d2)?;
-                    let m = NewMessage { blob, flags: 0, keywords: vec![], internal_date: 0, tz_minutes: 0 };
-                    t.append(mb, &m)?;
-                }
-                Ok(())
-            })
-            .expect("append");
+        let message = |raw: &[u8]| ImportMessage {
+            mailbox: "INBOX".into(),
+            flags: 0,
+            keywords: vec![],
+            internal_date: 0,
+            tz_minutes: 0,
+            raw: raw.to_vec(),
+        };
+        // Mail delivered after the announcement (UID 1), then the batch (UIDs 2 and 3).
+        let batch = Batch {
+            messages: vec![message(b"Subject: other\r\n\r\n"), message(&raw), message(&raw)],
+            ..Batch::default()
+        };
+        let done = sink::append_batch(&target, "a@b.c", batch).expect("append");
+        assert_eq!(done.uids, vec![1, 2, 3]);
         let size = raw.len() as u64;
-        let folder = |pending| FolderState {
-            target: "INBOX".into(),
+        let folder = |target: &str, pending| FolderState {
+            target: target.into(),
             uidvalidity: 5,
             last_uid: 10,
             local: vec![],
             pending: Some(pending),
         };
         let mut state = BTreeMap::new();
-        // Committed: UIDs 1 and 2 hold two messages of the announced total size.
+        // Committed: from UID 1 on, UIDs 2 and 3 hold two messages of the announced total size.
         state.insert(
             "A".to_string(),
-            folder(Pending { first: 1, count: 2, size: 2 * size, last_source_uid: 30 }),
+            folder("INBOX", Pending { first: 1, count: 2, size: 2 * size, last_source_uid: 30 }),
         );
-        // Not committed: UID 3 does not exist.
-        state.insert("B".to_string(), folder(Pending { first: 3, count: 1, size, last_source_uid: 40 }));
+        // Not committed: nothing from UID 4 on.
+        state.insert(
+            "B".to_string(),
+            folder("INBOX", Pending { first: 4, count: 1, size, last_source_uid: 40 }),
+        );
         // Not committed, though UIDs exist: the size does not match.
-        state.insert("C".to_string(), folder(Pending { first: 1, count: 2, size: 7, last_source_uid: 50 }));
+        state.insert(
+            "C".to_string(),
+            folder("INBOX", Pending { first: 1, count: 2, size: 7, last_source_uid: 50 }),
+        );
+        // Not committed: the mailbox does not exist.
+        state.insert(
+            "D".to_string(),
+            folder("Gone", Pending { first: 1, count: 1, size, last_source_uid: 60 }),
+        );
         let job = Job {
-            store: store.clone(),
-            account,
+            target: &target,
+            account: "a@b.c".into(),
+            floor: 1,
             state_path: dir.join("state"),
             force: false,
             batch: 10,
@@ -971,15 +927,16 @@ mod tests {
         job.settle_pending(&mut state).expect("settle");
         assert_eq!(
             (state["A"].last_uid, state["A"].local.clone(), state["A"].pending),
-            (30, vec![(1, 2)], None)
+            (30, vec![(2, 3)], None)
         );
         assert_eq!((state["B"].last_uid, state["B"].local.clone(), state["B"].pending), (10, vec![], None));
         assert_eq!((state["C"].last_uid, state["C"].pending), (10, None));
+        assert_eq!((state["D"].last_uid, state["D"].pending), (10, None));
         let saved =
             parse_state(&std::fs::read_to_string(dir.join("state")).expect("state file")).expect("parse");
         assert_eq!(saved, state);
         drop(job);
-        store.close();
+        target.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -201,7 +201,7 @@ impl FileImport<'_> {
         if !self.batch.messages.is_empty() {
             let done = append_batch(self.target, self.user, std::mem::take(&mut self.batch))
                 .map_err(|e| err(e.code, format!("{}: {e}", self.path.display())))?;
-            self.tally.imported += done.appended;
+            self.tally.imported += done.appended();
             for (i, why) in &done.skipped {
                 self.progress
                     .message(&format!("{}: message {i} of a batch skipped: {why}", self.path.display()));
@@ -272,7 +272,7 @@ pub fn import(target: &Target, src: &MboxSource, paths: &Paths) -> Result<String
             ));
         }
         // The folder exists afterwards even when the file is empty (and the account is checked).
-        let create = Batch { mailboxes: vec![mailbox.clone()], messages: vec![] };
+        let create = Batch { mailboxes: vec![mailbox.clone()], ..Batch::default() };
         append_batch(target, &user, create).map_err(|e| err(e.code, format!("{mailbox}: {e}")))?;
         progress.relabel(mailbox.clone(), Some(size));
         progress.inc(start);

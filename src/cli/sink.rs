@@ -7,15 +7,17 @@
 //! Every importer (maildir, mbox, remote IMAP) does the same: [`Target::open`] once, then
 //! [`append_batch`] for each [`Batch`] (at most [`crate::migrate::MAX_BATCH_BYTES`] or
 //! [`crate::migrate::MAX_BATCH_MESSAGES`]), and records its resume state only after
-//! `append_batch` returned `Ok`: the batch is durable then.
+//! `append_batch` returned `Ok`: the batch is durable then, and [`Appended::uids`] says where
+//! its messages went. `import imap` also reads [`mailboxes`] and [`sizes`] through the same
+//! two paths, so it too runs while the server does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::admin::{Request, Response, exit};
+use crate::admin::{self, Request, Response, exit};
 use crate::config::{Config, Paths};
 use crate::events::Hub;
-use crate::migrate::{self, Appended, Batch, ExportItem};
+use crate::migrate::{self, Appended, Batch, ExportItem, MailboxInfo};
 use crate::server::control;
 use crate::store::{Store, StoreError};
 
@@ -53,7 +55,7 @@ impl Target {
     pub fn open(config: &Config, paths: &Paths) -> Result<Target, SinkError> {
         let socket = paths.control_socket();
         for attempt in 0..50 {
-            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            if control::answers(&socket) {
                 return Ok(Target::Server(socket));
             }
             let db = paths.database();
@@ -93,29 +95,47 @@ impl Target {
     }
 }
 
+/// Sends `req` to the running server or executes it on the store: the same answer either way.
+fn ask(target: &Target, req: Request) -> Result<Response, SinkError> {
+    match target {
+        Target::Store(store) => Ok(admin::execute(store, req)),
+        Target::Server(socket) => match control::send(socket, &req) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(SinkError {
+                code: exit::TEMPFAIL,
+                message: "the server stopped during the import: run the import again to resume".into(),
+            }),
+            Err(e) => Err(SinkError::io(&e)),
+        },
+    }
+}
+
 /// Adds `batch` to `account` in one durable commit, creating missing mailboxes (quota applies),
 /// through the running server or the store. Returns once the batch is durable: record resume
 /// state after `Ok`, never before. Messages that are not mail are skipped and listed in
 /// [`Appended::skipped`] by their index in the batch; any other refusal fails the whole batch.
 pub fn append_batch(target: &Target, account: &str, batch: Batch) -> Result<Appended, SinkError> {
-    let response = match target {
-        Target::Store(store) => migrate::append_batch(store, account, batch),
-        Target::Server(socket) => {
-            let req = Request::AppendBatch { account: account.to_string(), batch };
-            match control::send(socket, &req) {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    return Err(SinkError {
-                        code: exit::TEMPFAIL,
-                        message: "the server stopped during the import: run the import again to resume"
-                            .into(),
-                    });
-                }
-                Err(e) => return Err(SinkError::io(&e)),
-            }
-        }
-    };
-    Appended::from_response(&response).ok_or_else(|| SinkError::from_response(&response))
+    let response = ask(target, Request::AppendBatch { account: account.to_string(), batch })?;
+    admin::read_batch_answer(&response).ok_or_else(|| SinkError::from_response(&response))
+}
+
+/// The mailboxes of `account`, with their special use and next UID.
+pub fn mailboxes(target: &Target, account: &str) -> Result<Vec<MailboxInfo>, SinkError> {
+    let response = ask(target, Request::Mailboxes { account: account.to_string() })?;
+    admin::read_mailboxes_answer(&response).ok_or_else(|| SinkError::from_response(&response))
+}
+
+/// (UID, size) of at most `limit` messages of `mailbox` from UID `from` on.
+pub fn sizes(
+    target: &Target,
+    account: &str,
+    mailbox: &str,
+    from: u32,
+    limit: usize,
+) -> Result<Vec<(u32, u32)>, SinkError> {
+    let req = Request::Sizes { account: account.to_string(), mailbox: mailbox.to_string(), from, limit };
+    let response = ask(target, req)?;
+    admin::read_sizes_answer(&response).ok_or_else(|| SinkError::from_response(&response))
 }
 
 /// Reads every mailbox and message of `account`, handing them to `emit` in order (each
@@ -126,7 +146,7 @@ pub fn export(
     emit: &mut dyn FnMut(ExportItem) -> Result<(), String>,
 ) -> Result<String, SinkError> {
     let response = match target {
-        Target::Store(store) => migrate::export(store, account, emit),
+        Target::Store(store) => admin::export_answer(migrate::export(store, account, emit)),
         Target::Server(socket) => match control::export_stream(socket, account, emit) {
             Ok(Some(r)) => r,
             Ok(None) => {

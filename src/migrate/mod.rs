@@ -2,6 +2,8 @@
 //! hands over (maildir, mbox, remote IMAP), its execution on a store, the stream an export reads,
 //! and the wire form of both on the control socket. No IO here: `server/control.rs` carries the
 //! bytes, `cli/sink.rs` picks the running server or the store, `cli/` reads and writes files.
+//! Results are this module's own ([`Appended`], [`MigrateError`]); `admin.rs` turns them into
+//! the control socket's answers, so this module does not depend on it.
 //!
 //! Wire form of a batch (the payload of `APPEND-BATCH <length> <account>`, see
 //! [`crate::admin::Request::encode`]): a sequence of entries, each a header line and, for a
@@ -9,26 +11,27 @@
 //!
 //! ```text
 //! MAILBOX <name>\n                                   create if missing (an empty folder)
+//! USE <use> <name>\n                                 the special use it gets if created (`-`: none)
+//! EXPUNGE <uid>[:<uid>],... <name>\n                 remove these messages first, same commit
 //! MESSAGE <size> <flags> <date> <tz> <n> <kw1>..<kwn> <mailbox>\n<size bytes>
 //! ```
 //!
 //! `flags` are the bits of [`crate::store::flag`], `date` Unix seconds, `tz` minutes east of
 //! UTC, then `n` keywords (IMAP atoms: no spaces), then the mailbox name (UTF-8, the rest of the
-//! line: it may hold spaces, never a control character). The answer is an ordinary
-//! [`Response`]: `* appended N`, one `* skipped I reason` per message refused as not mail
-//! (`I` its index in the batch), sent only after the durable commit.
+//! line: it may hold spaces, never a control character). A mailbox created without a `USE`
+//! entry gets the special use its name suggests ([`guess_special_use`]). The answer, sent only
+//! after the durable commit, is an [`Appended`] (see `admin::batch_answer` for its wire form).
 //!
 //! Wire form of an export (the answer to `EXPORT <account>`): for each mailbox
 //! `MAILBOX <messages> <name>\n`, then for each of its messages
 //! `MESSAGE <uid> <size> <flags> <date> <tz> <n> <kw1>..<kwn>\n<size bytes>`, and at the end
-//! the ordinary [`Response`] (`* exported N messages`, exit code).
+//! the control socket's ordinary answer (`* exported N messages`, exit code).
 
 pub mod mbox;
 
-use crate::admin::{Response, exit, normalize_line_ends};
-use crate::imap::fetchdata;
+use crate::ingest;
 use crate::proto::command::{Atom, MailboxName};
-use crate::store::{NewMessage, SpecialUse, Store, StoreError, flag};
+use crate::store::{DEFAULT_MAILBOXES, NewMessage, SpecialUse, Store, StoreError, flag};
 
 /// A batch is sent when it holds this many bytes of messages (a single larger message makes
 /// a batch of its own)...
@@ -58,15 +61,72 @@ pub struct ImportMessage {
 pub struct Batch {
     /// Mailboxes to create if missing even when no message goes there (empty folders).
     pub mailboxes: Vec<String>,
+    /// The special use a mailbox of the batch gets if the batch creates it; without an entry,
+    /// the one its name suggests ([`guess_special_use`]).
+    pub uses: Vec<(String, SpecialUse)>,
+    /// Messages removed (by UID ranges, inclusive) before any is added, in the same commit
+    /// (`import imap --force`); UIDs that are gone already are passed over.
+    pub expunge: Vec<(String, Vec<(u32, u32)>)>,
     pub messages: Vec<ImportMessage>,
 }
 
 /// What became of a batch, once durable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Appended {
-    pub appended: usize,
+    /// The UID each message added got, in the order of the batch (the skipped ones left out).
+    pub uids: Vec<u32>,
     /// Index in the batch and reason of each message refused as not mail.
     pub skipped: Vec<(usize, String)>,
+}
+
+impl Appended {
+    /// Messages added.
+    pub fn appended(&self) -> usize {
+        self.uids.len()
+    }
+}
+
+/// A mailbox of an account, as an importer needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxInfo {
+    pub name: String,
+    pub special_use: SpecialUse,
+    pub uidvalidity: u32,
+    /// The UID the next message added will get at least.
+    pub uidnext: u32,
+}
+
+/// Why a batch, an export or a look-up did not go through.
+#[derive(Clone, Debug)]
+pub enum MigrateError {
+    NoSuchAccount(String),
+    /// A mailbox name, keyword or UID range the batch may not hold.
+    Invalid(String),
+    /// The store refused (over quota, not allowed) or failed.
+    Store(StoreError),
+    /// The consumer of an export failed (a file it could not write, a client gone away).
+    Emit(String),
+}
+
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::NoSuchAccount(a) => write!(f, "no account {a}"),
+            MigrateError::Invalid(e) | MigrateError::Emit(e) => f.write_str(e),
+            MigrateError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+impl MigrateError {
+    fn store(account: &str) -> impl Fn(StoreError) -> MigrateError + '_ {
+        move |e| match e {
+            StoreError::NoSuchAccount => MigrateError::NoSuchAccount(account.to_string()),
+            e => MigrateError::Store(e),
+        }
+    }
 }
 
 fn check_mailbox(name: &str) -> Result<String, String> {
@@ -122,7 +182,13 @@ impl Batch {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bytes() + 64 * (self.messages.len() + self.mailboxes.len()));
         for m in &self.mailboxes {
-            out.extend_from_slice(format!("MAILBOX {}\n", m.replace(['\r', '\n'], " ")).as_bytes());
+            out.extend_from_slice(format!("MAILBOX {}\n", one_line(m)).as_bytes());
+        }
+        for (m, u) in &self.uses {
+            out.extend_from_slice(format!("USE {} {}\n", u.name().unwrap_or("-"), one_line(m)).as_bytes());
+        }
+        for (m, runs) in &self.expunge {
+            out.extend_from_slice(format!("EXPUNGE {} {}\n", runs_text(runs), one_line(m)).as_bytes());
         }
         for m in &self.messages {
             let mut line = format!(
@@ -138,7 +204,7 @@ impl Batch {
                 line.push_str(k);
             }
             line.push(' ');
-            line.push_str(&m.mailbox.replace(['\r', '\n'], " "));
+            line.push_str(&one_line(&m.mailbox));
             line.push('\n');
             out.extend_from_slice(line.as_bytes());
             out.extend_from_slice(&m.raw);
@@ -154,6 +220,20 @@ impl Batch {
             let line = header_line(buf, &mut pos)?;
             if let Some(name) = line.strip_prefix("MAILBOX ") {
                 batch.mailboxes.push(check_mailbox(name)?);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("USE ") {
+                let (u, name) = rest.split_once(' ').ok_or("USE: no mailbox")?;
+                let u = match u {
+                    "-" => SpecialUse::None,
+                    u => SpecialUse::from_name(u).ok_or_else(|| format!("USE: unknown special use {u:?}"))?,
+                };
+                batch.uses.push((check_mailbox(name)?, u));
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("EXPUNGE ") {
+                let (runs, name) = rest.split_once(' ').ok_or("EXPUNGE: no mailbox")?;
+                batch.expunge.push((check_mailbox(name)?, parse_runs(runs)?));
                 continue;
             }
             let rest = line.strip_prefix("MESSAGE ").ok_or_else(|| format!("unknown entry {line:?}"))?;
@@ -182,93 +262,57 @@ impl Batch {
     }
 }
 
-impl Appended {
-    pub fn to_response(&self) -> Response {
-        let mut lines = vec![format!("appended {}", self.appended)];
-        lines.extend(self.skipped.iter().map(|(i, why)| format!("skipped {i} {why}")));
-        Response { lines, code: exit::OK }
-    }
-
-    /// Reads a successful answer back; `None` if it is not one.
-    pub fn from_response(r: &Response) -> Option<Appended> {
-        if r.code != exit::OK {
-            return None;
-        }
-        let mut out = Appended::default();
-        for l in &r.lines {
-            if let Some(n) = l.strip_prefix("appended ") {
-                out.appended = n.trim().parse().ok()?;
-            } else if let Some(rest) = l.strip_prefix("skipped ") {
-                let (i, why) = rest.split_once(' ').unwrap_or((rest, ""));
-                out.skipped.push((i.parse().ok()?, why.to_string()));
-            }
-        }
-        Some(out)
-    }
+/// The special use a mailbox of this name gets when an import creates it (RFC 6154): that of
+/// the default mailbox of the name (`store::DEFAULT_MAILBOXES`), and Junk for `Spam`.
+pub fn guess_special_use(name: &str) -> SpecialUse {
+    let name = if name == "Spam" { "Junk" } else { name };
+    DEFAULT_MAILBOXES.iter().find(|(n, _)| *n == name).map_or(SpecialUse::None, |(_, u)| *u)
 }
 
-/// The special use a folder of this name gets when an import creates it (RFC 6154).
-pub fn special_use(name: &str) -> SpecialUse {
-    match name {
-        "Drafts" => SpecialUse::Drafts,
-        "Sent" => SpecialUse::Sent,
-        "Trash" => SpecialUse::Trash,
-        "Junk" | "Spam" => SpecialUse::Junk,
-        "Archive" => SpecialUse::Archive,
-        _ => SpecialUse::None,
-    }
-}
-
-fn failure(e: &StoreError) -> Response {
-    let code = match e {
-        StoreError::NoSuchAccount => exit::NOUSER,
-        // Room may be made; the import resumes where it stopped.
-        StoreError::OverQuota => exit::TEMPFAIL,
-        e if e.is_temporary() => exit::TEMPFAIL,
-        StoreError::NotAllowed(_) => exit::DATAERR,
-        _ => exit::SOFTWARE,
-    };
-    Response { lines: vec![format!("batch not imported: {e}")], code }
-}
-
-/// Adds a batch to an account in one durable commit, creating missing mailboxes; answers after
-/// the commit. A message that is not mail is skipped (and reported); anything else refuses the
-/// whole batch (over quota, no such account). Blocking: call it off the async executor.
-pub fn append_batch(store: &Store, account: &str, batch: Batch) -> Response {
+/// Adds a batch to an account in one durable commit, creating missing mailboxes, removing the
+/// messages listed in [`Batch::expunge`] first; answers after the commit. A message that is not
+/// mail is skipped (and reported); anything else refuses the whole batch (over quota, no such
+/// account). Blocking: call it off the async executor.
+pub fn append_batch(store: &Store, account: &str, batch: Batch) -> Result<Appended, MigrateError> {
     let mut skipped = Vec::new();
     let mut prepared = Vec::with_capacity(batch.messages.len());
     // The batch's mailboxes, each once, and for each message the index of its own: found when
     // the names are checked, so that no later lookup can miss and file a message elsewhere.
     let mut names: Vec<String> = Vec::new();
-    let mut index_of = |name: &str| -> Result<usize, String> {
-        let n = check_mailbox(name)?;
+    let mut index_of = |name: &str| -> Result<usize, MigrateError> {
+        let n = check_mailbox(name).map_err(MigrateError::Invalid)?;
         Ok(names.iter().position(|x| *x == n).unwrap_or_else(|| {
             names.push(n);
             names.len() - 1
         }))
     };
+    let named = batch.uses.iter().map(|(n, _)| n).chain(batch.expunge.iter().map(|(n, _)| n));
+    for name in batch.mailboxes.iter().chain(named) {
+        index_of(name)?;
+    }
     let mut boxes = Vec::with_capacity(batch.messages.len());
-    for name in &batch.mailboxes {
-        if let Err(e) = index_of(name) {
-            return Response { lines: vec![e], code: exit::DATAERR };
-        }
-    }
     for m in &batch.messages {
-        match index_of(&m.mailbox) {
-            Ok(i) => boxes.push(i),
-            Err(e) => return Response { lines: vec![e], code: exit::DATAERR },
-        }
+        boxes.push(index_of(&m.mailbox)?);
     }
+    let mut expunge: Vec<(usize, Vec<(u32, u32)>)> = Vec::with_capacity(batch.expunge.len());
+    for (n, runs) in batch.expunge {
+        expunge.push((index_of(&n)?, runs));
+    }
+    let uses: Vec<SpecialUse> = names
+        .iter()
+        .map(|n| {
+            let given = batch.uses.iter().find(|(m, _)| canonical(m) == *n).map(|(_, u)| *u);
+            given.unwrap_or_else(|| guess_special_use(n))
+        })
+        .collect();
     for ((i, m), mb) in batch.messages.into_iter().enumerate().zip(boxes) {
         if let Some(bad) = m.keywords.iter().find_map(|k| check_keyword(k).err()) {
-            return Response { lines: vec![bad], code: exit::DATAERR };
+            return Err(MigrateError::Invalid(bad));
         }
-        let raw = normalize_line_ends(m.raw);
-        match fetchdata::compute(&raw) {
-            Ok(data) => prepared.push((
+        match ingest::prepare(m.raw) {
+            Ok(p) => prepared.push((
                 mb,
-                raw,
-                data.encode(),
+                p,
                 NewMessage {
                     blob: 0,
                     flags: m.flags & flag::ALL,
@@ -281,27 +325,106 @@ pub fn append_batch(store: &Store, account: &str, batch: Batch) -> Response {
         }
     }
     let name = account.to_ascii_lowercase();
-    let count = prepared.len();
-    let result = store.write_blocking(move |t| {
-        let account = t.account_id(&name)?;
-        let mut ids = Vec::with_capacity(names.len());
-        for n in &names {
-            ids.push(match t.mailbox_id(account, n) {
-                Ok(id) => id,
-                Err(StoreError::NoSuchMailbox) => t.create_mailbox(account, n, special_use(n))?,
-                Err(e) => return Err(e),
-            });
+    let uids = store
+        .write_blocking(move |t| {
+            let account = t.account_id(&name)?;
+            let mut ids = Vec::with_capacity(names.len());
+            for (n, u) in names.iter().zip(&uses) {
+                ids.push(match t.mailbox_id(account, n) {
+                    Ok(id) => id,
+                    Err(StoreError::NoSuchMailbox) => t.create_mailbox(account, n, *u)?,
+                    Err(e) => return Err(e),
+                });
+            }
+            for (mb, runs) in &expunge {
+                for &(a, b) in runs {
+                    for uid in a..=b {
+                        t.expunge(ids[*mb], uid)?;
+                    }
+                }
+            }
+            let mut uids = Vec::with_capacity(prepared.len());
+            for (mb, p, msg) in &prepared {
+                let blob = t.put_blob(&p.raw, &p.data)?;
+                uids.push(t.append(ids[*mb], &NewMessage { blob, ..msg.clone() })?);
+            }
+            Ok(uids)
+        })
+        .map_err(MigrateError::store(account))?;
+    Ok(Appended { uids, skipped })
+}
+
+/// The mailboxes of an account. Blocking.
+pub fn mailboxes(store: &Store, account: &str) -> Result<Vec<MailboxInfo>, MigrateError> {
+    let fail = MigrateError::store(account);
+    let r = store.read().map_err(&fail)?;
+    let id = r.account_id(&account.to_ascii_lowercase()).map_err(&fail)?;
+    Ok(r.mailboxes(id)
+        .map_err(&fail)?
+        .into_iter()
+        .map(|(_, m)| MailboxInfo {
+            name: m.name,
+            special_use: m.special_use,
+            uidvalidity: m.uidvalidity,
+            uidnext: m.uidnext,
+        })
+        .collect())
+}
+
+/// (UID, size) of the messages of a mailbox from UID `from` on, at most `limit` of them, in UID
+/// order. Blocking.
+pub fn sizes(
+    store: &Store,
+    account: &str,
+    mailbox: &str,
+    from: u32,
+    limit: usize,
+) -> Result<Vec<(u32, u32)>, MigrateError> {
+    let fail = MigrateError::store(account);
+    let r = store.read().map_err(&fail)?;
+    let id = r.account_id(&account.to_ascii_lowercase()).map_err(&fail)?;
+    let mb = r.mailbox_id(id, &canonical(mailbox)).map_err(&fail)?;
+    let mut out = Vec::new();
+    r.scan(mb, from.max(1)..=u32::MAX, |uid, m| {
+        out.push((uid, m.size));
+        if out.len() >= limit {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
         }
-        for (mb, raw, data, msg) in &prepared {
-            let blob = t.put_blob(raw, data)?;
-            t.append(ids[*mb], &NewMessage { blob, ..msg.clone() })?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => Appended { appended: count, skipped }.to_response(),
-        Err(e) => failure(&e),
-    }
+    })
+    .map_err(&fail)?;
+    Ok(out)
+}
+
+/// UID ranges as `a:b,c` (`a` alone when a range holds one UID).
+pub fn runs_text(runs: &[(u32, u32)]) -> String {
+    runs.iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads [`runs_text`] back; every range must be ascending and start above 0.
+pub fn parse_runs(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    text.split(',')
+        .map(|part| {
+            let (a, b) = part.split_once(':').unwrap_or((part, part));
+            let (a, b): (u32, u32) = (num(a, "UID range")?, num(b, "UID range")?);
+            if a == 0 || b < a {
+                return Err(format!("bad UID range {part:?}"));
+            }
+            Ok((a, b))
+        })
+        .collect()
+}
+
+fn one_line(name: &str) -> String {
+    name.replace(['\r', '\n'], " ")
+}
+
+fn canonical(name: &str) -> String {
+    check_mailbox(name).unwrap_or_default()
 }
 
 /// One piece of an export stream.
@@ -326,7 +449,7 @@ impl ExportItem {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             ExportItem::Mailbox { name, messages } => {
-                format!("MAILBOX {messages} {}\n", name.replace(['\r', '\n'], " ")).into_bytes()
+                format!("MAILBOX {messages} {}\n", one_line(name)).into_bytes()
             }
             ExportItem::Message { uid, flags, keywords, internal_date, tz_minutes, raw } => {
                 let mut line = format!(
@@ -374,31 +497,21 @@ impl ExportItem {
 }
 
 /// Reads every mailbox and message of an account from one snapshot and hands them to `emit`
-/// one at a time (memory: one message). Stops at the first error `emit` returns.
+/// one at a time (memory: one message). Stops at the first error `emit` returns. Returns the
+/// number of messages exported.
 pub fn export(
     store: &Store,
     account: &str,
     emit: &mut dyn FnMut(ExportItem) -> Result<(), String>,
-) -> Response {
-    let fail = |code, line: String| Response { lines: vec![line], code };
-    let r = match store.read() {
-        Ok(r) => r,
-        Err(e) => return failure(&e),
-    };
-    let id = match r.account_id(&account.to_ascii_lowercase()) {
-        Ok(id) => id,
-        Err(StoreError::NoSuchAccount) => return fail(exit::NOUSER, format!("no account {account}")),
-        Err(e) => return failure(&e),
-    };
-    let mailboxes = match r.mailboxes(id) {
-        Ok(m) => m,
-        Err(e) => return failure(&e),
-    };
+) -> Result<u64, MigrateError> {
+    let failure = MigrateError::store(account);
+    let r = store.read().map_err(&failure)?;
+    let id = r.account_id(&account.to_ascii_lowercase()).map_err(&failure)?;
+    let mailboxes = r.mailboxes(id).map_err(&failure)?;
     let mut n = 0u64;
     for (mb_id, mb) in mailboxes {
-        if let Err(e) = emit(ExportItem::Mailbox { name: mb.name.clone(), messages: mb.exists }) {
-            return fail(exit::IOERR, e);
-        }
+        emit(ExportItem::Mailbox { name: mb.name.clone(), messages: mb.exists })
+            .map_err(MigrateError::Emit)?;
         let mut stop = None;
         let scanned = r.scan(mb_id, 1..=u32::MAX, |uid, m| {
             let item = r.raw(m.blob).map_err(|e| e.to_string()).and_then(|raw| {
@@ -422,14 +535,12 @@ pub fn export(
                 }
             }
         });
-        if let Err(e) = scanned {
-            return failure(&e);
-        }
+        scanned.map_err(&failure)?;
         if let Some(e) = stop {
-            return fail(exit::IOERR, format!("{}: {e}", mb.name));
+            return Err(MigrateError::Emit(format!("{}: {e}", mb.name)));
         }
     }
-    Response { lines: vec![format!("exported {n} messages")], code: exit::OK }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -451,6 +562,8 @@ mod tests {
     fn batch_round_trips() {
         let b = Batch {
             mailboxes: vec!["Empty Folder".into()],
+            uses: vec![("Sent Items".into(), SpecialUse::Sent), ("Old Sent".into(), SpecialUse::None)],
+            expunge: vec![("Sent Items".into(), vec![(1, 3), (7, 7)])],
             messages: vec![
                 msg("Archive/2024 old", &["$Forwarded", "work"], b"A: b\r\n\r\nMESSAGE 1 2\n"),
                 msg("INBOX", &[], b""),
@@ -465,6 +578,9 @@ mod tests {
         assert!(Batch::decode(&wire[..wire.len() - 1]).is_err());
         assert!(Batch::decode(b"MESSAGE 1 99 0 0 0 INBOX\nx").is_err());
         assert!(Batch::decode(b"FROB\n").is_err());
+        assert!(Batch::decode(b"USE Frob INBOX\n").is_err());
+        assert!(Batch::decode(b"EXPUNGE 5:2 INBOX\n").is_err());
+        assert!(Batch::decode(b"EXPUNGE 0 INBOX\n").is_err());
     }
 
     /// Issue 11 part 4: each message was filed by looking its mailbox up again, with the first
@@ -487,9 +603,10 @@ mod tests {
                 msg("Work", &[], b"Subject: 3\r\n\r\nx\r\n"),
                 msg("Archive/2024", &[], b"Subject: 4\r\n\r\nx\r\n"),
             ],
+            ..Batch::default()
         };
-        let r = append_batch(&store, "a@b.c", b);
-        assert_eq!(r.code, exit::OK, "{:?}", r.lines);
+        let r = append_batch(&store, "a@b.c", b).expect("batch");
+        assert_eq!(r.uids.len(), 4, "{:?}", r.skipped);
         let reader = store.read().expect("read");
         let account = reader.account_id("a@b.c").expect("account");
         for (name, n) in [("INBOX", 1), ("Work", 2), ("Archive/2024", 1), ("Empty", 0)] {
@@ -502,9 +619,11 @@ mod tests {
     }
 
     #[test]
-    fn appended_round_trips() {
-        let a = Appended { appended: 3, skipped: vec![(1, "no header".into())] };
-        assert_eq!(Appended::from_response(&a.to_response()), Some(a));
+    fn special_use_guesses() {
+        assert_eq!(guess_special_use("Spam"), SpecialUse::Junk);
+        assert_eq!(guess_special_use("Sent"), SpecialUse::Sent);
+        assert_eq!(guess_special_use("sent"), SpecialUse::None);
+        assert_eq!(guess_special_use("Projects"), SpecialUse::None);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! answered after the batch's durable commit. `EXPORT` is answered with a stream of mailboxes
 //! and messages (`migrate::ExportItem`) before the usual answer: the server reads the store,
 //! the CLI process writes the files (the service may not write where the user exports to).
+//! `MAILBOXES` and `SIZES` answer `import imap`'s look-ups (folders by special use, the resume
+//! check), so that it too runs beside the server.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -30,10 +32,16 @@ const EXPORT_QUEUE: usize = 8;
 /// Longest header line accepted.
 const MAX_HEADER: usize = 4096;
 
+/// Whether a server answers on the Unix socket at `path` (the control socket, or LMTP's): the
+/// one probe of "is applianced running?". A socket file nobody answers on is stale.
+pub fn answers(path: &Path) -> bool {
+    StdUnixStream::connect(path).is_ok()
+}
+
 /// Binds the control socket, replacing a stale one (a socket file nobody answers on).
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if path.exists() {
-        if StdUnixStream::connect(path).is_ok() {
+        if answers(path) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
                 format!("{} is in use: is applianced already running?", path.display()),
@@ -116,9 +124,9 @@ async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> s
 async fn export(writer: &mut UnixStream, store: Arc<Store>, account: String) -> std::io::Result<Response> {
     let (tx, rx) = smol::channel::bounded::<Vec<u8>>(EXPORT_QUEUE);
     let producer = smol::unblock(move || {
-        migrate::export(&store, &account, &mut |item| {
+        admin::export_answer(migrate::export(&store, &account, &mut |item| {
             tx.send_blocking(item.encode()).map_err(|_| "the client went away".to_string())
-        })
+        }))
     });
     while let Ok(frame) = rx.recv().await {
         if let Err(e) = writer.write_all(&frame).await {

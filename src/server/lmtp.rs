@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::imap::fetchdata;
+use crate::ingest;
 use crate::lmtp::MAX_COMMAND_LINE;
 use crate::lmtp::session::{Failure, Next, Session, Settings};
 use crate::store::{Delivered, Lane, Reads, Store, StoreError};
@@ -87,7 +87,7 @@ pub async fn bind(addr: &str) -> std::io::Result<(Listener, String)> {
     if let Some(path) = addr.strip_prefix("unix:") {
         let p = std::path::Path::new(path);
         if p.exists() {
-            if std::os::unix::net::UnixStream::connect(p).is_ok() {
+            if super::control::answers(p) {
                 return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("{path} is in use")));
             }
             std::fs::remove_file(p)?;
@@ -309,13 +309,9 @@ async fn deliver(
     recipients: &[String],
     message: Result<Vec<u8>, Failure>,
 ) -> Result<Vec<Result<Delivered, StoreError>>, Failure> {
-    let message = crate::admin::normalize_line_ends(message?);
-    let data = fetchdata::compute(&message).map_err(|e| Failure::NotMail(e.to_string()))?.encode();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    shared.store.deliver(recipients.to_vec(), message, data, now).await.map_err(|e| {
+    let message = ingest::prepare_async(message?).await.map_err(|e| Failure::NotMail(e.to_string()))?;
+    let (raw, data) = (message.raw, message.data);
+    shared.store.deliver(recipients.to_vec(), raw, data, ingest::arrival()).await.map_err(|e| {
         log::error!("LMTP delivery: {e}");
         Failure::Store(e)
     })

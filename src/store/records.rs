@@ -31,23 +31,30 @@ pub enum SpecialUse {
     Flagged = 7,
 }
 
+/// The names of the special uses (RFC 6154 §2, without the backslash of the attribute): the one
+/// table every mapping between a use and its name reads (LIST, CREATE's USE, import's LIST
+/// attributes, the config, the batch wire form).
+const SPECIAL_USE_NAMES: [(&str, SpecialUse); 7] = [
+    ("Drafts", SpecialUse::Drafts),
+    ("Sent", SpecialUse::Sent),
+    ("Trash", SpecialUse::Trash),
+    ("Junk", SpecialUse::Junk),
+    ("Archive", SpecialUse::Archive),
+    ("All", SpecialUse::All),
+    ("Flagged", SpecialUse::Flagged),
+];
+
 impl SpecialUse {
     /// The attribute's name as in RFC 6154 §2, with or without its backslash, in any case
     /// (`Sent`, `\\Junk`); `None` for another word.
     pub fn from_name(name: &str) -> Option<SpecialUse> {
         let name = name.strip_prefix('\\').unwrap_or(name);
-        [
-            ("Drafts", SpecialUse::Drafts),
-            ("Sent", SpecialUse::Sent),
-            ("Trash", SpecialUse::Trash),
-            ("Junk", SpecialUse::Junk),
-            ("Archive", SpecialUse::Archive),
-            ("All", SpecialUse::All),
-            ("Flagged", SpecialUse::Flagged),
-        ]
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, u)| u)
+        SPECIAL_USE_NAMES.into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, u)| u)
+    }
+
+    /// The name (`Sent`), `None` for [`SpecialUse::None`].
+    pub fn name(self) -> Option<&'static str> {
+        SPECIAL_USE_NAMES.into_iter().find(|(_, u)| *u == self).map(|(n, _)| n)
     }
 
     fn from_u8(v: u8) -> SpecialUse {

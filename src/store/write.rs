@@ -334,10 +334,7 @@ impl<'txn> Tables<'txn> {
     }
 
     fn next_uidvalidity(&mut self) -> Result<u32> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(1);
+        let now = crate::clock::unix_now().max(1).unsigned_abs();
         let last = self.meta.get("last_uidvalidity")?.map(|v| v.value()).unwrap_or(0);
         // RFC 9051 §2.3.1.1: a name reused later must get a different UIDVALIDITY.
         let v = (now & 0xffff_ffff).max(last + 1).max(1);

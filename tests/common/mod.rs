@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_applianced");
 pub const USER: &str = "bob@mail.test";
@@ -425,4 +425,32 @@ pub fn fill(s: &Server, mailbox: &str, n: usize) {
 pub fn skip(test: &str, why: &str) {
     assert!(std::env::var_os("CI").is_none(), "{test} cannot run under CI: {why}");
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The time of one NOOP, round trip.
+pub fn noop(c: &mut Client, n: usize) -> Duration {
+    let started = Instant::now();
+    let done = c.cmd(&format!("n{n}"), "NOOP").pop().unwrap_or_default();
+    assert!(done.starts_with(&format!("n{n} OK")), "{done}");
+    started.elapsed()
+}
+
+/// Times the victim's NOOPs, every few milliseconds (as a person clicking would, not a flood of
+/// its own), until `work` ends; at least five must have been timed, the slowest under `limit`.
+pub fn noops_stay_quick(
+    victim: &mut Client,
+    work: std::thread::JoinHandle<Duration>,
+    what: &str,
+    limit: Duration,
+) {
+    let mut times = Vec::new();
+    while !work.is_finished() {
+        times.push(noop(victim, times.len()));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = work.join().expect("work");
+    let worst = times.iter().max().copied().unwrap_or_default();
+    eprintln!("{what} took {took:?}; {} NOOPs meanwhile, the slowest {worst:?}", times.len());
+    assert!(times.len() >= 5, "{what} ended before NOOPs could be timed ({took:?})");
+    assert!(worst < limit, "slowest NOOP {worst:?} of {times:?}");
 }

@@ -1,8 +1,9 @@
 //! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502, all or nothing) and APPENDUID
-//! (RFC 4315). FETCH data is computed here, once, as at delivery.
+//! (RFC 4315). The messages take the ingest road (`crate::ingest`) like a delivery: CRLF line
+//! ends, FETCH data computed once, off the executor.
 
-use crate::imap::fetchdata;
 use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::ingest::{self, InPlace};
 use crate::proto::command::{AppendMessage, MailboxName};
 use crate::store::{NewMessage, StoreError};
 
@@ -12,29 +13,35 @@ pub async fn run(
     messages: &[AppendMessage],
     command: Vec<u8>,
 ) -> Outcome {
-    let mut prepared = Vec::with_capacity(messages.len());
+    let mut meta = Vec::with_capacity(messages.len());
     for m in messages {
-        let data = fetchdata::compute(m.bytes(&command))
-            .map_err(|e| Error::No(Some(Code::Parse), format!("message refused: {e}")))?;
         let (flags, keywords) = super::flag_bits(&m.flags)?;
         let (date, tz) = match m.date_time {
             Some(d) => (d.unix_timestamp(), d.zone_minutes()),
-            None => (now(), 0),
+            None => (ingest::arrival(), 0),
         };
-        prepared.push((m.data.clone(), data.encode(), flags, keywords, date, tz));
+        meta.push((m.data.clone(), flags, keywords, date, tz));
     }
+    let ranges = meta.iter().map(|m| m.0.clone()).collect();
+    let (command, parsed) = ingest::prepare_in_place_async(command, ranges).await;
+    let parsed = parsed.map_err(|e| Error::No(Some(Code::Parse), format!("message refused: {e}")))?;
+    let prepared: Vec<_> = parsed.into_iter().zip(meta).collect();
     let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     // The messages are stored straight from the framed command (the buffer the framer filled
-    // as the literal arrived), which moves to the writer: no copy of a message is ever made.
+    // as the literal arrived), which moves to the writer: a message in CRLF form is never
+    // copied (one with bare LFs is, once, by the ingest road).
     let result = s
         .ctx
         .store
         .write(move |t| {
             let id = t.mailbox_id(account, &name)?;
             let mut uids = Vec::new();
-            for (range, data, flags, keywords, date, tz) in &prepared {
-                let raw = command.get(range.clone()).unwrap_or_default();
+            for (InPlace { normalised, data }, (range, flags, keywords, date, tz)) in &prepared {
+                let raw = match normalised {
+                    Some(copy) => copy.as_slice(),
+                    None => command.get(range.clone()).unwrap_or_default(),
+                };
                 let blob = t.put_blob(raw, data)?;
                 let m = NewMessage {
                     blob,
@@ -56,11 +63,4 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     };
     Ok(Done::with_code(Code::AppendUid { uidvalidity: validity, uids }, "APPEND completed"))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

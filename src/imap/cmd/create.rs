@@ -13,16 +13,9 @@ pub async fn run(s: &mut Session, mailbox: &MailboxName, uses: &[Use]) -> Outcom
     check_new_name(&name, s.ctx.config.limits.max_mailbox_name_length)?;
     let special = match uses {
         [] => SpecialUse::None,
-        [u] => match u {
-            Use::All => SpecialUse::All,
-            Use::Archive => SpecialUse::Archive,
-            Use::Drafts => SpecialUse::Drafts,
-            Use::Flagged => SpecialUse::Flagged,
-            Use::Junk => SpecialUse::Junk,
-            Use::Sent => SpecialUse::Sent,
-            Use::Trash => SpecialUse::Trash,
-            _ => return Err(Error::No(Some(Code::UseAttr), "that special use is not supported".into())),
-        },
+        // RFC 6154 §3: USEATTR for a use the server does not support (RFC 8457 \Important too).
+        [Use(name)] => SpecialUse::from_name(name.as_str())
+            .ok_or_else(|| Error::No(Some(Code::UseAttr), "that special use is not supported".into()))?,
         _ => return Err(Error::No(Some(Code::UseAttr), "one special use per mailbox".into())),
     };
     let account = s.account_id()?;

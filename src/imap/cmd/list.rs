@@ -10,19 +10,6 @@ use crate::imap::session::{Code, Done, Error, Outcome, Session};
 use crate::proto::command::{ListReturn, ListSelect, StatusAttribute};
 use crate::store::{HIERARCHY_DELIMITER, MailboxRecord, SpecialUse};
 
-fn special_attr(u: SpecialUse) -> Option<&'static str> {
-    match u {
-        SpecialUse::None => None,
-        SpecialUse::Drafts => Some("\\Drafts"),
-        SpecialUse::Sent => Some("\\Sent"),
-        SpecialUse::Trash => Some("\\Trash"),
-        SpecialUse::Junk => Some("\\Junk"),
-        SpecialUse::Archive => Some("\\Archive"),
-        SpecialUse::All => Some("\\All"),
-        SpecialUse::Flagged => Some("\\Flagged"),
-    }
-}
-
 /// RFC 9051 §7.1 `LIMIT`: the reference and patterns together may hold at most
 /// `limits.max_list_pattern_length` bytes.
 fn check_patterns(s: &Session, reference: &str, patterns: &[String]) -> Result<(), Error> {
@@ -106,6 +93,8 @@ pub async fn list(
                 } else if only_subscribed || only_special {
                     continue;
                 }
+                // RFC 6154 §2: the special use as an attribute, `\\` and its name.
+                let use_attr = rec.and_then(|(_, r, _)| r.special_use.name()).map(|n| format!("\\{n}"));
                 let mut attrs: Vec<&str> = Vec::new();
                 match rec {
                     None => attrs.push("\\NonExistent"),
@@ -113,7 +102,7 @@ pub async fn list(
                         if show_subscribed && r.subscribed {
                             attrs.push("\\Subscribed");
                         }
-                        if let Some(a) = special_attr(r.special_use) {
+                        if let Some(a) = &use_attr {
                             attrs.push(a);
                         }
                     }

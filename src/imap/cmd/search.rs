@@ -33,10 +33,7 @@ impl Env {
             max_uid: sel.max_uid(),
             recent: sel.recent,
             saved,
-            now: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
+            now: crate::clock::unix_now(),
         }
     }
 }

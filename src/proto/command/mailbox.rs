@@ -206,20 +206,11 @@ pub enum ListReturn {
     Status(NonEmpty<StatusAttribute>),
 }
 
-/// `use-attr` (RFC 6154 §6, RFC 8457 `\Important`).
+/// `use-attr` (RFC 6154 §6): the atom after the backslash, as sent (`Sent`, RFC 8457's
+/// `Important`, any other `\atom`). Which ones applianced keeps is the store's table
+/// (`store::SpecialUse::from_name`); the CREATE handler answers `NO [USEATTR]` for the others.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum SpecialUse {
-    All,
-    Archive,
-    Drafts,
-    Flagged,
-    Junk,
-    Sent,
-    Trash,
-    Important,
-    /// Any other `\atom`; the CREATE handler answers `NO [USEATTR]`.
-    Other(Atom),
-}
+pub struct SpecialUse(pub Atom);
 
 /// QRESYNC select parameter (RFC 7162 §3.2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -88,18 +88,7 @@ impl Parser<'_> {
     /// use-attr-ext = "\" atom (RFC 6154, RFC 8457 \Important)
     fn use_attr(&mut self) -> PResult<SpecialUse> {
         self.expect(b'\\', "\\")?;
-        let a = self.atom_value()?;
-        Ok(match a.as_str().to_ascii_uppercase().as_str() {
-            "ALL" => SpecialUse::All,
-            "ARCHIVE" => SpecialUse::Archive,
-            "DRAFTS" => SpecialUse::Drafts,
-            "FLAGGED" => SpecialUse::Flagged,
-            "JUNK" => SpecialUse::Junk,
-            "SENT" => SpecialUse::Sent,
-            "TRASH" => SpecialUse::Trash,
-            "IMPORTANT" => SpecialUse::Important,
-            _ => SpecialUse::Other(a),
-        })
+        Ok(SpecialUse(self.atom_value()?))
     }
 
     /// list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts] ;

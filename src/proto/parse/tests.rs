@@ -293,12 +293,12 @@ fn rfc9051_create_delete_rename_subscribe() {
         body("t1 CREATE MySpecial (USE (\\Drafts \\Sent))\r\n"),
         CommandBody::Create {
             mailbox: mbx("MySpecial"),
-            special_use: vec![SpecialUse::Drafts, SpecialUse::Sent]
+            special_use: vec![SpecialUse(atom("Drafts")), SpecialUse(atom("Sent"))]
         }
     );
     assert_eq!(
         body("t1 CREATE x (USE (\\Foo))\r\n"),
-        CommandBody::Create { mailbox: mbx("x"), special_use: vec![SpecialUse::Other(atom("Foo"))] }
+        CommandBody::Create { mailbox: mbx("x"), special_use: vec![SpecialUse(atom("Foo"))] }
     );
     assert_eq!(body("A683 DELETE blurdybloop\r\n"), CommandBody::Delete { mailbox: mbx("blurdybloop") });
     assert_eq!(body("A685 DELETE foo/bar\r\n"), CommandBody::Delete { mailbox: mbx("foo/bar") });
