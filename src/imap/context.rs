@@ -15,11 +15,11 @@
 
 use std::cmp::Ordering;
 
-use super::cmd::search::{Env, matches};
-use super::cmd::sort::{compare, keys_of};
 use super::response::number_set;
+use super::search_eval::{Env, matches};
 use super::seqmap::SeqMap;
 use super::session::{Error, Session};
+use super::sort_keys::{compare, keys_of};
 use crate::proto::command::{SearchKey, SortCriterion};
 use crate::store::{MessageRecord, Reader, Result};
 

@@ -11,15 +11,23 @@
 //! * `trace`: the per-account protocol trace (who is traced, redaction of passwords and message
 //!   text); `server::imap` feeds it the bytes.
 
+pub mod changes;
 pub mod cmd;
 pub mod context;
+pub mod dispatch;
 pub mod enabled;
 pub mod fetchdata;
+pub mod list_match;
 pub mod login;
+pub mod mailbox_status;
+pub mod outcome;
 pub mod response;
+pub mod search_eval;
 pub mod selected;
 pub mod seqmap;
 pub mod session;
+pub mod shared;
+pub mod sort_keys;
 pub mod trace;
 
 use std::sync::Arc;

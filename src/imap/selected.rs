@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use crate::store::{Reader, Result};
 
-use super::cmd::search::Env;
 use super::context::LiveSearch;
 use super::response;
+use super::search_eval::Env;
 use super::seqmap::SeqMap;
 
 /// The session's view of its selected mailbox.

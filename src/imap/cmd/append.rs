@@ -2,7 +2,8 @@
 //! (RFC 4315). The messages take the ingest road (`crate::ingest`) like a delivery: CRLF line
 //! ends, FETCH data computed once, off the executor.
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
 use crate::ingest::{self, InPlace};
 use crate::proto::command::{AppendMessage, MailboxName};
 use crate::store::{NewMessage, StoreError};
@@ -15,7 +16,7 @@ pub async fn run(
 ) -> Outcome {
     let mut meta = Vec::with_capacity(messages.len());
     for m in messages {
-        let (flags, keywords) = super::flag_bits(&m.flags)?;
+        let (flags, keywords) = crate::imap::shared::flag_bits(&m.flags)?;
         let (date, tz) = match m.date_time {
             Some(d) => (d.unix_timestamp(), d.zone_minutes()),
             None => (ingest::arrival(), 0),

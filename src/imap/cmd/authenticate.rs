@@ -1,6 +1,7 @@
 //! AUTHENTICATE PLAIN (RFC 9051 §6.2.2, RFC 4616), with SASL-IR (RFC 4959).
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
 use crate::proto::command::{Atom, Secret};
 use crate::proto::parse::{SaslResponse, parse_sasl_response};
 

@@ -1,6 +1,7 @@
 //! CANCELUPDATE (RFC 5267 §4.3.5): ends updating searches, named by the tags of their commands.
 
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::outcome::{Done, Error, Outcome};
+use crate::imap::session::Session;
 
 pub fn run(s: &mut Session, tags: &[String]) -> Outcome {
     let Some(sel) = s.selected.as_mut() else { return Err(Error::Bad("no mailbox selected".into())) };

@@ -1,6 +1,7 @@
 //! COPY, UID COPY (RFC 9051 §6.4.7) and MOVE, UID MOVE (RFC 6851), with COPYUID (RFC 4315).
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
 use crate::proto::command::{MailboxName, SequenceSet};
 use crate::store::StoreError;
 
@@ -16,8 +17,10 @@ pub async fn run(
     if is_move && sel.read_only {
         return Err(Error::No(Some(Code::ReadOnly), "mailbox is read-only".into()));
     }
-    let targets: Vec<u32> =
-        super::resolve(sel, set, uid, s.saved.as_deref())?.into_iter().map(|(_, u)| u).collect();
+    let targets: Vec<u32> = crate::imap::shared::resolve(sel, set, uid, s.saved.as_deref())?
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect();
     let from = sel.mailbox;
     let account = s.account_id()?;
     let name = mailbox.as_str().to_string();

@@ -1,7 +1,8 @@
 //! CREATE (RFC 9051 §6.3.4), with the USE option of RFC 6154 §3.
 
-use super::check_new_name;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
+use crate::imap::shared::check_new_name;
 use crate::proto::command::{MailboxName, SpecialUse as Use};
 use crate::store::{HIERARCHY_DELIMITER, SpecialUse, StoreError};
 

@@ -1,6 +1,7 @@
 //! DELETE (RFC 9051 §6.3.5). A mailbox with children is refused ([HASCHILDREN]), as is INBOX.
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::{Session, State};
 use crate::proto::command::MailboxName;
 use crate::store::HIERARCHY_DELIMITER;
 

@@ -1,7 +1,8 @@
 //! ENABLE (RFC 5161, RFC 9051 §6.3.1): IMAP4rev2, CONDSTORE, QRESYNC, UTF8=ACCEPT.
 
 use crate::imap::enabled::Extension;
-use crate::imap::session::{Done, Session};
+use crate::imap::outcome::Done;
+use crate::imap::session::Session;
 use crate::proto::command::{Atom, NonEmpty};
 
 pub fn run(s: &mut Session, caps: &NonEmpty<Atom>, out: &mut Vec<u8>) -> Done {

@@ -1,7 +1,8 @@
 //! EXPUNGE, UID EXPUNGE (RFC 9051 §6.4.3, §6.4.9) and CLOSE (§6.4.1). Only the messages flagged
 //! `\Deleted` are touched; the mailbox counter says when there are none.
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::{Session, State};
 use crate::proto::command::SequenceSet;
 
 pub async fn expunge(s: &mut Session, only: Option<&SequenceSet>, out: &mut Vec<u8>) -> Outcome {
@@ -11,9 +12,12 @@ pub async fn expunge(s: &mut Session, only: Option<&SequenceSet>, out: &mut Vec<
     }
     let id = sel.mailbox;
     let uids: Option<Vec<u32>> = match only {
-        Some(set) => {
-            Some(super::resolve(sel, set, true, s.saved.as_deref())?.into_iter().map(|(_, u)| u).collect())
-        }
+        Some(set) => Some(
+            crate::imap::shared::resolve(sel, set, true, s.saved.as_deref())?
+                .into_iter()
+                .map(|(_, u)| u)
+                .collect(),
+        ),
         None => None,
     };
     s.ctx.store.write(move |t| t.expunge_deleted(id, uids.as_deref())).await?;

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::response;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::session::Session;
 use crate::proto::command::{FetchAttribute, FetchModifier, Partial, Section, SequenceSet};
 use crate::proto::string::{write_literal, write_literal8, write_string};
 use crate::store::{FlagOp, MessageRecord, Reader, StoreError, flag};
@@ -26,7 +27,7 @@ pub async fn run(
     out: &mut Vec<u8>,
 ) -> Outcome {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
-    let mut targets = super::resolve(sel, set, uid, s.saved.as_deref())?;
+    let mut targets = crate::imap::shared::resolve(sel, set, uid, s.saved.as_deref())?;
     let mailbox = sel.mailbox;
     let read_only = sel.read_only;
     let mut attrs: Vec<FetchAttribute> = attrs.to_vec();
@@ -69,7 +70,7 @@ pub async fn run(
         _ => None,
     }) {
         // RFC 9394 §3.1: a window of the matching messages, counted from the first or the last.
-        targets = super::partial_window(&targets, range);
+        targets = crate::imap::shared::partial_window(&targets, range);
     }
     if attrs.contains(&FetchAttribute::ModSeq) {
         s.enabled.enable(Extension::Condstore);
@@ -239,7 +240,9 @@ fn write_message(
             }
             FetchAttribute::InternalDate => {
                 out.extend_from_slice(b"INTERNALDATE \"");
-                out.extend_from_slice(super::format_internal_date(m.internal_date, m.tz_minutes).as_bytes());
+                out.extend_from_slice(
+                    crate::imap::shared::format_internal_date(m.internal_date, m.tz_minutes).as_bytes(),
+                );
                 out.push(b'"');
             }
             FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes()),

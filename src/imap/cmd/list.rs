@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::list_match::{Pattern, join};
-use super::status::{recent_count, write_status};
-use super::wire_name;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::list_match::{Pattern, join};
+use crate::imap::mailbox_status::{recent_count, write_status};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
+use crate::imap::shared::wire_name;
 use crate::proto::command::{ListReturn, ListSelect, StatusAttribute};
 use crate::store::{HIERARCHY_DELIMITER, MailboxRecord, SpecialUse};
 

@@ -2,7 +2,8 @@
 //! dispatch); attempts are throttled by address and hashed on a bounded pool by `imap::login`,
 //! which also says when a check could not be made (`NO [UNAVAILABLE]`, RFC 5530 §3).
 
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
 
 pub async fn run(s: &mut Session, user: &str, password: &[u8]) -> Outcome {
     let password = std::str::from_utf8(password)

@@ -7,8 +7,9 @@
 //! folder open). GETQUOTAROOT then lists no root and sends no QUOTA (§4.3: a QUOTA response for
 //! each root listed), and GETQUOTA "" answers that the root does not exist (§4.2).
 
-use super::wire_name;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::session::Session;
+use crate::imap::shared::wire_name;
 use crate::proto::command::MailboxName;
 
 /// The account's `quota-resource` items (RFC 9208 §5.1); empty when it has no limits.

@@ -1,7 +1,8 @@
 //! RENAME (RFC 9051 §6.3.6): children move along; renaming INBOX moves its messages.
 
-use super::check_new_name;
-use crate::imap::session::{Done, Outcome, Session};
+use crate::imap::outcome::{Done, Outcome};
+use crate::imap::session::Session;
+use crate::imap::shared::check_new_name;
 use crate::proto::command::MailboxName;
 
 pub async fn run(s: &mut Session, from: &MailboxName, to: &MailboxName) -> Outcome {

@@ -4,10 +4,11 @@
 use crate::imap::enabled::Extension;
 use std::collections::BTreeSet;
 
-use super::wire_name;
+use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::selected::Selected;
 use crate::imap::seqmap::SeqMap;
-use crate::imap::session::{Code, Done, Error, Outcome, Session, State};
+use crate::imap::session::{Session, State};
+use crate::imap::shared::wire_name;
 use crate::proto::command::{MailboxName, SelectParams};
 
 pub async fn run(

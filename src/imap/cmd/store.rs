@@ -1,8 +1,9 @@
 //! STORE and UID STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3).
 
 use crate::imap::enabled::Extension;
+use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::response;
-use crate::imap::session::{Code, Done, Error, Outcome, Session};
+use crate::imap::session::Session;
 use crate::proto::command::{SequenceSet, StoreAction, StoreMode, StoreModifier};
 use crate::store::{FlagOp, StoreError};
 
@@ -18,8 +19,8 @@ pub async fn run(
     if sel.read_only {
         return Err(Error::No(Some(Code::ReadOnly), "mailbox is read-only".into()));
     }
-    let targets = super::resolve(sel, set, uid, s.saved.as_deref())?;
-    let (bits, keywords) = super::flag_bits(&action.flags)?;
+    let targets = crate::imap::shared::resolve(sel, set, uid, s.saved.as_deref())?;
+    let (bits, keywords) = crate::imap::shared::flag_bits(&action.flags)?;
     let op = match action.mode {
         StoreMode::Replace => FlagOp::Replace,
         StoreMode::Add => FlagOp::Add,

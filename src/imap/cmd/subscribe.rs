@@ -1,6 +1,7 @@
 //! SUBSCRIBE and UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8).
 
-use crate::imap::session::{Done, Outcome, Session};
+use crate::imap::outcome::{Done, Outcome};
+use crate::imap::session::Session;
 use crate::proto::command::MailboxName;
 
 pub async fn run(s: &mut Session, mailbox: &MailboxName, on: bool) -> Outcome {

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use super::search::{check_charset, find};
 use crate::imap::fetchdata::{FetchData, ThreadKeys};
-use crate::imap::session::{Done, Error, Outcome, Session};
+use crate::imap::outcome::{Done, Error, Outcome};
+use crate::imap::search_eval::{check_charset, find};
+use crate::imap::session::Session;
 use crate::proto::command::{SearchKey, ThreadAlgorithm};
 use crate::store::StoreError;
 

@@ -1,0 +1,100 @@
+//! The house's arrows (docs/ARCHITECTURE.md), checked on the source: rooms import downwards only.
+//! A file's test module (from its `#[cfg(test)]` on) may reach anywhere and is not checked.
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every source file under `src/` (relative path, text before its test module).
+fn files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    sources(&root, &mut paths);
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("source");
+            let code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+            let rel = p.strip_prefix(&root).expect("under src").to_string_lossy().replace('\\', "/");
+            (rel, code)
+        })
+        .collect()
+}
+
+/// Lines of `code` that are not comments.
+fn code_lines(code: &str) -> impl Iterator<Item = &str> {
+    code.lines().map(str::trim).filter(|l| !l.starts_with("//"))
+}
+
+#[test]
+fn imap_handlers_are_leaves() {
+    let mut wrong = Vec::new();
+    for (path, code) in files() {
+        let Some(rest) = path.strip_prefix("imap/") else { continue };
+        for line in code_lines(&code) {
+            let names_handler =
+                line.contains("imap::cmd") || line.contains("super::cmd") || line.contains("cmd::");
+            if let Some(handler) = rest.strip_prefix("cmd/") {
+                // A handler imports nothing of its siblings (mod.rs only declares them).
+                let sibling = line.contains("super::") || line.contains("imap::cmd::");
+                if handler != "mod.rs" && sibling {
+                    wrong.push(format!("{path}: {line}"));
+                }
+            } else if rest != "dispatch.rs" && rest != "mod.rs" && names_handler {
+                wrong.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "only imap/dispatch.rs may call handlers, and handlers use no sibling:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn lower_rooms_do_not_import_the_server_or_the_cli() {
+    let mut wrong = Vec::new();
+    for (path, code) in files() {
+        let upper = path.starts_with("server/") || path.starts_with("cli/") || path == "main.rs";
+        if upper {
+            continue;
+        }
+        for line in code_lines(&code) {
+            // `admin.rs` executes requests on a store; only its docs name the control socket.
+            if line.contains("crate::server") || line.contains("crate::cli") {
+                wrong.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "a lower room reaches up into server/ or cli/:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn migrate_does_not_import_admin() {
+    let wrong: Vec<String> = files()
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("migrate/"))
+        .flat_map(|(path, code)| {
+            code_lines(&code)
+                .filter(|l| l.contains("crate::admin"))
+                .map(|l| format!("{path}: {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "migrate/ imports admin.rs (the circle issue 11 removed):\n{}",
+        wrong.join("\n")
+    );
+}
