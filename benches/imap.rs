@@ -364,6 +364,11 @@ pub(crate) fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
                 format!("max_connections = {limit}\n")
             } else if l.starts_with("max_connections_per_ip =") {
                 format!("max_connections_per_ip = {limit}\n")
+            } else if l.starts_with("max_unauthenticated =") || l.starts_with("max_unauthenticated_per_ip =")
+            {
+                // The clients connect 50 at a time from one address, as no real crowd does.
+                let key = l.split(" =").next().unwrap_or_default();
+                format!("{key} = {limit}\n")
             } else if l.starts_with("cache_mb =")
                 && let Some(mb) = b.cache_mb
             {

@@ -132,8 +132,35 @@ impl Logins {
             .await
     }
 
+    /// True when `password` is the one this process last verified for the account, within
+    /// [`CACHE_FOR`]; a hit extends the entry (a client that keeps reconnecting keeps it).
+    fn cache_hit(&self, id: u64, phc: &str, password: &str) -> bool {
+        let fp = self.fingerprint(phc, password);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get_mut(&id) {
+            Some((f, at)) if *f == fp && at.elapsed() < CACHE_FOR => {
+                *at = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Checks a user name and password.
     pub async fn check(&self, ip: IpAddr, user: &str, password: &str) -> Result<Account, LoginError> {
+        let storage = |e: StoreError| {
+            log::error!("{ip}: login for {user:?}: cannot read the account: {e}");
+            LoginError::Storage
+        };
+        // A password verified for the account a moment ago is no guess: it goes through at once,
+        // uncounted by the throttle and without a hash, so that a client opening its pool of
+        // connections (or an office behind one NAT address reconnecting) is never slowed down.
+        let found = self.lookup(user).await.map_err(storage)?;
+        if let Some((id, acct)) = &found
+            && self.cache_hit(*id, &acct.password_hash, password)
+        {
+            return Ok(Account { id: *id, name: acct.name.clone() });
+        }
         let ticket = match self.throttle.begin(ip, user) {
             Ok(t) => t,
             Err(refused) => {
@@ -145,26 +172,24 @@ impl Logins {
             }
         };
         let delay = ticket.delay();
-        if !delay.is_zero() {
+        let found = if delay.is_zero() {
+            found
+        } else {
             log::info!("{ip}: login for {user:?} delayed {}s after failures", delay.as_secs());
             async_io::Timer::after(delay).await;
-        }
-        let found = match self.lookup(user).await {
-            Ok(found) => found,
-            Err(e) => {
-                log::error!("{ip}: login for {user:?}: cannot read the account: {e}");
-                ticket.unavailable();
-                return Err(LoginError::Storage);
+            // Read again after the wait: the password may have changed meanwhile.
+            match self.lookup(user).await {
+                Ok(found) => found,
+                Err(e) => {
+                    ticket.unavailable();
+                    return Err(storage(e));
+                }
             }
         };
         let phc = match &found {
             Some((id, acct)) => {
-                let fp = self.fingerprint(&acct.password_hash, password);
-                let cached = {
-                    let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                    cache.get(id).is_some_and(|(f, at)| *f == fp && at.elapsed() < CACHE_FOR)
-                };
-                if cached {
+                // Another connection of the same client may have logged in while this one waited.
+                if self.cache_hit(*id, &acct.password_hash, password) {
                     ticket.succeeded();
                     return Ok(Account { id: *id, name: acct.name.clone() });
                 }
