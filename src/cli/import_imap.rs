@@ -169,7 +169,9 @@ pub fn run(src: ImapSource, target: &Target, paths: &Paths) -> u8 {
         summary: Summary::default(),
     };
     let tls = TlsOptions { insecure: src.insecure, ca: src.ca.clone() };
-    let result = smol::block_on(job.run(&url, &tls, src.plain, &login, &password));
+    // Commits run on threads of this scope while the connection is read (see `off_thread`).
+    let result =
+        std::thread::scope(|scope| smol::block_on(job.run(&url, &tls, src.plain, &login, &password, scope)));
     match result {
         Ok(s) => {
             println!(
@@ -446,7 +448,7 @@ struct Job<'a> {
     summary: Summary,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
     async fn run(
         mut self,
         url: &ServerUrl,
@@ -454,6 +456,7 @@ impl Job<'_> {
         plain: bool,
         login: &str,
         password: &str,
+        scope: &'a std::thread::Scope<'a, '_>,
     ) -> Result<Summary, ImportError> {
         let mut state = match std::fs::read_to_string(&self.state_path) {
             Ok(text) => parse_state(&text)
@@ -468,7 +471,7 @@ impl Job<'_> {
             c.compress().await?;
         }
         for folder in self.folders(&mut c).await? {
-            self.folder(&mut c, &folder, &mut state).await?;
+            self.folder(&mut c, &folder, &mut state, scope).await?;
         }
         c.logout().await;
         Ok(self.summary)
@@ -573,6 +576,7 @@ impl Job<'_> {
         c: &mut Connection,
         folder: &Folder,
         state: &mut BTreeMap<String, FolderState>,
+        scope: &'a std::thread::Scope<'a, '_>,
     ) -> Result<(), ImportError> {
         let Some(quoted) = quote(&folder.source) else {
             self.progress.message(&format!("skipping {:?}: the name holds a line break", folder.source));
@@ -686,13 +690,44 @@ impl Job<'_> {
             Some(chunk) => Some(c.send(&fetch_command(chunk)).await?),
             None => None,
         };
+        // And a batch commits (on a thread of `scope`, waiting for its fsync) while the next
+        // batch's reply is read, so the source's bytes keep flowing.
+        let mut ready: Option<Ready> = None;
         for (i, chunk) in chunks.iter().enumerate() {
             let Some(tag) = in_flight.take() else { break };
-            let reply = c.finish(&tag, "UID FETCH").await?;
+            let reply = match ready.take() {
+                Some(r) => {
+                    let (target, account) = (self.target, self.account.clone());
+                    let Ready { batch, count, last, fetched } = r;
+                    let commit = off_thread(scope, move || sink::append_batch(target, &account, batch));
+                    let (done, reply) = smol::future::zip(commit, c.finish(&tag, "UID FETCH")).await;
+                    self.commit(
+                        Ready { batch: Batch::default(), count, last, fetched },
+                        done,
+                        &mut fs,
+                        &folder.source,
+                        state,
+                    )?;
+                    reply?
+                }
+                None => c.finish(&tag, "UID FETCH").await?,
+            };
             if let Some(next) = chunks.get(i + 1) {
                 in_flight = Some(c.send(&fetch_command(next)).await?);
             }
-            self.batch_of(reply, chunk, &mut fs, &folder.source, state)?;
+            ready = self.prepare(reply, chunk, &mut fs, &folder.source, state)?;
+        }
+        if let Some(r) = ready.take() {
+            let (target, account) = (self.target, self.account.clone());
+            let Ready { batch, count, last, fetched } = r;
+            let done = off_thread(scope, move || sink::append_batch(target, &account, batch)).await;
+            self.commit(
+                Ready { batch: Batch::default(), count, last, fetched },
+                done,
+                &mut fs,
+                &folder.source,
+                state,
+            )?;
         }
         if !state.contains_key(&folder.source) {
             state.insert(folder.source.clone(), fs);
@@ -702,16 +737,17 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Fetches, stores and records one batch of source UIDs.
-    fn batch_of(
+    /// Takes one batch's FETCH reply apart and announces the batch in the state file; `None`
+    /// when nothing of it is left to store (its UIDs are then recorded as done).
+    fn prepare(
         &mut self,
         reply: crate::client::Reply,
         chunk: &[(u32, u64)],
         fs: &mut FolderState,
         source: &str,
         state: &mut BTreeMap<String, FolderState>,
-    ) -> Result<(), ImportError> {
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { return Ok(()) };
+    ) -> Result<Option<Ready>, ImportError> {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { return Ok(None) };
         let (first, last) = (first.0, last.0);
         let mut got: BTreeMap<u32, Fetched> = BTreeMap::new();
         let mut answered = 0;
@@ -770,37 +806,93 @@ impl Job<'_> {
         self.summary.skipped += chunk.len().saturating_sub(answered);
         let batch: Vec<Fetched> = got.into_values().collect();
         let count = batch.len();
-        if count > 0 {
-            // Announce the batch: the UIDs it will take at least and its size (see settle_pending).
-            let size: u64 = batch.iter().map(|m| m.size).sum();
-            fs.pending =
-                Some(Pending { first: self.floor, count: count as u32, size, last_source_uid: last });
-            state.insert(source.to_string(), fs.clone());
-            save_state(&self.state_path, state)?;
-            let batch =
-                Batch { messages: batch.into_iter().map(|m| m.message).collect(), ..Batch::default() };
-            let done =
-                sink::append_batch(self.target, &self.account, batch).map_err(store_err(&fs.target))?;
-            // Checked by stored_size above: the store refuses none of them.
-            if done.appended() != count || !done.skipped.is_empty() {
-                return Err(ImportError::Store(SinkError {
-                    code: exit::SOFTWARE,
-                    message: format!("{}: the store refused messages the import took for mail", fs.target),
-                }));
-            }
-            for &uid in &done.uids {
+        if count == 0 {
+            self.batch_done(None, Vec::new(), fs, source, state, last, chunk.len())?;
+            return Ok(None);
+        }
+        // Announce the batch: the UIDs it will take at least and its size (see settle_pending).
+        let size: u64 = batch.iter().map(|m| m.size).sum();
+        fs.pending = Some(Pending { first: self.floor, count: count as u32, size, last_source_uid: last });
+        state.insert(source.to_string(), fs.clone());
+        save_state(&self.state_path, state)?;
+        let batch = Batch { messages: batch.into_iter().map(|m| m.message).collect(), ..Batch::default() };
+        Ok(Some(Ready { batch, count, last, fetched: chunk.len() }))
+    }
+
+    /// After a batch's commit (`done`, when it had messages): records the new UIDs, then the source
+    /// UIDs as done, and saves the state.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_done(
+        &mut self,
+        count: Option<usize>,
+        uids: Vec<u32>,
+        fs: &mut FolderState,
+        source: &str,
+        state: &mut BTreeMap<String, FolderState>,
+        last: u32,
+        fetched: usize,
+    ) -> Result<(), ImportError> {
+        if let Some(count) = count {
+            for &uid in &uids {
                 add_range(&mut fs.local, uid, uid);
             }
-            self.floor = done.uids.iter().max().map_or(self.floor, |u| u.saturating_add(1));
+            self.floor = uids.iter().max().map_or(self.floor, |u| u.saturating_add(1));
+            self.summary.imported += count;
         }
         // Only after the durable commit: the source UIDs are done.
         fs.pending = None;
         fs.last_uid = last;
         state.insert(source.to_string(), fs.clone());
         save_state(&self.state_path, state)?;
-        self.summary.imported += count;
-        self.progress.inc(chunk.len() as u64);
+        self.progress.inc(fetched as u64);
         Ok(())
+    }
+
+    /// Commits a prepared batch and records it.
+    fn commit(
+        &mut self,
+        ready: Ready,
+        done: Result<crate::migrate::Appended, SinkError>,
+        fs: &mut FolderState,
+        source: &str,
+        state: &mut BTreeMap<String, FolderState>,
+    ) -> Result<(), ImportError> {
+        let done = done.map_err(store_err(&fs.target))?;
+        // Checked by stored_size above: the store refuses none of them.
+        if done.appended() != ready.count || !done.skipped.is_empty() {
+            return Err(ImportError::Store(SinkError {
+                code: exit::SOFTWARE,
+                message: format!("{}: the store refused messages the import took for mail", fs.target),
+            }));
+        }
+        self.batch_done(Some(ready.count), done.uids, fs, source, state, ready.last, ready.fetched)
+    }
+}
+
+/// A batch fetched and announced, waiting for its commit.
+struct Ready {
+    batch: Batch,
+    count: usize,
+    /// The last source UID of the batch.
+    last: u32,
+    /// Source UIDs the batch's FETCH asked for (the progress counts them).
+    fetched: usize,
+}
+
+/// Runs `f` on a thread of `scope` and awaits its result, so that the async task goes on (reads
+/// the source's next reply) while `f` blocks (a commit waiting for its fsync).
+async fn off_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> T {
+    let (tx, rx) = smol::channel::bounded(1);
+    scope.spawn(move || {
+        let _ = tx.send_blocking(f());
+    });
+    match rx.recv().await {
+        Ok(v) => v,
+        // The thread panicked: let the panic show where it happened.
+        Err(_) => panic!("import thread failed"),
     }
 }
 
