@@ -54,12 +54,14 @@ pub struct InPlace {
     pub data: Vec<u8>,
 }
 
-/// Like [`prepare`], for a message borrowed from a buffer. Blocking (CPU).
+/// Like [`prepare`], for a message an IMAP client APPENDs, borrowed from a buffer. Blocking
+/// (CPU). A client's message is stored as given (RFC 9051 §6.3.12: `fetchdata::compute_given`),
+/// where deliveries keep the MTA's rule of [`prepare`] (`fetchdata::validate`).
 pub fn prepare_in_place(raw: &[u8]) -> Result<InPlace, NotMail> {
     match crlf(raw) {
-        Cow::Borrowed(raw) => Ok(InPlace { normalised: None, data: fetchdata::compute(raw)?.encode() }),
+        Cow::Borrowed(raw) => Ok(InPlace { normalised: None, data: fetchdata::compute_given(raw)?.encode() }),
         Cow::Owned(copy) => {
-            let data = fetchdata::compute(&copy)?.encode();
+            let data = fetchdata::compute_given(&copy)?.encode();
             Ok(InPlace { normalised: Some(copy), data })
         }
     }

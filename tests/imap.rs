@@ -789,3 +789,39 @@ fn rfc9208_4_3_no_quota_root_without_limits() {
          S: q2 NO [NONEXISTENT] *",
     );
 }
+
+/// Issue 12 item 1. RFC 9051 §6.3.12 (RFC 3501 §6.3.11): APPEND stores the message it is given,
+/// even one that does not start with a header field (a draft that is only a body) or that starts
+/// with an empty line; only zero octets are refused. Its FETCH data describes what is there: an
+/// ENVELOPE of NILs, a text/plain body, an empty header, the bytes as given.
+#[test]
+fn rfc9051_6_3_12_append_stores_a_message_without_a_header() {
+    let s = Server::start("append-headerless", "");
+    let mut c = s.login();
+    c.run("C: c CREATE Drafts2\nS: c OK *");
+    let mut append = |tag: &str, message: &[u8]| {
+        c.send(format!("{tag} APPEND Drafts2 {{{}+}}\r\n", message.len()).as_bytes());
+        c.send(message);
+        c.send(b"\r\n");
+        c.until(tag).pop().unwrap_or_default()
+    };
+    assert!(append("a1", b"hello world\r\n").starts_with("a1 OK [APPENDUID"));
+    assert!(append("a2", b"\r\nbody\r\n").starts_with("a2 OK [APPENDUID"));
+    assert!(append("a3", b"").starts_with("a3 NO"));
+    c.run("C: s SELECT Drafts2\nS: * 2 EXISTS\nS: s OK *");
+    let lines = c.cmd("f1", "FETCH 1 (ENVELOPE BODYSTRUCTURE RFC822.SIZE BODY[] BODY[HEADER])");
+    let text = lines.join("\n");
+    assert!(text.contains("ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("bodystructure (\"text\" \"plain\""), "{text}");
+    assert!(text.contains("RFC822.SIZE 13"), "{text}");
+    assert!(text.contains("BODY[] {13}") && text.contains("hello world"), "{text}");
+    assert!(text.contains("BODY[HEADER] \"\"") || text.contains("BODY[HEADER] {0}"), "{text}");
+    let lines = c.cmd("f2", "FETCH 2 (RFC822.SIZE BODY[TEXT] BODY[HEADER])");
+    let text = lines.join("\n");
+    assert!(text.contains("RFC822.SIZE 8"), "{text}");
+    assert!(text.contains("BODY[TEXT] {6}") && text.contains("body"), "{text}");
+    // Delivery keeps the MTA's rule: a headerless message is refused there (documented in
+    // `deliver --help`), so this stays an APPEND-only allowance.
+    let o = s.cli(&["deliver", common::USER], b"hello world\r\n");
+    assert!(!o.status.success(), "deliver took a headerless message");
+}

@@ -259,6 +259,47 @@ pub const MAX_PARSED_HEADER: usize = 256 * 1024;
 /// Validates `raw` (see [`validate`]) and computes its [`FetchData`].
 pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
     validate(raw)?;
+    Ok(compute_valid(raw))
+}
+
+/// Computes the [`FetchData`] of what an IMAP client APPENDs. RFC 9051 §6.3.12 (RFC 3501
+/// §6.3.11): the server stores the message it is given. So a draft that is only a body, or a
+/// message that starts with an empty line (a header section with no fields), is kept as given
+/// and described as well as it can be: an ENVELOPE of NILs, a `text/plain` BODYSTRUCTURE, an
+/// empty `BODY[HEADER]`. Refused: zero octets, a NUL in the header section (IMAP strings cannot
+/// carry it), more than 4 GiB. Deliveries keep [`validate`]'s stricter rule (`ingest::prepare`).
+pub fn compute_given(raw: &[u8]) -> Result<FetchData, NotMail> {
+    match validate(raw) {
+        Ok(()) => Ok(compute_valid(raw)),
+        Err(NotMail::Empty) if raw.is_empty() => Err(NotMail::Empty),
+        // An empty first line: the header section is that line alone.
+        Err(NotMail::Empty | NotMail::NoHeader) if raw.starts_with(b"\r\n") || raw.starts_with(b"\n") => {
+            Ok(compute_valid(raw))
+        }
+        Err(NotMail::Empty | NotMail::NoHeader) => Ok(headerless(raw)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The FETCH data of `raw` read as a body without any header: computed for an empty header
+/// line followed by `raw`, with every offset moved back over that line.
+fn headerless(raw: &[u8]) -> FetchData {
+    let mut framed = Vec::with_capacity(raw.len() + 2);
+    framed.extend_from_slice(b"\r\n");
+    framed.extend_from_slice(raw);
+    let mut data = compute_valid(&framed);
+    let back = |(a, b): (u32, u32)| (a.saturating_sub(2), b.saturating_sub(2));
+    for p in &mut data.parts {
+        p.header = back(p.header);
+        p.body = back(p.body);
+        p.message = p.message.map(|(h, t)| (back(h), back(t)));
+    }
+    data.header_len = 0;
+    data
+}
+
+/// The FETCH data of a message [`validate`] accepted (or one [`compute_given`] takes as given).
+fn compute_valid(raw: &[u8]) -> FetchData {
     let root = mime::parse(raw);
 
     let mut envelope = Vec::new();
@@ -297,7 +338,7 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         }
     };
 
-    Ok(FetchData {
+    FetchData {
         envelope,
         body,
         bodystructure,
@@ -310,7 +351,7 @@ pub fn compute(raw: &[u8]) -> Result<FetchData, NotMail> {
         cc_addr: sort_addr("Cc"),
         thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
         display: Some(display_keys(slice(raw, root.header))),
-    })
+    }
 }
 
 /// A byte range as stored. [`validate`] guarantees the message fits in `u32`.

@@ -844,3 +844,21 @@ mod prop {
         }
     }
 }
+
+/// What a client APPENDs is described as given (RFC 9051 §6.3.12): a body without a header has
+/// an empty header at offset 0 and a body spanning the whole message.
+#[test]
+fn compute_given_describes_a_headerless_message() {
+    let raw = b"hello world\r\n";
+    let d = compute_given(raw).expect("given");
+    assert_eq!(d.header_len, 0);
+    assert_eq!(d.parts[0].header, (0, 0));
+    assert_eq!(d.parts[0].body, (0, raw.len() as u32));
+    assert_eq!(d.parts[0].message, Some(((0, 0), (0, raw.len() as u32))));
+    assert!(d.envelope.starts_with(b"(NIL NIL"), "{}", String::from_utf8_lossy(&d.envelope));
+    // An empty first line is an empty header section; zero octets are still refused.
+    let d = compute_given(b"\r\nbody\r\n").expect("blank first line");
+    assert_eq!((d.header_len, d.parts[0].body), (2, (2, 8)));
+    assert_eq!(compute_given(b""), Err(NotMail::Empty));
+    assert_eq!(compute(b"hello world\r\n"), Err(NotMail::NoHeader), "deliveries keep their rule");
+}
