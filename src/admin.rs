@@ -66,6 +66,8 @@ pub enum Request {
     Backup {
         path: String,
     },
+    /// Reload the TLS certificate and `[log] trace` in the running server (`server::reload`).
+    Reload,
     /// The accounts whose sessions the running server traces (`imap::trace`).
     TraceList,
     /// Switches the protocol trace of an account on or off in the running server.
@@ -151,6 +153,7 @@ impl Request {
             Request::DomainList => b"DOMAIN-LIST\n".to_vec(),
             Request::Backup { path } => format!("BACKUP {path}\n").into_bytes(),
             Request::TraceList => b"TRACE-LIST\n".to_vec(),
+            Request::Reload => b"RELOAD\n".to_vec(),
             Request::TraceSet { address, on } => {
                 format!("TRACE-SET {address} {}\n", if *on { "on" } else { "off" }).into_bytes()
             }
@@ -211,6 +214,7 @@ impl Request {
             "DOMAIN-LIST" => Request::DomainList,
             "BACKUP" => Request::Backup { path: arg()? },
             "TRACE-LIST" => Request::TraceList,
+            "RELOAD" => Request::Reload,
             "TRACE-SET" => {
                 let address = arg()?;
                 let on = match arg()?.as_str() {
@@ -328,6 +332,7 @@ pub fn execute_in_server(store: &Store, traces: &Switch, req: Request) -> Respon
 /// Executes a request against an open store. Blocking: call it off the async executor.
 pub fn execute(store: &Store, req: Request) -> Response {
     match req {
+        Request::Reload => Response::fail(exit::UNAVAILABLE, "no server is running: nothing to reload"),
         Request::TraceList | Request::TraceSet { .. } => Response::fail(
             exit::UNAVAILABLE,
             "the protocol trace is switched in a running server, and none is running; \

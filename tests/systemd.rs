@@ -20,15 +20,19 @@ fn analyze() -> Option<PathBuf> {
     found
 }
 
-/// The unit in a temp dir with `ExecStart=` pointing at the test binary (verify checks that the
-/// executable exists; the installed path /usr/local/bin/applianced does not exist here).
+/// The unit in a temp dir with `ExecStart=` and `ExecReload=` pointing at the test binary (verify
+/// checks that the executable exists; the installed path /usr/local/bin/applianced does not
+/// exist here).
 fn unit_copy(tag: &str) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("applianced-unit-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let text = std::fs::read_to_string(UNIT).expect("unit file");
     assert!(text.contains("ExecStart=/usr/local/bin/applianced "), "ExecStart moved?");
-    let text = text.replace("ExecStart=/usr/local/bin/applianced ", &format!("ExecStart={BIN} "));
+    assert!(text.contains("ExecReload=/usr/local/bin/applianced "), "ExecReload moved?");
+    let text = text
+        .replace("ExecStart=/usr/local/bin/applianced ", &format!("ExecStart={BIN} "))
+        .replace("ExecReload=/usr/local/bin/applianced ", &format!("ExecReload={BIN} "));
     let path = dir.join("applianced.service");
     std::fs::write(&path, text).expect("write unit");
     (dir, path)

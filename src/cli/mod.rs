@@ -10,6 +10,8 @@
 //! applianced [--data-dir DIR] check                            # verify the database
 //! applianced [--data-dir DIR] trace [ACCOUNT on|off]           # protocol trace in the running
 //!                                                              # server, until it stops
+//! applianced [--data-dir DIR] reload                           # TLS certificate, [log] trace, in
+//!                                                              # the running server; fails if any failed
 //! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
 //! applianced [--data-dir DIR] import maildir DIR --user ADDRESS  # Maildir++ (Dovecot), resumable
 //! applianced [--data-dir DIR] import mbox PATH --user ADDRESS [--folder NAME]
@@ -98,7 +100,16 @@ pub enum Command {
     Export(import::ExportCmd),
     Probe(probe::ProbeCmd),
     Trace(trace::TraceCmd),
+    Reload(ReloadCmd),
 }
+
+/// Reload the TLS certificate and key and the `[log] trace` list in the running server (what
+/// SIGHUP does), and wait for the outcome: exit 0 when everything was reloaded, 78 when a part
+/// could not be (the server keeps its old certificate), 69 when no server runs. systemd's
+/// `ExecReload=` runs it, so that `systemctl reload` reports a failed reload.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "reload")]
+pub struct ReloadCmd {}
 
 /// Print the counters of the running server (message records read, push subscribers).
 #[derive(FromArgs, Debug)]
@@ -229,6 +240,17 @@ pub fn run(mut args: Args) -> u8 {
         Some(Command::Trace(cmd)) => {
             init_logging("warn");
             trace::run(cmd, &config, &paths)
+        }
+        Some(Command::Reload(_)) => {
+            init_logging("warn");
+            match crate::server::control::send(&paths.control_socket(), &Request::Reload) {
+                Ok(Some(resp)) => report(&resp),
+                Ok(None) => fail(
+                    exit::UNAVAILABLE,
+                    format!("no server is running on {}: nothing to reload", paths.data_dir.display()),
+                ),
+                Err(e) => fail(exit::TEMPFAIL, format!("control socket: {e}")),
+            }
         }
         Some(Command::Stats(_)) => {
             init_logging("warn");

@@ -60,6 +60,7 @@ pub async fn serve(
     listener: UnixListener,
     store: Arc<Store>,
     traces: Arc<Switch>,
+    reloader: Arc<super::reload::Reloader>,
     ex: Arc<smol::Executor<'static>>,
 ) {
     loop {
@@ -67,8 +68,9 @@ pub async fn serve(
             Ok((stream, _)) => {
                 let store = store.clone();
                 let traces = traces.clone();
+                let reloader = reloader.clone();
                 ex.spawn(async move {
-                    match handle(stream, store, traces).await {
+                    match handle(stream, store, traces, reloader).await {
                         // The command went away before reading all of its answer (an export
                         // piped into `head`, a Ctrl-C): its business, not a fault of the server.
                         Err(e)
@@ -93,7 +95,12 @@ pub async fn serve(
     }
 }
 
-async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> std::io::Result<()> {
+async fn handle(
+    stream: UnixStream,
+    store: Arc<Store>,
+    traces: Arc<Switch>,
+    reloader: Arc<super::reload::Reloader>,
+) -> std::io::Result<()> {
     let mut reader = smol::io::BufReader::new(stream.clone());
     let mut header = Vec::new();
     (&mut reader).take(MAX_HEADER as u64).read_until(b'\n', &mut header).await?;
@@ -108,6 +115,11 @@ async fn handle(stream: UnixStream, store: Arc<Store>, traces: Arc<Switch>) -> s
                 Err(e) => Response { lines: vec![e], code: admin::exit::DATAERR },
                 Ok(()) => match req {
                     Request::Export { account } => export(&mut writer, store, account).await?,
+                    Request::Reload => {
+                        let done = smol::unblock(move || reloader.reload("applianced reload")).await;
+                        let code = if done.failed { admin::exit::CONFIG } else { admin::exit::OK };
+                        Response { lines: done.lines, code }
+                    }
                     // Not on the sessions' read threads: an import or a backup runs for minutes,
                     // and only the administrator (the socket is 0600) can ask for one.
                     req => smol::unblock(move || admin::execute_in_server(&store, &traces, req)).await,

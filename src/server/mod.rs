@@ -4,6 +4,7 @@
 pub mod control;
 pub mod imap;
 pub mod notify;
+pub mod reload;
 
 use std::sync::Arc;
 
@@ -133,14 +134,21 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         ex.spawn(lmtp::accept_loop(l, lmtp_shared.clone(), ex.clone())).detach();
     }
     let server = Arc::new(Server { store: store.clone(), config, paths: paths.clone() });
-    ex.spawn(control::serve(control, store.clone(), traces.clone(), ex.clone())).detach();
+    // systemd (Type=notify): ready once every listener is bound, then keep-alives and status.
+    let notifier = notify::Notifier::from_env().map(Arc::new);
+    let reloader = Arc::new(reload::Reloader::new(
+        tls.clone(),
+        (cert.clone(), key.clone()),
+        paths.config.clone(),
+        traces.clone(),
+        notifier.clone(),
+    ));
+    ex.spawn(control::serve(control, store.clone(), traces.clone(), reloader.clone(), ex.clone())).detach();
     log::info!(
         "applianced serving {} (control socket {})",
         paths.data_dir.display(),
         paths.control_socket().display()
     );
-    // systemd (Type=notify): ready once every listener is bound, then keep-alives and status.
-    let notifier = notify::Notifier::from_env().map(Arc::new);
     if let Some(n) = &notifier {
         n.ready(&format!("serving: {}", bound.join(", ")));
         ex.spawn(notify_loop(n.clone(), shared.limits.clone())).detach();
@@ -150,14 +158,8 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         while let Some(sig) = signals.next().await {
             match sig {
                 Ok(Signal::Hup) => {
-                    match &tls {
-                        Some(t) => match t.reload(&cert, &key) {
-                            Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
-                            Err(e) => log::error!("SIGHUP: keeping the old certificate: {e}"),
-                        },
-                        None => log::info!("SIGHUP: no TLS to reload"),
-                    }
-                    reload_trace(&paths, &traces);
+                    let r = reloader.clone();
+                    smol::unblock(move || r.reload("SIGHUP")).await;
                 }
                 Ok(s) => {
                     log::info!("{s:?}: shutting down");
@@ -198,20 +200,6 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
     store.close();
     log::info!("stopped");
     Ok(())
-}
-
-/// SIGHUP: applies the config file's `[log] trace` list again (the only other part of the
-/// file that is re-read; the rest takes a restart).
-fn reload_trace(paths: &Paths, traces: &crate::imap::trace::Switch) {
-    match Config::load(&paths.config) {
-        Ok(c) => {
-            let (on, off) = traces.configure(&c.log.trace);
-            if !on.is_empty() || !off.is_empty() {
-                log::info!("SIGHUP: protocol trace on for [{}], off for [{}]", on.join(", "), off.join(", "));
-            }
-        }
-        Err(e) => log::error!("SIGHUP: keeping the protocol trace settings: {e}"),
-    }
 }
 
 /// Sends `WATCHDOG=1` every half watchdog timeout (when systemd asked for it) and a `STATUS=` line
