@@ -825,3 +825,43 @@ fn rfc9051_6_3_12_append_stores_a_message_without_a_header() {
     let o = s.cli(&["deliver", common::USER], b"hello world\r\n");
     assert!(!o.status.success(), "deliver took a headerless message");
 }
+
+/// Issue 12 item 3. RFC 9051 §7.3.5 (RFC 3501 §7.2.6): a FETCH shows only flags an untagged
+/// FLAGS listed, so a keyword new to the mailbox is announced (`* FLAGS`, `* OK
+/// [PERMANENTFLAGS]`) before the first response that shows it, in the session that stored it
+/// and in every other session with the mailbox selected, once per session.
+#[test]
+fn rfc9051_7_3_5_new_keywords_are_announced_before_a_fetch_shows_them() {
+    let s = Server::start("keywords-announced", "");
+    s.deliver(common::USER, &common::mail("k1", "hello"));
+    let mut a = s.login();
+    a.run("C: a1 SELECT INBOX\nS: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\nS: a1 OK *");
+    let mut b = s.login();
+    b.run("C: b1 SELECT INBOX\nS: b1 OK *");
+    b.run_exact(
+        "C: b2 STORE 1 +FLAGS ($Hello)
+         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hello)
+         S: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hello \\*)] *
+         S: * 1 FETCH (FLAGS ($Hello))
+         S: b2 OK *",
+    );
+    a.run_exact(
+        "C: a2 NOOP
+         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hello)
+         S: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hello \\*)] *
+         S: * 1 FETCH (UID 1 FLAGS (*$Hello))
+         S: a2 OK *",
+    );
+    // Announced once: the next FETCH needs no FLAGS.
+    a.run_exact("C: a3 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (*$Hello))\nS: a3 OK *");
+    // A session that selects later hears of it with its first FETCH; EXAMINE permits nothing.
+    let mut c = s.login();
+    c.run("C: c1 EXAMINE INBOX\nS: * OK [PERMANENTFLAGS ()] *\nS: c1 OK [READ-ONLY] *");
+    c.run_exact(
+        "C: c2 FETCH 1 (FLAGS)
+         S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hello)
+         S: * OK [PERMANENTFLAGS ()] *
+         S: * 1 FETCH (FLAGS ($Hello))
+         S: c2 OK *",
+    );
+}

@@ -39,6 +39,60 @@ pub fn flags(out: &mut Vec<u8>, bits: u8, keywords: &[String], recent: bool) {
     out.push(b')');
 }
 
+/// The keywords a session has announced for its selected mailbox: the system flags at SELECT,
+/// then each keyword the first time a response would show it. RFC 9051 §7.3.5 (RFC 3501
+/// §7.2.6): a FETCH may show only flags that an untagged FLAGS listed, so a keyword that another
+/// session (or this one) put into the mailbox is announced with `* FLAGS` and `* OK
+/// [PERMANENTFLAGS]` just before the first response that shows it. The cost is per new keyword,
+/// never a scan of the mailbox.
+#[derive(Clone, Debug, Default)]
+pub struct Keywords {
+    announced: std::collections::BTreeSet<String>,
+}
+
+impl Keywords {
+    /// `* FLAGS (...)` with the system flags and the keywords announced so far.
+    pub fn write_flags(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* FLAGS (");
+        out.extend_from_slice(self.flag_list().join(" ").as_bytes());
+        out.extend_from_slice(b")\r\n");
+    }
+
+    /// `* OK [PERMANENTFLAGS (...)]`: what can be stored for good; `\*` (new keywords too) unless
+    /// the mailbox is read-only, which permits nothing (RFC 9051 §7.1).
+    pub fn write_permanent(&self, out: &mut Vec<u8>, read_only: bool) {
+        let flags = if read_only {
+            Vec::new()
+        } else {
+            let mut f: Vec<String> = self.flag_list().into_iter().map(String::from).collect();
+            f.push("\\*".into());
+            f
+        };
+        crate::proto::code::Code::PermanentFlags(flags).untagged_ok(out, "flags permitted");
+    }
+
+    fn flag_list(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"].to_vec();
+        v.extend(self.announced.iter().map(String::as_str));
+        v
+    }
+
+    /// Before a response that shows `keywords`: announces those not announced yet.
+    pub fn announce(&mut self, keywords: &[String], read_only: bool, out: &mut Vec<u8>) {
+        let mut new = false;
+        for k in keywords {
+            if !self.announced.contains(k) {
+                self.announced.insert(k.clone());
+                new = true;
+            }
+        }
+        if new {
+            self.write_flags(out);
+            self.write_permanent(out, read_only);
+        }
+    }
+}
+
 /// `* ESEARCH (TAG "tag")` and ` UID` for a UID command: the start of every ESEARCH response,
 /// correlated to its command (RFC 4731 §3.1, RFC 4466 search-correlator).
 pub fn esearch_start(out: &mut Vec<u8>, tag: &str, uid: bool) {

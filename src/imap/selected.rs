@@ -32,6 +32,8 @@ pub struct Selected {
     pub own_modseqs: BTreeSet<u64>,
     /// Updating searches (RFC 5267 §4.3); they end with the selection.
     pub contexts: Vec<LiveSearch>,
+    /// The flags announced with `* FLAGS` (RFC 9051 §7.3.5).
+    pub keywords: response::Keywords,
 }
 
 impl Selected {
@@ -126,6 +128,7 @@ impl Selected {
                 continue;
             }
             let (Some(seq), Some(m)) = (self.seq_of(uid), r.message(self.mailbox, uid)?) else { continue };
+            self.keywords.announce(&m.keywords, self.read_only, out);
             out.extend_from_slice(format!("* {seq} FETCH (UID {uid} FLAGS ").as_bytes());
             response::flags(out, m.flags, &m.keywords, self.is_recent(uid));
             if qresync || condstore {

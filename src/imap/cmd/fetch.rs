@@ -123,17 +123,24 @@ pub async fn run(
     }
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     let recent = sel.recent;
+    let read_only = sel.read_only;
+    let shows_flags = attrs.iter().any(|a| matches!(a, FetchAttribute::Flags));
     let mut failed = false;
     for batch in targets.chunks(BATCH) {
         let batch = batch.to_vec();
         let attrs = attrs.clone();
         let newly_seen: HashSet<u32> =
             batch.iter().map(|(_, u)| *u).filter(|u| newly_seen.contains(u)).collect();
-        let (bytes, bad) = s
+        let mut keywords = s.selected.as_ref().map(|sel| sel.keywords.clone()).unwrap_or_default();
+        let (bytes, bad, keywords) = s
             .read(move |r| {
                 let mut buf = Vec::new();
                 let mut bad = false;
                 let mut write = |seq: u32, u: u32, m: &MessageRecord| -> Result<(), StoreError> {
+                    if shows_flags || newly_seen.contains(&u) {
+                        // Keywords new to the session are announced first (RFC 9051 §7.3.5).
+                        keywords.announce(&m.keywords, read_only, &mut buf);
+                    }
                     let is_recent = u >= recent.0 && u < recent.1;
                     if write_message(r, &mut buf, seq, u, m, &attrs, is_recent, newly_seen.contains(&u))?
                         .is_err()
@@ -170,9 +177,12 @@ pub async fn run(
                         write(seq, u, &m)?;
                     }
                 }
-                Ok((buf, bad))
+                Ok((buf, bad, keywords))
             })
             .await?;
+        if let Some(sel) = s.selected.as_mut() {
+            sel.keywords = keywords;
+        }
         out.extend_from_slice(&bytes);
         failed |= bad;
         s.stream(out).await;

@@ -64,9 +64,10 @@ pub async fn run(
         _ => (0, 0),
     };
     let recent_count = if recent.1 > recent.0 { uids.uid_range(recent.0, recent.1 - 1).count() } else { 0 };
-    out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-    let permanent = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\*"];
-    Code::PermanentFlags(permanent.map(String::from).to_vec()).untagged_ok(out, "flags permitted");
+    // The system flags; keywords are announced as responses first show them (RFC 9051 §7.3.5).
+    let mut keywords = crate::imap::response::Keywords::default();
+    keywords.write_flags(out);
+    keywords.write_permanent(out, examine);
     out.extend_from_slice(format!("* {} EXISTS\r\n", uids.len()).as_bytes());
     if !s.enabled.rev2() {
         out.extend_from_slice(format!("* {recent_count} RECENT\r\n").as_bytes());
@@ -106,6 +107,7 @@ pub async fn run(
         crate::imap::response::vanished(out, &vanished, true);
         for (u, m) in changed {
             let Some(seq) = uids.seq_of(u) else { continue };
+            keywords.announce(&m.keywords, examine, out);
             out.extend_from_slice(format!("* {seq} FETCH (UID {u} FLAGS ").as_bytes());
             crate::imap::response::flags(out, m.flags, &m.keywords, u >= recent.0 && u < recent.1);
             out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
@@ -122,6 +124,7 @@ pub async fn run(
         pending_expunge: BTreeSet::new(),
         own_modseqs: BTreeSet::new(),
         contexts: Vec::new(),
+        keywords,
     });
     s.state = State::Selected;
     let verb = if examine { "EXAMINE" } else { "SELECT" };

@@ -67,6 +67,10 @@ pub async fn run(
         if action.silent && !(condstore && modseq.is_some()) {
             continue;
         }
+        if !action.silent {
+            // A keyword new to the mailbox is announced before the FETCH shows it (RFC 9051 §7.3.5).
+            sel.keywords.announce(&m.keywords, sel.read_only, out);
+        }
         out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
         if uid {
             out.extend_from_slice(format!("UID {u} ").as_bytes());
