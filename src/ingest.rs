@@ -151,7 +151,8 @@ mod tests {
     #[test]
     fn in_place_async_names_the_message_refused() {
         let buf = b"A: b\r\n\r\nx\r\n\r\n".to_vec();
-        let (back, got) = smol::block_on(prepare_in_place_async(buf.clone(), vec![0..11, 11..13]));
+        // APPEND stores what it is given but zero octets (`fetchdata::compute_given`).
+        let (back, got) = smol::block_on(prepare_in_place_async(buf.clone(), vec![0..11, 11..11]));
         assert_eq!(back, buf);
         assert_eq!(got, Err(NotMail::Empty));
     }

@@ -865,3 +865,46 @@ fn rfc9051_7_3_5_new_keywords_are_announced_before_a_fetch_shows_them() {
          S: c2 OK *",
     );
 }
+
+/// Issue 12 items 2 and 4 (the RECENT part). RFC 3501 §2.3.2: a message is \Recent in exactly
+/// one session, the first told of it. New mail while a session has the mailbox selected is
+/// \Recent there (`* n RECENT` with its EXISTS); SELECT takes what nobody took, EXAMINE sees it
+/// without taking it; APPEND makes its messages \Recent; STATUS RECENT counts what nobody took.
+#[test]
+fn rfc3501_2_3_2_recent_is_in_exactly_one_session() {
+    let s = Server::start("recent", "");
+    let mut a = s.login();
+    a.run("C: a1 SELECT INBOX\nS: * 0 EXISTS\nS: * 0 RECENT\nS: a1 OK *");
+    s.deliver(common::USER, &common::mail("r1", "hello"));
+    a.run("C: a2 NOOP\nS: * 1 EXISTS\nS: * 1 RECENT\nS: a2 OK *");
+    a.run("C: a3 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Recent))\nS: a3 OK *");
+    // The appending session has the mailbox selected: told by its EXISTS, it takes the message.
+    let append = |c: &mut common::Client, tag: &str, mailbox: &str| {
+        let m = b"Subject: mine\r\n\r\nbody\r\n";
+        c.send(format!("{tag} APPEND {mailbox} {{{}+}}\r\n", m.len()).as_bytes());
+        c.send(m);
+        c.send(b"\r\n");
+        c.until(tag)
+    };
+    let lines = append(&mut a, "a4", "INBOX");
+    assert!(
+        lines.contains(&"* 2 EXISTS".to_string()) && lines.contains(&"* 2 RECENT".to_string()),
+        "{lines:?}"
+    );
+    let mut b = s.login();
+    b.run("C: b1 STATUS INBOX (RECENT MESSAGES)\nS: * STATUS INBOX (RECENT 0 MESSAGES 2)\nS: b1 OK *");
+    b.run("C: b2 SELECT INBOX\nS: * 2 EXISTS\nS: * 0 RECENT\nS: b2 OK *");
+    b.run("C: b3 FETCH 1:2 (FLAGS)\nS: * 1 FETCH (FLAGS ())\nS: * 2 FETCH (FLAGS ())\nS: b3 OK *");
+    // Another mailbox: an APPEND from a session that has it not selected leaves it \Recent;
+    // EXAMINE sees it and leaves it; SELECT takes it.
+    b.run("C: b4 CREATE Work\nS: b4 OK *");
+    assert!(append(&mut b, "b5", "Work").last().is_some_and(|l| l.starts_with("b5 OK")));
+    b.run("C: b6 STATUS Work (RECENT)\nS: * STATUS Work (RECENT 1)\nS: b6 OK *");
+    let mut c = s.login();
+    c.run("C: c1 EXAMINE Work\nS: * 1 EXISTS\nS: * 1 RECENT\nS: c1 OK [READ-ONLY] *");
+    c.run("C: c2 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Recent))\nS: c2 OK *");
+    b.run("C: b7 STATUS Work (RECENT)\nS: * STATUS Work (RECENT 1)\nS: b7 OK *");
+    let mut d = s.login();
+    d.run("C: d1 SELECT Work\nS: * 1 EXISTS\nS: * 1 RECENT\nS: d1 OK [READ-WRITE] *");
+    b.run("C: b8 STATUS Work (RECENT)\nS: * STATUS Work (RECENT 0)\nS: b8 OK *");
+}

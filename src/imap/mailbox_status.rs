@@ -1,6 +1,7 @@
 //! STATUS data (RFC 9051 §7.3.1), below the handlers: STATUS, LIST-STATUS (RFC 5819) and
 //! NOTIFY's STATUS indications write it.
 
+use crate::imap::recent::Claims;
 use crate::imap::shared::wire_name;
 use crate::proto::command::StatusAttribute;
 use crate::store::{MailboxRecord, Reader, StoreError};
@@ -36,10 +37,11 @@ pub fn write_status(
     out.extend_from_slice(b")\r\n");
 }
 
-/// Messages not yet claimed as `\Recent` by a session: a range scan over the recent ones only.
-pub fn recent_count(r: &Reader, id: u64, rec: &MailboxRecord) -> Result<u32, StoreError> {
+/// Messages no session has taken as `\Recent` (the store's record and the claims since, see
+/// `imap::recent`): a range scan over the recent ones only.
+pub fn recent_count(r: &Reader, id: u64, rec: &MailboxRecord, claims: &Claims) -> Result<u32, StoreError> {
     let mut n = 0;
-    r.scan(id, rec.first_recent_uid..=u32::MAX, |_, _| {
+    r.scan(id, claims.first(id, rec.first_recent_uid)..=u32::MAX, |_, _| {
         n += 1;
         std::ops::ControlFlow::Continue(())
     })?;

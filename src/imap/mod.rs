@@ -21,6 +21,7 @@ pub mod list_match;
 pub mod login;
 pub mod mailbox_status;
 pub mod outcome;
+pub mod recent;
 pub mod response;
 pub mod search_eval;
 pub mod selected;
@@ -46,6 +47,8 @@ pub struct Context {
     pub tls_available: bool,
     /// Accounts whose sessions are traced to the log; changed by SIGHUP and the control socket.
     pub traces: Arc<trace::Switch>,
+    /// Messages taken as `\Recent` by a session's refresh since the store's record.
+    pub recent: Arc<recent::Claims>,
 }
 
 impl Context {
@@ -53,6 +56,6 @@ impl Context {
         let reads = Arc::new(Reads::new(store.clone(), config.store.read_limits()));
         let logins = login::Logins::new(reads.clone(), &config.limits);
         let traces = Arc::new(trace::Switch::new(&config.log.trace));
-        Context { store, reads, config, logins, tls_available, traces }
+        Context { store, reads, config, logins, tls_available, traces, recent: Arc::default() }
     }
 }

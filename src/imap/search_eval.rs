@@ -17,7 +17,7 @@ pub struct Env {
     /// The highest sequence number and UID, for sequence-set keys and `*`.
     pub max_seq: u32,
     pub max_uid: u32,
-    pub recent: (u32, u32),
+    pub recent: crate::imap::recent::Recent,
     /// The SEARCHRES result (`$`), UIDs ascending.
     pub saved: Option<Vec<u32>>,
     pub now: i64,
@@ -29,7 +29,7 @@ impl Env {
         Env {
             max_seq: sel.exists(),
             max_uid: sel.max_uid(),
-            recent: sel.recent,
+            recent: sel.recent.clone(),
             saved,
             now: crate::clock::unix_now(),
         }
@@ -159,9 +159,9 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         K::Unseen => f & flag::SEEN == 0,
         K::Keyword(a) => c.m.keywords.iter().any(|k| k.eq_ignore_ascii_case(a.as_str())),
         K::Unkeyword(a) => !c.m.keywords.iter().any(|k| k.eq_ignore_ascii_case(a.as_str())),
-        K::Recent => c.uid >= env.recent.0 && c.uid < env.recent.1,
-        K::Old => !(c.uid >= env.recent.0 && c.uid < env.recent.1),
-        K::New => c.uid >= env.recent.0 && c.uid < env.recent.1 && f & flag::SEEN == 0,
+        K::Recent => env.recent.contains(c.uid),
+        K::Old => !env.recent.contains(c.uid),
+        K::New => env.recent.contains(c.uid) && f & flag::SEEN == 0,
         K::Larger(n) => u64::from(c.m.size) > *n,
         K::Smaller(n) => u64::from(c.m.size) < *n,
         K::Before(d) => day(c.m.internal_date, c.m.tz_minutes) < d.days_since_epoch(),

@@ -3,10 +3,12 @@
 //! from the store's MODSEQ index and tombstones, so a refresh costs in proportion to the changes.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::store::{Reader, Result};
 
 use super::context::LiveSearch;
+use super::recent::{Claims, Recent};
 use super::response;
 use super::search_eval::Env;
 use super::seqmap::SeqMap;
@@ -23,8 +25,11 @@ pub struct Selected {
     pub uids: SeqMap,
     /// Everything up to this MODSEQ has been reported to the client.
     pub modseq: u64,
-    /// UIDs in `recent.0 .. recent.1` are `\Recent` for this session (RFC 3501 only).
-    pub recent: (u32, u32),
+    /// The UIDs `\Recent` for this session (RFC 3501 only).
+    pub recent: Recent,
+    /// Where this session takes the `\Recent` messages its refresh reports; `None` under
+    /// IMAP4rev2, which has no `\Recent`.
+    pub claims: Option<Arc<Claims>>,
     /// UIDs expunged by others but not yet reported (reporting is not allowed during FETCH,
     /// STORE and SEARCH, RFC 9051 §7.5.1); they keep their sequence numbers until then.
     pub pending_expunge: BTreeSet<u32>,
@@ -58,7 +63,7 @@ impl Selected {
     }
 
     pub fn is_recent(&self, uid: u32) -> bool {
-        uid >= self.recent.0 && uid < self.recent.1
+        self.recent.contains(uid)
     }
 
     /// Reads what others changed since the last refresh and writes the untagged responses:
@@ -110,6 +115,18 @@ impl Selected {
                 self.uids.push(uid);
             }
             out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
+            // RFC 3501 §2.3.2: new messages are \Recent in the first session told of them; a
+            // read-only session sees them as \Recent without taking them.
+            if let Some(claims) = &self.claims {
+                let end = self.max_uid().saturating_add(1);
+                let first = if self.read_only {
+                    claims.first(self.mailbox, rec.first_recent_uid)
+                } else {
+                    claims.claim(self.mailbox, rec.first_recent_uid, end)
+                };
+                self.recent.add(first.max(known_max.saturating_add(1)), end);
+                out.extend_from_slice(format!("* {} RECENT\r\n", self.recent.count(&self.uids)).as_bytes());
+            }
         }
         // ADDTO / REMOVEFROM of updating searches, sent after EXISTS and FETCH (RFC 5267 §4.3.3).
         let mut updates = Vec::new();

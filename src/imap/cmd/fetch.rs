@@ -122,7 +122,7 @@ pub async fn run(
         }
     }
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
-    let recent = sel.recent;
+    let recent = sel.recent.clone();
     let read_only = sel.read_only;
     let shows_flags = attrs.iter().any(|a| matches!(a, FetchAttribute::Flags));
     let mut failed = false;
@@ -132,6 +132,7 @@ pub async fn run(
         let newly_seen: HashSet<u32> =
             batch.iter().map(|(_, u)| *u).filter(|u| newly_seen.contains(u)).collect();
         let mut keywords = s.selected.as_ref().map(|sel| sel.keywords.clone()).unwrap_or_default();
+        let recent = recent.clone();
         let (bytes, bad, keywords) = s
             .read(move |r| {
                 let mut buf = Vec::new();
@@ -141,7 +142,7 @@ pub async fn run(
                         // Keywords new to the session are announced first (RFC 9051 §7.3.5).
                         keywords.announce(&m.keywords, read_only, &mut buf);
                     }
-                    let is_recent = u >= recent.0 && u < recent.1;
+                    let is_recent = recent.contains(u);
                     if write_message(r, &mut buf, seq, u, m, &attrs, is_recent, newly_seen.contains(&u))?
                         .is_err()
                     {

@@ -53,6 +53,7 @@ pub async fn list(
         .collect();
     let recent_needed = want_status.as_ref().is_some_and(|a| a.contains(&StatusAttribute::Recent));
     let utf8 = s.enabled.utf8();
+    let claims = s.ctx.recent.clone();
     // Matching many names against long patterns is CPU work: it runs with the read, on the
     // store's threads, never on the executor that serves every other connection (issue 10).
     let lines = s
@@ -114,7 +115,7 @@ pub async fn list(
                 out.extend_from_slice(b"\r\n");
                 if let (Some(st), Some((id, rec, _))) = (&want_status, rec) {
                     // Only for the mailboxes listed: \Recent costs a read per mailbox.
-                    let recent = if recent_needed { recent_count(r, *id, rec)? } else { 0 };
+                    let recent = if recent_needed { recent_count(r, *id, rec, &claims)? } else { 0 };
                     write_status(&mut out, rec, *id, st, utf8, recent);
                 }
             }

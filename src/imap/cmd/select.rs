@@ -5,6 +5,7 @@ use crate::imap::enabled::Extension;
 use std::collections::BTreeSet;
 
 use crate::imap::outcome::{Code, Done, Error, Outcome};
+use crate::imap::recent::Recent;
 use crate::imap::selected::Selected;
 use crate::imap::seqmap::SeqMap;
 use crate::imap::session::{Session, State};
@@ -33,9 +34,13 @@ pub async fn run(
     let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     let id = s.read(move |r| r.mailbox_id(account, &name)).await?;
-    // A read-write select takes the messages that arrived since the last one as \Recent.
-    // Only a write (and its fsync) when messages arrived since the last read-write SELECT.
-    let pending = s.read(move |r| r.mailbox(id).map(|m| m.first_recent_uid < m.uidnext)).await?;
+    // A read-write select takes the messages nobody took yet as \Recent (RFC 3501 §2.3.2; see
+    // `imap::recent`); EXAMINE sees them without taking them. Only a write (and its fsync) when
+    // messages arrived that no session took.
+    let claims = s.ctx.recent.clone();
+    let for_read = claims.clone();
+    let pending =
+        s.read(move |r| r.mailbox(id).map(|m| for_read.first(id, m.first_recent_uid) < m.uidnext)).await?;
     let first_recent = match (examine, pending) {
         (true, _) => None,
         (false, true) => match s.ctx.store.write(move |t| t.claim_recent(id)).await {
@@ -58,12 +63,19 @@ pub async fn run(
             Ok((r.mailbox(id)?, map))
         })
         .await?;
-    let recent = match first_recent {
+    let recent = if s.enabled.rev2() {
         // IMAP4rev2 has no \Recent (RFC 9051 Appendix E).
-        Some(first) if !s.enabled.rev2() => (first, rec.uidnext),
-        _ => (0, 0),
+        Recent::default()
+    } else if examine {
+        Recent::range(claims.first(id, rec.first_recent_uid), rec.uidnext)
+    } else {
+        match first_recent {
+            Some(u32::MAX) | None => Recent::default(),
+            // What the store's record gave this SELECT, less what sessions took since.
+            Some(stored) => Recent::range(claims.claim(id, stored, rec.uidnext), rec.uidnext),
+        }
     };
-    let recent_count = if recent.1 > recent.0 { uids.uid_range(recent.0, recent.1 - 1).count() } else { 0 };
+    let recent_count = recent.count(&uids);
     // The system flags; keywords are announced as responses first show them (RFC 9051 §7.3.5).
     let mut keywords = crate::imap::response::Keywords::default();
     keywords.write_flags(out);
@@ -109,7 +121,7 @@ pub async fn run(
             let Some(seq) = uids.seq_of(u) else { continue };
             keywords.announce(&m.keywords, examine, out);
             out.extend_from_slice(format!("* {seq} FETCH (UID {u} FLAGS ").as_bytes());
-            crate::imap::response::flags(out, m.flags, &m.keywords, u >= recent.0 && u < recent.1);
+            crate::imap::response::flags(out, m.flags, &m.keywords, recent.contains(u));
             out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
         }
     }
@@ -125,6 +137,7 @@ pub async fn run(
         own_modseqs: BTreeSet::new(),
         contexts: Vec::new(),
         keywords,
+        claims: (!s.enabled.rev2()).then_some(claims),
     });
     s.state = State::Selected;
     let verb = if examine { "EXAMINE" } else { "SELECT" };

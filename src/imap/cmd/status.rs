@@ -16,11 +16,12 @@ pub async fn run(
     let account = s.account_id()?;
     let name = mailbox.as_str().to_string();
     let want_recent = attrs.contains(&StatusAttribute::Recent);
+    let claims = s.ctx.recent.clone();
     let (id, rec, recent) = s
         .read(move |r| {
             let id = r.mailbox_id(account, &name)?;
             let rec = r.mailbox(id)?;
-            let recent = if want_recent { recent_count(r, id, &rec)? } else { 0 };
+            let recent = if want_recent { recent_count(r, id, &rec, &claims)? } else { 0 };
             Ok((id, rec, recent))
         })
         .await?;
