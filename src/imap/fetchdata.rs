@@ -246,6 +246,14 @@ pub fn display_keys(header: &[u8]) -> (String, String) {
         return (String::new(), String::new());
     };
     let key = |addr: Option<&mail_parser::Address<'_>>| {
+        // A list that starts with a group (`To: team: a@x, b@y;`, `Cc: empty:;`): its name
+        // stands first (RFC 5957 §3 takes the first address's display name; a group's is its
+        // name, RFC 5322 §3.4).
+        if let Some(mail_parser::Address::Group(groups)) = addr
+            && let Some(name) = groups.first().and_then(|g| g.name.as_deref())
+        {
+            return name.to_lowercase();
+        }
         let Some(first) = addr.and_then(|a| a.first()) else { return String::new() };
         first.name().filter(|n| !n.is_empty()).or(first.address()).unwrap_or("").to_lowercase()
     };
@@ -330,11 +338,16 @@ fn compute_valid(raw: &[u8]) -> FetchData {
     let sort_subject = fields.first(raw, "Subject").map(subject::base_subject).unwrap_or_default();
     let sort_addr = |name: &str| {
         let list = address::parse_list(fields.first(raw, name).unwrap_or_default());
-        match address::first_mailbox(&list) {
-            Some(address::Entry::Mailbox { mailbox, .. }) if mailbox != address::MISSING_MAILBOX => {
-                String::from_utf8_lossy(mailbox).to_lowercase()
-            }
-            _ => String::new(),
+        // RFC 5256 §3: the addr-mailbox of the first address; a group that comes first gives
+        // its name, which its start marker carries in the mailbox position (RFC 3501 §7.4.2).
+        match list.first() {
+            Some(address::Entry::GroupStart(group)) => String::from_utf8_lossy(group).to_lowercase(),
+            _ => match address::first_mailbox(&list) {
+                Some(address::Entry::Mailbox { mailbox, .. }) if mailbox != address::MISSING_MAILBOX => {
+                    String::from_utf8_lossy(mailbox).to_lowercase()
+                }
+                _ => String::new(),
+            },
         }
     };
 

@@ -862,3 +862,17 @@ fn compute_given_describes_a_headerless_message() {
     assert_eq!(compute_given(b""), Err(NotMail::Empty));
     assert_eq!(compute(b"hello world\r\n"), Err(NotMail::NoHeader), "deliveries keep their rule");
 }
+
+/// Issue 12 item 10: a list that starts with a group (RFC 5322 §3.4) sorts by the group's name
+/// (RFC 5256 §3 CC / TO, RFC 5957 §3 DISPLAYTO), an empty group too; a group after a mailbox
+/// leaves the mailbox first.
+#[test]
+fn groups_that_come_first_give_the_sort_keys() {
+    let d = compute(b"From: a@x\r\nTo: Team: Bob <bob@y>, c@z;\r\nCc: Empty:;\r\nSubject: s\r\n\r\nb\r\n")
+        .expect("mail");
+    assert_eq!((d.to_addr.as_str(), d.cc_addr.as_str()), ("team", "empty"));
+    assert_eq!(d.display.as_ref().map(|(_, to)| to.as_str()), Some("team"));
+    let d = compute(b"From: a@x\r\nTo: first@x, Team: bob@y;\r\n\r\nb\r\n").expect("mail");
+    assert_eq!(d.to_addr, "first");
+    assert_eq!(d.display.as_ref().map(|(_, to)| to.as_str()), Some("first@x"));
+}
