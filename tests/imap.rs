@@ -908,3 +908,25 @@ fn rfc3501_2_3_2_recent_is_in_exactly_one_session() {
     d.run("C: d1 SELECT Work\nS: * 1 EXISTS\nS: * 1 RECENT\nS: d1 OK [READ-WRITE] *");
     b.run("C: b8 STATUS Work (RECENT)\nS: * STATUS Work (RECENT 0)\nS: b8 OK *");
 }
+
+/// Issue 12 item 8. RFC 5258 §3 (example 5.9): with (SUBSCRIBED RECURSIVEMATCH) a parent that is
+/// not subscribed but has a subscribed child is returned with CHILDINFO ("SUBSCRIBED") and not
+/// as subscribed; RFC 3501 §6.3.9: LSUB with `%` returns such a parent with \Noselect, and an
+/// unsubscribed mailbox never otherwise.
+#[test]
+fn rfc5258_3_recursivematch_childinfo_and_rfc3501_6_3_9_lsub_noselect() {
+    let s = Server::start("list-recursive", "");
+    let mut c = s.login();
+    c.run("C: a CREATE Foo/Bar\nS: a OK *\nC: b UNSUBSCRIBE Foo\nS: b OK *\nC: d CREATE Solo\nS: d OK *");
+    c.run("C: e UNSUBSCRIBE Solo\nS: e OK *");
+    c.run_exact(
+        "C: f LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"F%\"
+         S: * LIST (\\HasChildren) \"/\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))
+         S: f OK *",
+    );
+    c.run_exact("C: g LIST (SUBSCRIBED) \"\" \"F%\"\nS: g OK *");
+    c.run_exact("C: h LIST (SUBSCRIBED) \"\" \"F*\"\nS: * LIST (\\Subscribed \\HasNoChildren) \"/\" Foo/Bar\nS: h OK *");
+    c.run_exact("C: i LSUB \"\" \"F%\"\nS: * LSUB (\\Noselect) \"/\" Foo\nS: i OK *");
+    c.run_exact("C: j LSUB \"\" \"F*\"\nS: * LSUB () \"/\" Foo/Bar\nS: j OK *");
+    c.run_exact("C: k LSUB \"\" Solo\nS: k OK *");
+}

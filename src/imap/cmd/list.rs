@@ -1,7 +1,7 @@
 //! LIST (RFC 9051 §6.3.9) with LIST-EXTENDED (RFC 5258), SPECIAL-USE (RFC 6154), LIST-STATUS
 //! (RFC 5819) and CHILDREN; LSUB (RFC 3501 §6.3.9).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::imap::list_match::{Pattern, join};
 use crate::imap::mailbox_status::{recent_count, write_status};
@@ -46,6 +46,7 @@ pub async fn list(
     });
     let only_subscribed = select.contains(&ListSelect::Subscribed);
     let only_special = select.contains(&ListSelect::SpecialUse);
+    let recursive = select.contains(&ListSelect::RecursiveMatch);
     let show_subscribed = only_subscribed || returns.contains(&ListReturn::Subscribed);
     let full: Vec<Pattern> = patterns
         .iter()
@@ -80,19 +81,29 @@ pub async fn list(
                 let p = format!("{name}{HIERARCHY_DELIMITER}");
                 entries.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
             };
+            let subscribed: BTreeSet<&str> =
+                boxes.iter().filter(|(_, r, _)| r.subscribed).map(|(_, r, _)| r.name.as_str()).collect();
+            let has_subscribed_child = |name: &str| {
+                let p = format!("{name}{HIERARCHY_DELIMITER}");
+                subscribed.range(p.as_str()..).next().is_some_and(|k| k.starts_with(&p))
+            };
             for (name, idx) in &entries {
                 if !full.iter().any(|p| p.matches(name)) {
                     continue;
                 }
                 let rec = idx.map(|i| &boxes[i]);
+                // RFC 5258 §3 RECURSIVEMATCH with SUBSCRIBED: a mailbox (existing or not) with a
+                // subscribed mailbox below it is returned with CHILDINFO ("SUBSCRIBED"), without
+                // being listed as subscribed itself unless it is.
+                let childinfo = recursive && only_subscribed && has_subscribed_child(name);
                 if let Some((_, r, _)) = rec {
-                    if only_subscribed && !r.subscribed {
+                    if only_subscribed && !r.subscribed && !childinfo {
                         continue;
                     }
                     if only_special && r.special_use == SpecialUse::None {
                         continue;
                     }
-                } else if only_subscribed || only_special {
+                } else if (only_subscribed && !childinfo) || only_special {
                     continue;
                 }
                 // RFC 6154 §2: the special use as an attribute, `\\` and its name.
@@ -112,6 +123,9 @@ pub async fn list(
                 attrs.push(if has_children(name) { "\\HasChildren" } else { "\\HasNoChildren" });
                 out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
                 out.extend_from_slice(&wire_name(name, utf8));
+                if childinfo {
+                    out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+                }
                 out.extend_from_slice(b"\r\n");
                 if let (Some(st), Some((id, rec, _))) = (&want_status, rec) {
                     // Only for the mailboxes listed: \Recent costs a read per mailbox.
@@ -134,12 +148,49 @@ pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec
     let lines = s
         .read(move |r| {
             let mut out = Vec::new();
-            for (_, rec) in r.mailboxes(account)? {
-                if rec.subscribed && full.matches(&rec.name) {
-                    out.extend_from_slice(b"* LSUB () \"/\" ");
-                    out.extend_from_slice(&wire_name(&rec.name, utf8));
-                    out.extend_from_slice(b"\r\n");
+            let subscribed: BTreeSet<String> = r
+                .mailboxes(account)?
+                .into_iter()
+                .filter(|(_, rec)| rec.subscribed)
+                .map(|(_, rec)| rec.name)
+                .collect();
+            // RFC 3501 §6.3.9: with `%`, a parent of a subscribed mailbox that is not subscribed
+            // itself is returned with \Noselect (when the pattern stops at its level: no
+            // subscribed mailbox below it matches); an unsubscribed mailbox never otherwise.
+            let mut parents: BTreeSet<String> = BTreeSet::new();
+            for name in &subscribed {
+                let mut at = 0;
+                while let Some(i) = name[at..].find(HIERARCHY_DELIMITER) {
+                    let parent = &name[..at + i];
+                    at += i + 1;
+                    if subscribed.contains(parent) || !full.matches(parent) {
+                        continue;
+                    }
+                    let p = format!("{parent}{HIERARCHY_DELIMITER}");
+                    let below_matches = subscribed
+                        .range(p.clone()..)
+                        .take_while(|k| k.starts_with(&p))
+                        .any(|k| full.matches(k));
+                    if !below_matches {
+                        parents.insert(parent.to_string());
+                    }
                 }
+            }
+            let mut all: Vec<(&str, bool)> = subscribed
+                .iter()
+                .filter(|n| full.matches(n))
+                .map(|n| (n.as_str(), false))
+                .chain(parents.iter().map(|n| (n.as_str(), true)))
+                .collect();
+            all.sort_unstable();
+            for (name, noselect) in all {
+                out.extend_from_slice(if noselect {
+                    b"* LSUB (\\Noselect) \"/\" "
+                } else {
+                    b"* LSUB () \"/\" "
+                });
+                out.extend_from_slice(&wire_name(name, utf8));
+                out.extend_from_slice(b"\r\n");
             }
             Ok(out)
         })
