@@ -576,7 +576,7 @@ fn sort_esort_and_objectid() {
          S: * SORT 2 3 1
          S: d OK *
          C: e SORT RETURN (MIN MAX COUNT ALL) (FROM) UTF-8 ALL
-         S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2,3,1
+         S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2:3,1
          S: e OK *
          C: p SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL
          S: * ESEARCH (TAG \"p\") PARTIAL (1:2 2,1)
@@ -694,7 +694,7 @@ fn context_updates_follow_changes() {
          S: * ESEARCH (TAG \"a\") UID COUNT 3
          S: a OK *
          C: o UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED
-         S: * ESEARCH (TAG \"o\") UID ALL 1,2,3
+         S: * ESEARCH (TAG \"o\") UID ALL 1:3
          S: o OK *
          C: r SORT RETURN (UPDATE ALL) (REVERSE SUBJECT) UTF-8 ALL
          S: * ESEARCH (TAG \"r\") ALL 3,2,1
@@ -787,5 +787,32 @@ fn rfc9208_4_3_no_quota_root_without_limits() {
          S: q1 OK GETQUOTAROOT completed
          C: q2 GETQUOTA \"\"
          S: q2 NO [NONEXISTENT] *",
+    );
+}
+
+/// RFC 4731 §3.1: ESEARCH's ALL is a sequence-set (`1:3,5`, not `1,2,3,5`); for ESORT (RFC 5267
+/// §3.2) the numbers stay in sort order, so only ascending runs of consecutive numbers are
+/// joined and a descending order is written one number at a time.
+#[test]
+fn rfc4731_3_1_rfc5267_3_2_esearch_and_esort_all_is_a_sequence_set() {
+    let s = Server::start("esearch-all", "");
+    for subject in ["e", "a", "b", "c", "d"] {
+        s.deliver(USER, &mail(subject, "x"));
+    }
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH RETURN (ALL) NOT 4
+         S: * ESEARCH (TAG \"a\") ALL 1:3,5
+         S: a OK SEARCH completed
+         C: b UID SEARCH RETURN (COUNT ALL) 1:5
+         S: * ESEARCH (TAG \"b\") UID COUNT 5 ALL 1:5
+         S: b OK SEARCH completed
+         C: c SORT RETURN (ALL) (SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"c\") ALL 2:5,1
+         S: c OK SORT completed
+         C: d UID SORT RETURN (ALL) (REVERSE SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"d\") UID ALL 1,5,4,3,2
+         S: d OK SORT completed",
     );
 }
