@@ -816,3 +816,39 @@ fn rfc4731_3_1_rfc5267_3_2_esearch_and_esort_all_is_a_sequence_set() {
          S: d OK SORT completed",
     );
 }
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling command issued with a mailbox selected gets
+/// `* OK [HIGHESTMODSEQ n]` before its tagged answer, once: the commands after it do not.
+#[test]
+fn rfc7162_3_1_a_condstore_enabling_command_reports_highestmodseq_once() {
+    let s = Server::start("condstore-enabling", "");
+    s.deliver(USER, &mail("one", "x"));
+    s.deliver(USER, &mail("two", "y"));
+    let commands = [
+        ("FETCH 1 (MODSEQ)", "* 1 FETCH (MODSEQ (*))"),
+        ("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 2)", "* 2 FETCH (UID 2 *MODSEQ*)"),
+        ("SEARCH MODSEQ 1", "* SEARCH 1 2 (MODSEQ *)"),
+        ("STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Flagged)", "* 1 FETCH (MODSEQ (*))"),
+        ("STATUS INBOX (HIGHESTMODSEQ)", "* STATUS INBOX (HIGHESTMODSEQ *)"),
+        ("ENABLE CONDSTORE", "* ENABLED CONDSTORE"),
+    ];
+    for (command, answer) in commands {
+        let mut c = s.login();
+        // Not selected yet: STATUS enables CONDSTORE but there is no mailbox to report on.
+        c.run_exact("C: t0 STATUS Sent (MESSAGES)\nS: * STATUS Sent (MESSAGES 0)\nS: t0 OK *");
+        c.run("C: t1 SELECT INBOX\nS: * OK [NOMODSEQ] *\nS: t1 OK *");
+        let ok = "S: * OK [HIGHESTMODSEQ *] highest";
+        let first = if command.starts_with("ENABLE") {
+            format!("C: t2 {command}\nS: {answer}\n{ok}\nS: t2 OK *")
+        } else {
+            format!("C: t2 {command}\n{ok}\nS: {answer}\nS: t2 OK *")
+        };
+        c.run_exact(&first);
+        let again = c.cmd("t3", command);
+        assert!(again.iter().all(|l| !l.starts_with("* OK [HIGHESTMODSEQ")), "{command}: {again:?}");
+    }
+    let mut c = s.login();
+    c.run_exact("C: u0 STATUS INBOX (HIGHESTMODSEQ)\nS: * STATUS INBOX (HIGHESTMODSEQ *)\nS: u0 OK *");
+    c.run("C: u1 EXAMINE INBOX\nS: * OK [HIGHESTMODSEQ *] *\nS: u1 OK *");
+    c.run_exact("C: u2 FETCH 1 (MODSEQ)\nS: * 1 FETCH (MODSEQ (*))\nS: u2 OK *");
+}

@@ -28,7 +28,7 @@ pub async fn run(
     }
     let modseq = uses_modseq(criteria);
     if modseq {
-        s.enabled.enable(Extension::Condstore);
+        s.enable(Extension::Condstore, out);
     }
     if let Some(returns) = returns
         && !returns.is_empty()
