@@ -852,3 +852,38 @@ fn rfc7162_3_1_a_condstore_enabling_command_reports_highestmodseq_once() {
     c.run("C: u1 EXAMINE INBOX\nS: * OK [HIGHESTMODSEQ *] *\nS: u1 OK *");
     c.run_exact("C: u2 FETCH 1 (MODSEQ)\nS: * 1 FETCH (MODSEQ (*))\nS: u2 OK *");
 }
+
+/// RFC 3501 §6.4.4: SEARCH HEADER matches a substring of the field's text as it stands (after
+/// unfolding), so a Message-ID, In-Reply-To or References given with its angle brackets, as
+/// every tool sends it, matches; a folded References matches across its fold.
+#[test]
+fn rfc3501_6_4_4_search_header_matches_the_field_as_it_stands() {
+    let s = Server::start("search-header", "");
+    s.deliver(USER, &mail("root", "x"));
+    s.deliver(
+        USER,
+        b"From: a@example.com\r\nSubject: reply\r\nMessage-ID: <reply@example.com>\r\nIn-Reply-To: <root@example.com>\r\nReferences: <older@example.com>\r\n <root@example.com>\r\n\r\nbody\r\n",
+    );
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH HEADER Message-ID <root@example.com>
+         S: * SEARCH 1
+         S: a OK SEARCH completed
+         C: b SEARCH HEADER In-Reply-To \"<root@example.com>\"
+         S: * SEARCH 2
+         S: b OK SEARCH completed
+         C: c SEARCH HEADER References \"<older@example.com> <root@example.com>\"
+         S: * SEARCH 2
+         S: c OK SEARCH completed
+         C: d SEARCH HEADER message-id \"reply@example.com>\"
+         S: * SEARCH 2
+         S: d OK SEARCH completed
+         C: e SEARCH HEADER In-Reply-To \"\"
+         S: * SEARCH 2
+         S: e OK SEARCH completed
+         C: f SEARCH HEADER Subject ROOT
+         S: * SEARCH 1
+         S: f OK SEARCH completed",
+    );
+}

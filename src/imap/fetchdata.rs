@@ -46,8 +46,8 @@ mod thread_keys;
 
 use std::fmt;
 
-pub use header::MAX_FIELD_VALUE;
 use header::{Fields, unfold};
+pub use header::{MAX_FIELD_VALUE, field_values};
 use mime::{Kind, Node};
 pub use thread_keys::ThreadKeys;
 

@@ -184,9 +184,15 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         K::Cc(v) => header_values(&c.header()?, "Cc").iter().any(|h| contains_ci(h, v)),
         K::Bcc(v) => header_values(&c.header()?, "Bcc").iter().any(|h| contains_ci(h, v)),
         K::Subject(v) => header_values(&c.header()?, "Subject").iter().any(|h| contains_ci(h, v)),
-        // RFC 9051 §6.4.4: HEADER with an empty string matches every message that has the field.
+        // RFC 3501 §6.4.4, RFC 9051 §6.4.4.1: a substring of the field's text as it stands
+        // (unfolded), so `<id@host>` matches a Message-ID; the decoded text of RFC 2047 words
+        // matches too. An empty string matches every message that has the field.
         K::Header(name, v) => {
-            header_values(&c.header()?, name).iter().any(|h| v.is_empty() || contains_ci(h, v))
+            let header = c.header()?;
+            let raw = crate::imap::fetchdata::field_values(&header, name);
+            (!raw.is_empty() && v.is_empty())
+                || raw.iter().any(|h| contains_ci(&String::from_utf8_lossy(h), v))
+                || header_values(&header, name).iter().any(|h| contains_ci(h, v))
         }
         K::Body(v) => contains_ci(&body_text(c.raw()?), v),
         K::Text(v) => {
