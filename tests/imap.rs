@@ -887,3 +887,44 @@ fn rfc3501_6_4_4_search_header_matches_the_field_as_it_stands() {
          S: f OK SEARCH completed",
     );
 }
+
+/// RFC 3501 §6.3.1: SELECT and EXAMINE in IMAP4rev1 send `OK [UNSEEN n]`, the sequence number of
+/// the first unseen message, when there is one; none when every message is seen, and none in
+/// IMAP4rev2 (RFC 9051 Appendix E).
+#[test]
+fn rfc3501_6_3_1_select_reports_the_first_unseen_message() {
+    let s = Server::start("select-unseen", "");
+    for i in 1..=6 {
+        s.deliver(USER, &mail(&format!("m{i}"), "x"));
+    }
+    let mut c = s.login();
+    c.run("C: s0 SELECT INBOX\nS: s0 OK *");
+    c.run("C: f1 STORE 1:6 +FLAGS.SILENT (\\Seen)\nS: f1 OK *\nC: f2 STORE 4,6 -FLAGS.SILENT (\\Seen)\nS: f2 OK *");
+    let select = |verb: &str, tag: &str, unseen: Option<u32>| {
+        let unseen = unseen.map(|n| format!("S: * OK [UNSEEN {n}] first unseen\n")).unwrap_or_default();
+        format!(
+            "C: {tag} {verb} INBOX
+             S: * OK [CLOSED] *
+             S: * FLAGS *
+             S: * OK [PERMANENTFLAGS *
+             S: * 6 EXISTS
+             S: * 0 RECENT
+             {unseen}S: * OK [UIDVALIDITY *
+             S: * OK [UIDNEXT 7] *
+             S: * OK [NOMODSEQ] *
+             S: {tag} OK *"
+        )
+    };
+    c.run_exact(&select("SELECT", "s1", Some(4)));
+    c.run_exact(&select("EXAMINE", "s2", Some(4)));
+    c.run("C: s2b SELECT INBOX\nS: s2b OK *\nC: f3 STORE 4 +FLAGS.SILENT (\\Seen)\nS: f3 OK *");
+    c.run_exact(&select("EXAMINE", "s3", Some(6)));
+    c.run("C: s4 SELECT INBOX\nS: s4 OK *\nC: f4 STORE 6 +FLAGS.SILENT (\\Seen)\nS: f4 OK *");
+    c.run_exact(&select("SELECT", "s5", None));
+    let mut rev2 = s.login();
+    rev2.run("C: e ENABLE IMAP4rev2\nS: e OK *\nC: f5 STORE 1 -FLAGS.SILENT (\\Seen)\nS: f5 BAD *");
+    rev2.run("C: s6 SELECT INBOX\nS: s6 OK *\nC: f6 STORE 1 -FLAGS.SILENT (\\Seen)\nS: f6 OK *");
+    let lines = rev2.cmd("s7", "EXAMINE INBOX");
+    assert!(lines.iter().all(|l| !l.contains("UNSEEN")), "{lines:?}");
+    c.run_exact(&select("EXAMINE", "s8", Some(1)));
+}
