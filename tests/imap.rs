@@ -893,10 +893,7 @@ fn rfc3501_6_4_4_search_header_matches_the_field_as_it_stands() {
 /// IMAP4rev2 (RFC 9051 Appendix E).
 #[test]
 fn rfc3501_6_3_1_select_reports_the_first_unseen_message() {
-    let s = Server::start("select-unseen", "");
-    for i in 1..=6 {
-        s.deliver(USER, &mail(&format!("m{i}"), "x"));
-    }
+    let s = with_messages("select-unseen", 6);
     let mut c = s.login();
     c.run("C: s0 SELECT INBOX\nS: s0 OK *");
     c.run("C: f1 STORE 1:6 +FLAGS.SILENT (\\Seen)\nS: f1 OK *\nC: f2 STORE 4,6 -FLAGS.SILENT (\\Seen)\nS: f2 OK *");
@@ -927,4 +924,53 @@ fn rfc3501_6_3_1_select_reports_the_first_unseen_message() {
     let lines = rev2.cmd("s7", "EXAMINE INBOX");
     assert!(lines.iter().all(|l| !l.contains("UNSEEN")), "{lines:?}");
     c.run_exact(&select("EXAMINE", "s8", Some(1)));
+}
+
+/// RFC 7162 §3.1.5 (with RFC 4731 §3.2): the MODSEQ of an ESEARCH result is that of the
+/// messages it returns: with RETURN (MIN) or (MAX) alone, the returned message's; with both,
+/// the higher of the two; with ALL or COUNT, the highest of every match.
+#[test]
+fn rfc7162_3_1_5_esearch_min_or_max_reports_the_returned_messages_modseq() {
+    let s = with_messages("esearch-modseq", 4);
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX (CONDSTORE)\nS: s OK *");
+    // Message 2 changes last: the highest MODSEQ is neither the first match's nor the last's.
+    c.run("C: f1 STORE 4 +FLAGS.SILENT (\\Flagged)\nS: f1 OK *\nC: f2 STORE 2 +FLAGS.SILENT (\\Flagged)\nS: f2 OK *");
+    let lines = c.cmd("m", "FETCH 1:4 (MODSEQ)");
+    let modseq = |seq: u32| -> u64 {
+        let prefix = format!("* {seq} FETCH (MODSEQ (");
+        let line = lines.iter().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{lines:?}"));
+        line[prefix.len()..].trim_end_matches("))").parse().expect("modseq")
+    };
+    let (m1, m2, m3, m4) = (modseq(1), modseq(2), modseq(3), modseq(4));
+    assert!(m1 < m3 && m3 < m4 && m4 < m2, "{lines:?}");
+    c.run_exact(&format!(
+        "C: a SEARCH RETURN (MIN) MODSEQ 1
+         S: * ESEARCH (TAG \"a\") MIN 1 MODSEQ {m1}
+         S: a OK SEARCH completed
+         C: b SEARCH RETURN (MAX) MODSEQ 1
+         S: * ESEARCH (TAG \"b\") MAX 4 MODSEQ {m4}
+         S: b OK SEARCH completed
+         C: c UID SEARCH RETURN (MIN MAX) NOT 2 MODSEQ 1
+         S: * ESEARCH (TAG \"c\") UID MIN 1 MAX 4 MODSEQ {m4}
+         S: c OK SEARCH completed
+         C: d SEARCH RETURN (MIN COUNT) MODSEQ 1
+         S: * ESEARCH (TAG \"d\") MIN 1 COUNT 4 MODSEQ {m2}
+         S: d OK SEARCH completed
+         C: e SEARCH RETURN (MAX) 1:3 MODSEQ 1
+         S: * ESEARCH (TAG \"e\") MAX 3 MODSEQ {m3}
+         S: e OK SEARCH completed
+         C: f SEARCH RETURN (ALL) MODSEQ 1
+         S: * ESEARCH (TAG \"f\") ALL 1:4 MODSEQ {m2}
+         S: f OK SEARCH completed"
+    ));
+}
+
+/// A server whose INBOX holds `n` messages, subjects m1 ... mn.
+fn with_messages(tag: &str, n: usize) -> Server {
+    let s = Server::start(tag, "");
+    for i in 1..=n {
+        s.deliver(USER, &mail(&format!("m{i}"), "x"));
+    }
+    s
 }

@@ -251,9 +251,19 @@ pub fn uses_modseq(k: &SearchKey) -> bool {
     }
 }
 
-/// The (sequence number, UID) of the selected mailbox's messages that match, ascending, and the
-/// highest MODSEQ among them.
-pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, u64), Error> {
+/// The MODSEQs of a search's matches, for the MODSEQ of its result (RFC 7162 §3.1.5, RFC 4731
+/// §3.2): the highest of them all, and those of the first and the last match (the MIN and MAX
+/// of ESEARCH). Zero when no record was read (a search by numbers only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchModseqs {
+    pub highest: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
+/// The (sequence number, UID) of the selected mailbox's messages that match, ascending, and
+/// their MODSEQs.
+pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, MatchModseqs), Error> {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     let env = Env::of(sel, s.saved.clone());
     let mailbox = sel.mailbox;
@@ -261,7 +271,7 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
     let criteria = criteria.clone();
     s.read(move |r| {
         let mut hits = Vec::new();
-        let mut max_modseq = 0;
+        let mut modseqs = MatchModseqs::default();
         if !needs_message(&criteria) {
             // ALL, UID and sequence sets, \Recent: answered from the session's UID map,
             // without reading a record (the first screen of a huge mailbox).
@@ -280,17 +290,21 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
                     hits.push((seq, u));
                 }
             }
-            return Ok((hits, max_modseq));
+            return Ok((hits, modseqs));
         }
         for (seq, u) in all {
             let Some(m) = r.message(mailbox, u)? else { continue };
             let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
             if eval(&criteria, &mut c, &env)? {
-                max_modseq = max_modseq.max(c.m.modseq);
+                if hits.is_empty() {
+                    modseqs.first = c.m.modseq;
+                }
+                modseqs.last = c.m.modseq;
+                modseqs.highest = modseqs.highest.max(c.m.modseq);
                 hits.push((seq, u));
             }
         }
-        Ok((hits, max_modseq))
+        Ok((hits, modseqs))
     })
     .await
 }
