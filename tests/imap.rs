@@ -974,3 +974,41 @@ fn with_messages(tag: &str, n: usize) -> Server {
     }
     s
 }
+
+/// RFC 3501 §6.4.4 (RFC 9051 §6.4.4.1): SENTBEFORE, SENTON and SENTSINCE compare the day of the
+/// Date header in its own time zone, not converted to UTC: `Sun, 25 Mar 2007 01:00:00 +0200`
+/// (23:00 UTC the day before) is SENTON 25-Mar-2007; a message without Date matches none.
+#[test]
+fn rfc3501_6_4_4_sent_keys_use_the_date_headers_own_zone() {
+    let s = Server::start("sent-dates", "");
+    for date in [
+        "Sun, 25 Mar 2007 01:00:00 +0200",
+        "Sat, 24 Mar 2007 23:00:00 -0500",
+        "Sat, 24 Mar 2007 23:00:00 +0200",
+    ] {
+        s.deliver(USER, format!("From: a@example.com\r\nSubject: d\r\nDate: {date}\r\n\r\nx\r\n").as_bytes());
+    }
+    s.deliver(USER, b"From: a@example.com\r\nSubject: no date\r\n\r\nx\r\n");
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH SENTON 24-Mar-2007
+         S: * SEARCH 2 3
+         S: a OK SEARCH completed
+         C: b SEARCH SENTON 25-Mar-2007
+         S: * SEARCH 1
+         S: b OK SEARCH completed
+         C: c SEARCH SENTBEFORE 25-Mar-2007
+         S: * SEARCH 2 3
+         S: c OK SEARCH completed
+         C: d SEARCH SENTSINCE 25-Mar-2007
+         S: * SEARCH 1
+         S: d OK SEARCH completed
+         C: e SEARCH SENTBEFORE 1-Jan-2008
+         S: * SEARCH 1 2 3
+         S: e OK SEARCH completed
+         C: f SEARCH OR SENTSINCE 1-Jan-2008 SENTON 23-Mar-2007
+         S: * SEARCH
+         S: f OK SEARCH completed",
+    );
+}

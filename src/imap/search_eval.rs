@@ -167,14 +167,23 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         K::Before(d) => day(c.m.internal_date, c.m.tz_minutes) < d.days_since_epoch(),
         K::On(d) => day(c.m.internal_date, c.m.tz_minutes) == d.days_since_epoch(),
         K::Since(d) => day(c.m.internal_date, c.m.tz_minutes) >= d.days_since_epoch(),
+        // RFC 3501 §6.4.4: the Date header's day in its own zone. The stored instant puts that
+        // day within a band of days (zones reach ±99:59); only a message whose band holds the
+        // day asked for has its header read to find which day it is.
         K::SentBefore(d) | K::SentOn(d) | K::SentSince(d) => {
-            let sent = c.data()?.date.map(|t| t.div_euclid(86_400));
             let want = d.days_since_epoch();
-            match (k, sent) {
-                (_, None) => false,
-                (K::SentBefore(_), Some(s)) => s < want,
-                (K::SentOn(_), Some(s)) => s == want,
-                (_, Some(s)) => s >= want,
+            let Some(utc) = c.data()?.date else { return Ok(false) };
+            let earliest = (utc - crate::imap::fetchdata::MAX_ZONE_OFFSET).div_euclid(86_400);
+            let latest = (utc + crate::imap::fetchdata::MAX_ZONE_OFFSET).div_euclid(86_400);
+            let sent = if want < earliest || want > latest {
+                earliest
+            } else {
+                crate::imap::fetchdata::sent_day(&c.header()?).unwrap_or(utc.div_euclid(86_400))
+            };
+            match k {
+                K::SentBefore(_) => sent < want,
+                K::SentOn(_) => sent == want,
+                _ => sent >= want,
             }
         }
         K::Older(secs) => env.now - c.m.internal_date >= i64::from(secs.get()),
