@@ -1012,3 +1012,37 @@ fn rfc3501_6_4_4_sent_keys_use_the_date_headers_own_zone() {
          S: f OK SEARCH completed",
     );
 }
+
+/// RFC 3501 §5.1.3 and §6.3.1, §6.3.3, §6.3.8: a mailbox name that is a valid astring but not
+/// valid modified UTF-7 is no syntax error: SELECT answers NO (and closes the selected
+/// mailbox), LIST with it as a pattern OK with no match, CREATE NO with the reason; never BAD.
+#[test]
+fn rfc3501_5_1_3_a_name_that_is_not_modified_utf7_gets_no_not_bad() {
+    let s = Server::start("bad-utf7", "");
+    let mut c = s.login();
+    let name = "!#$&'+,-.:;<=>?@^_|[}";
+    c.run("C: s0 SELECT INBOX\nS: s0 OK *");
+    c.run_exact(&format!(
+        "C: a SELECT {name}
+         S: * OK [CLOSED] *
+         S: a NO [NONEXISTENT] no such mailbox (the name is not valid modified UTF-7)
+         C: b LIST \"\" {name}
+         S: b OK LIST completed
+         C: c CREATE {name}
+         S: c NO [CANNOT] the name is not valid modified UTF-7 *
+         C: d STATUS \"{name}\" (MESSAGES)
+         S: d NO [NONEXISTENT] *
+         C: e EXAMINE \"&Jjo\"
+         S: e NO [NONEXISTENT] *
+         C: f RENAME INBOX \"a&b\"
+         S: f NO [CANNOT] *
+         C: g LIST \"\" \"*\"
+         S: * LIST * Archive
+         S: * LIST * Drafts
+         S: * LIST * INBOX
+         S: * LIST * Junk
+         S: * LIST * Sent
+         S: * LIST * Trash
+         S: g OK LIST completed"
+    ));
+}

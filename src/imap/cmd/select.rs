@@ -30,6 +30,10 @@ pub async fn run(
         Code::Closed.untagged_ok(out, "previous mailbox closed");
         s.state = State::Authenticated;
     }
+    if mailbox.is_not_modified_utf7() {
+        // RFC 3501 §5.1.3: no mailbox has a name that is not valid modified UTF-7.
+        return Err(Error::not_modified_utf7(false));
+    }
     if params.condstore {
         s.enabled.enable(Extension::Condstore);
     }
