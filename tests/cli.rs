@@ -246,3 +246,12 @@ fn ordinary_clients_and_exports_log_no_warning() {
     let warnings: Vec<&String> = log.iter().filter(|l| l.contains("WARN")).collect();
     assert!(warnings.is_empty(), "{warnings:#?}");
 }
+
+/// Issue 12 item 17: `deliver --help` says where `+tag` mail goes (a folder of that name, a
+/// special-use one only when `subaddress_special_use` lists it), not "the INBOX" alone.
+#[test]
+fn deliver_help_names_plus_addressing_into_folders() {
+    let out = Command::new(BIN).args(["deliver", "--help"]).output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("alice+lists@example.com") && help.contains("subaddress_special_use"), "{help}");
+}

@@ -576,7 +576,7 @@ fn sort_esort_and_objectid() {
          S: * SORT 2 3 1
          S: d OK *
          C: e SORT RETURN (MIN MAX COUNT ALL) (FROM) UTF-8 ALL
-         S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2,3,1
+         S: * ESEARCH (TAG \"e\") MIN 2 MAX 1 COUNT 3 ALL 2:3,1
          S: e OK *
          C: p SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL
          S: * ESEARCH (TAG \"p\") PARTIAL (1:2 2,1)
@@ -694,7 +694,7 @@ fn context_updates_follow_changes() {
          S: * ESEARCH (TAG \"a\") UID COUNT 3
          S: a OK *
          C: o UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED
-         S: * ESEARCH (TAG \"o\") UID ALL 1,2,3
+         S: * ESEARCH (TAG \"o\") UID ALL 1:3
          S: o OK *
          C: r SORT RETURN (UPDATE ALL) (REVERSE SUBJECT) UTF-8 ALL
          S: * ESEARCH (TAG \"r\") ALL 3,2,1
@@ -929,4 +929,278 @@ fn rfc5258_3_recursivematch_childinfo_and_rfc3501_6_3_9_lsub_noselect() {
     c.run_exact("C: i LSUB \"\" \"F%\"\nS: * LSUB (\\Noselect) \"/\" Foo\nS: i OK *");
     c.run_exact("C: j LSUB \"\" \"F*\"\nS: * LSUB () \"/\" Foo/Bar\nS: j OK *");
     c.run_exact("C: k LSUB \"\" Solo\nS: k OK *");
+}
+
+/// RFC 4731 §3.1: ESEARCH's ALL is a sequence-set (`1:3,5`, not `1,2,3,5`); for ESORT (RFC 5267
+/// §3.2) the numbers stay in sort order, so only ascending runs of consecutive numbers are
+/// joined and a descending order is written one number at a time.
+#[test]
+fn rfc4731_3_1_rfc5267_3_2_esearch_and_esort_all_is_a_sequence_set() {
+    let s = Server::start("esearch-all", "");
+    for subject in ["e", "a", "b", "c", "d"] {
+        s.deliver(USER, &mail(subject, "x"));
+    }
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH RETURN (ALL) NOT 4
+         S: * ESEARCH (TAG \"a\") ALL 1:3,5
+         S: a OK SEARCH completed
+         C: b UID SEARCH RETURN (COUNT ALL) 1:5
+         S: * ESEARCH (TAG \"b\") UID COUNT 5 ALL 1:5
+         S: b OK SEARCH completed
+         C: c SORT RETURN (ALL) (SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"c\") ALL 2:5,1
+         S: c OK SORT completed
+         C: d UID SORT RETURN (ALL) (REVERSE SUBJECT) UTF-8 ALL
+         S: * ESEARCH (TAG \"d\") UID ALL 1,5,4,3,2
+         S: d OK SORT completed",
+    );
+}
+
+/// RFC 7162 §3.1: the first CONDSTORE-enabling command issued with a mailbox selected gets
+/// `* OK [HIGHESTMODSEQ n]` before its tagged answer, once: the commands after it do not.
+#[test]
+fn rfc7162_3_1_a_condstore_enabling_command_reports_highestmodseq_once() {
+    let s = Server::start("condstore-enabling", "");
+    s.deliver(USER, &mail("one", "x"));
+    s.deliver(USER, &mail("two", "y"));
+    let commands = [
+        ("FETCH 1 (MODSEQ)", "* 1 FETCH (MODSEQ (*))"),
+        ("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 2)", "* 2 FETCH (UID 2 *MODSEQ*)"),
+        ("SEARCH MODSEQ 1", "* SEARCH 1 2 (MODSEQ *)"),
+        ("STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Flagged)", "* 1 FETCH (MODSEQ (*))"),
+        ("STATUS INBOX (HIGHESTMODSEQ)", "* STATUS INBOX (HIGHESTMODSEQ *)"),
+        ("ENABLE CONDSTORE", "* ENABLED CONDSTORE"),
+    ];
+    for (command, answer) in commands {
+        let mut c = s.login();
+        // Not selected yet: STATUS enables CONDSTORE but there is no mailbox to report on.
+        c.run_exact("C: t0 STATUS Sent (MESSAGES)\nS: * STATUS Sent (MESSAGES 0)\nS: t0 OK *");
+        c.run("C: t1 SELECT INBOX\nS: * OK [NOMODSEQ] *\nS: t1 OK *");
+        let ok = "S: * OK [HIGHESTMODSEQ *] highest";
+        let first = if command.starts_with("ENABLE") {
+            format!("C: t2 {command}\nS: {answer}\n{ok}\nS: t2 OK *")
+        } else {
+            format!("C: t2 {command}\n{ok}\nS: {answer}\nS: t2 OK *")
+        };
+        c.run_exact(&first);
+        let again = c.cmd("t3", command);
+        assert!(again.iter().all(|l| !l.starts_with("* OK [HIGHESTMODSEQ")), "{command}: {again:?}");
+    }
+    let mut c = s.login();
+    c.run_exact("C: u0 STATUS INBOX (HIGHESTMODSEQ)\nS: * STATUS INBOX (HIGHESTMODSEQ *)\nS: u0 OK *");
+    c.run("C: u1 EXAMINE INBOX\nS: * OK [HIGHESTMODSEQ *] *\nS: u1 OK *");
+    c.run_exact("C: u2 FETCH 1 (MODSEQ)\nS: * 1 FETCH (MODSEQ (*))\nS: u2 OK *");
+}
+
+/// RFC 3501 §6.4.4: SEARCH HEADER matches a substring of the field's text as it stands (after
+/// unfolding), so a Message-ID, In-Reply-To or References given with its angle brackets, as
+/// every tool sends it, matches; a folded References matches across its fold.
+#[test]
+fn rfc3501_6_4_4_search_header_matches_the_field_as_it_stands() {
+    let s = Server::start("search-header", "");
+    s.deliver(USER, &mail("root", "x"));
+    s.deliver(
+        USER,
+        b"From: a@example.com\r\nSubject: reply\r\nMessage-ID: <reply@example.com>\r\nIn-Reply-To: <root@example.com>\r\nReferences: <older@example.com>\r\n <root@example.com>\r\n\r\nbody\r\n",
+    );
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH HEADER Message-ID <root@example.com>
+         S: * SEARCH 1
+         S: a OK SEARCH completed
+         C: b SEARCH HEADER In-Reply-To \"<root@example.com>\"
+         S: * SEARCH 2
+         S: b OK SEARCH completed
+         C: c SEARCH HEADER References \"<older@example.com> <root@example.com>\"
+         S: * SEARCH 2
+         S: c OK SEARCH completed
+         C: d SEARCH HEADER message-id \"reply@example.com>\"
+         S: * SEARCH 2
+         S: d OK SEARCH completed
+         C: e SEARCH HEADER In-Reply-To \"\"
+         S: * SEARCH 2
+         S: e OK SEARCH completed
+         C: f SEARCH HEADER Subject ROOT
+         S: * SEARCH 1
+         S: f OK SEARCH completed",
+    );
+}
+
+/// RFC 3501 §6.3.1: SELECT and EXAMINE in IMAP4rev1 send `OK [UNSEEN n]`, the sequence number of
+/// the first unseen message, when there is one; none when every message is seen, and none in
+/// IMAP4rev2 (RFC 9051 Appendix E).
+#[test]
+fn rfc3501_6_3_1_select_reports_the_first_unseen_message() {
+    let s = with_messages("select-unseen", 6);
+    let mut c = s.login();
+    c.run("C: s0 SELECT INBOX\nS: s0 OK *");
+    c.run("C: f1 STORE 1:6 +FLAGS.SILENT (\\Seen)\nS: f1 OK *\nC: f2 STORE 4,6 -FLAGS.SILENT (\\Seen)\nS: f2 OK *");
+    let select = |verb: &str, tag: &str, unseen: Option<u32>| {
+        let unseen = unseen.map(|n| format!("S: * OK [UNSEEN {n}] first unseen\n")).unwrap_or_default();
+        format!(
+            "C: {tag} {verb} INBOX
+             S: * OK [CLOSED] *
+             S: * FLAGS *
+             S: * OK [PERMANENTFLAGS *
+             S: * 6 EXISTS
+             S: * 0 RECENT
+             {unseen}S: * OK [UIDVALIDITY *
+             S: * OK [UIDNEXT 7] *
+             S: * OK [NOMODSEQ] *
+             S: {tag} OK *"
+        )
+    };
+    c.run_exact(&select("SELECT", "s1", Some(4)));
+    c.run_exact(&select("EXAMINE", "s2", Some(4)));
+    c.run("C: s2b SELECT INBOX\nS: s2b OK *\nC: f3 STORE 4 +FLAGS.SILENT (\\Seen)\nS: f3 OK *");
+    c.run_exact(&select("EXAMINE", "s3", Some(6)));
+    c.run("C: s4 SELECT INBOX\nS: s4 OK *\nC: f4 STORE 6 +FLAGS.SILENT (\\Seen)\nS: f4 OK *");
+    c.run_exact(&select("SELECT", "s5", None));
+    let mut rev2 = s.login();
+    rev2.run("C: e ENABLE IMAP4rev2\nS: e OK *\nC: f5 STORE 1 -FLAGS.SILENT (\\Seen)\nS: f5 BAD *");
+    rev2.run("C: s6 SELECT INBOX\nS: s6 OK *\nC: f6 STORE 1 -FLAGS.SILENT (\\Seen)\nS: f6 OK *");
+    let lines = rev2.cmd("s7", "EXAMINE INBOX");
+    assert!(lines.iter().all(|l| !l.contains("UNSEEN")), "{lines:?}");
+    c.run_exact(&select("EXAMINE", "s8", Some(1)));
+}
+
+/// RFC 7162 §3.1.5 (with RFC 4731 §3.2): the MODSEQ of an ESEARCH result is that of the
+/// messages it returns: with RETURN (MIN) or (MAX) alone, the returned message's; with both,
+/// the higher of the two; with ALL or COUNT, the highest of every match.
+#[test]
+fn rfc7162_3_1_5_esearch_min_or_max_reports_the_returned_messages_modseq() {
+    let s = with_messages("esearch-modseq", 4);
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX (CONDSTORE)\nS: s OK *");
+    // Message 2 changes last: the highest MODSEQ is neither the first match's nor the last's.
+    c.run("C: f1 STORE 4 +FLAGS.SILENT (\\Flagged)\nS: f1 OK *\nC: f2 STORE 2 +FLAGS.SILENT (\\Flagged)\nS: f2 OK *");
+    let lines = c.cmd("m", "FETCH 1:4 (MODSEQ)");
+    let modseq = |seq: u32| -> u64 {
+        let prefix = format!("* {seq} FETCH (MODSEQ (");
+        let line = lines.iter().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{lines:?}"));
+        line[prefix.len()..].trim_end_matches("))").parse().expect("modseq")
+    };
+    let (m1, m2, m3, m4) = (modseq(1), modseq(2), modseq(3), modseq(4));
+    assert!(m1 < m3 && m3 < m4 && m4 < m2, "{lines:?}");
+    c.run_exact(&format!(
+        "C: a SEARCH RETURN (MIN) MODSEQ 1
+         S: * ESEARCH (TAG \"a\") MIN 1 MODSEQ {m1}
+         S: a OK SEARCH completed
+         C: b SEARCH RETURN (MAX) MODSEQ 1
+         S: * ESEARCH (TAG \"b\") MAX 4 MODSEQ {m4}
+         S: b OK SEARCH completed
+         C: c UID SEARCH RETURN (MIN MAX) NOT 2 MODSEQ 1
+         S: * ESEARCH (TAG \"c\") UID MIN 1 MAX 4 MODSEQ {m4}
+         S: c OK SEARCH completed
+         C: d SEARCH RETURN (MIN COUNT) MODSEQ 1
+         S: * ESEARCH (TAG \"d\") MIN 1 COUNT 4 MODSEQ {m2}
+         S: d OK SEARCH completed
+         C: e SEARCH RETURN (MAX) 1:3 MODSEQ 1
+         S: * ESEARCH (TAG \"e\") MAX 3 MODSEQ {m3}
+         S: e OK SEARCH completed
+         C: f SEARCH RETURN (ALL) MODSEQ 1
+         S: * ESEARCH (TAG \"f\") ALL 1:4 MODSEQ {m2}
+         S: f OK SEARCH completed"
+    ));
+}
+
+/// A server whose INBOX holds `n` messages, subjects m1 ... mn.
+fn with_messages(tag: &str, n: usize) -> Server {
+    let s = Server::start(tag, "");
+    for i in 1..=n {
+        s.deliver(USER, &mail(&format!("m{i}"), "x"));
+    }
+    s
+}
+
+/// RFC 3501 §6.4.4 (RFC 9051 §6.4.4.1): SENTBEFORE, SENTON and SENTSINCE compare the day of the
+/// Date header in its own time zone, not converted to UTC: `Sun, 25 Mar 2007 01:00:00 +0200`
+/// (23:00 UTC the day before) is SENTON 25-Mar-2007; a message without Date matches none.
+#[test]
+fn rfc3501_6_4_4_sent_keys_use_the_date_headers_own_zone() {
+    let s = Server::start("sent-dates", "");
+    for date in [
+        "Sun, 25 Mar 2007 01:00:00 +0200",
+        "Sat, 24 Mar 2007 23:00:00 -0500",
+        "Sat, 24 Mar 2007 23:00:00 +0200",
+    ] {
+        s.deliver(USER, format!("From: a@example.com\r\nSubject: d\r\nDate: {date}\r\n\r\nx\r\n").as_bytes());
+    }
+    s.deliver(USER, b"From: a@example.com\r\nSubject: no date\r\n\r\nx\r\n");
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact(
+        "C: a SEARCH SENTON 24-Mar-2007
+         S: * SEARCH 2 3
+         S: a OK SEARCH completed
+         C: b SEARCH SENTON 25-Mar-2007
+         S: * SEARCH 1
+         S: b OK SEARCH completed
+         C: c SEARCH SENTBEFORE 25-Mar-2007
+         S: * SEARCH 2 3
+         S: c OK SEARCH completed
+         C: d SEARCH SENTSINCE 25-Mar-2007
+         S: * SEARCH 1
+         S: d OK SEARCH completed
+         C: e SEARCH SENTBEFORE 1-Jan-2008
+         S: * SEARCH 1 2 3
+         S: e OK SEARCH completed
+         C: f SEARCH OR SENTSINCE 1-Jan-2008 SENTON 23-Mar-2007
+         S: * SEARCH
+         S: f OK SEARCH completed",
+    );
+}
+
+/// RFC 3501 §5.1.3 and §6.3.1, §6.3.3, §6.3.8: a mailbox name that is a valid astring but not
+/// valid modified UTF-7 is no syntax error: SELECT answers NO (and closes the selected
+/// mailbox), LIST with it as a pattern OK with no match, CREATE NO with the reason; never BAD.
+#[test]
+fn rfc3501_5_1_3_a_name_that_is_not_modified_utf7_gets_no_not_bad() {
+    let s = Server::start("bad-utf7", "");
+    let mut c = s.login();
+    let name = "!#$&'+,-.:;<=>?@^_|[}";
+    c.run("C: s0 SELECT INBOX\nS: s0 OK *");
+    c.run_exact(&format!(
+        "C: a SELECT {name}
+         S: * OK [CLOSED] *
+         S: a NO [NONEXISTENT] no such mailbox (the name is not valid modified UTF-7)
+         C: b LIST \"\" {name}
+         S: b OK LIST completed
+         C: c CREATE {name}
+         S: c NO [CANNOT] the name is not valid modified UTF-7 *
+         C: d STATUS \"{name}\" (MESSAGES)
+         S: d NO [NONEXISTENT] *
+         C: e EXAMINE \"&Jjo\"
+         S: e NO [NONEXISTENT] *
+         C: f RENAME INBOX \"a&b\"
+         S: f NO [CANNOT] *
+         C: g LIST \"\" \"*\"
+         S: * LIST * Archive
+         S: * LIST * Drafts
+         S: * LIST * INBOX
+         S: * LIST * Junk
+         S: * LIST * Sent
+         S: * LIST * Trash
+         S: g OK LIST completed"
+    ));
+}
+
+/// Issue 12 item 10 (SEARCH part). RFC 5322 §3.4 groups: SEARCH TO / CC match the group's name
+/// as well as its members (RFC 3501 §6.4.4: the key is a substring of the field).
+#[test]
+fn rfc3501_6_4_4_search_to_and_cc_match_a_group_name() {
+    let s = Server::start("search-groups", "");
+    s.deliver(
+        USER,
+        b"From: a@example.com\r\nTo: Project Team: bob@mail.test, carol@example.com;\r\nCc: Nobody:;\r\nSubject: g\r\n\r\nx\r\n",
+    );
+    s.deliver(USER, &mail("plain", "x"));
+    let mut c = s.login();
+    c.run("C: s SELECT INBOX\nS: s OK *");
+    c.run_exact("C: a SEARCH TO \"project team\"\nS: * SEARCH 1\nS: a OK *");
+    c.run_exact("C: b SEARCH TO carol\nS: * SEARCH 1\nS: b OK *");
+    c.run_exact("C: d SEARCH CC nobody\nS: * SEARCH 1\nS: d OK *");
 }

@@ -146,10 +146,15 @@ fn tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u64)> {
 }
 
 /// The lines of one FETCH command's answer joined, literals included.
+/// The FETCH responses of a command (and its tagged OK last); the `* FLAGS` and `* OK
+/// [PERMANENTFLAGS]` that announce new keywords before them (RFC 9051 §7.3.5) are left out.
 fn fetch(c: &mut common::Client, tag: &str, what: &str) -> Vec<String> {
     let lines = c.cmd(tag, what);
     assert!(lines.last().is_some_and(|l| l.starts_with(&format!("{tag} OK"))), "{lines:?}");
     lines
+        .into_iter()
+        .filter(|l| !l.starts_with("* FLAGS ") && !l.starts_with("* OK [PERMANENTFLAGS"))
+        .collect()
 }
 
 const TRICKY: &[u8] = b"From alice@example.com Thu Nov 29 03:26:00 2026\n\

@@ -188,6 +188,12 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
             prop_assert_eq!(rec.uidnext, model[i].uidnext);
             let uids = r.uids(ids[i]).expect("uids");
             prop_assert_eq!(&uids, &model[i].msgs.keys().copied().collect::<Vec<_>>());
+            // SELECT's first unseen message (RFC 3501 §6.3.1): the model's, within any budget
+            // that reaches it from either end, and nothing wrong with a smaller one.
+            let first = model[i].msgs.iter().find(|(_, m)| m.0 & flag::SEEN == 0).map(|(u, _)| *u);
+            prop_assert_eq!(r.first_unseen(ids[i], rec.unseen, usize::MAX).expect("unseen"), first);
+            let small = r.first_unseen(ids[i], rec.unseen, 2).expect("unseen");
+            prop_assert!(small.is_none() || small == first, "{small:?} is not {first:?}");
             for (uid, (flags, kws, raw)) in &model[i].msgs {
                 let m = r.message(ids[i], *uid).expect("read").expect("present");
                 prop_assert_eq!(m.flags, *flags);

@@ -51,6 +51,11 @@ impl Session {
         if let Err(e) = self.allowed(&body) {
             return self.finish(&tag, name, Err(e), out);
         }
+        // A valid astring that is not valid modified UTF-7 (RFC 3501 §5.1.3) names no mailbox:
+        // NO, never BAD, and none is created under it.
+        if let Some((_, creates)) = body.name_not_modified_utf7() {
+            return self.finish(&tag, name, Err(Error::not_modified_utf7(creates)), out);
+        }
         let outcome = match body {
             CommandBody::Capability => {
                 out.extend_from_slice(format!("* CAPABILITY {}\r\n", self.capabilities()).as_bytes());

@@ -55,6 +55,18 @@ impl Enabled {
         newly
     }
 
+    /// [`Enabled::enable`], and when this turns CONDSTORE on with a mailbox selected (`modseq`
+    /// is its mod-sequence), a CONDSTORE-enabling command (RFC 7162 §3.1): the client is told
+    /// `* OK [HIGHESTMODSEQ n]`, once per session since CONDSTORE stays on.
+    pub fn enable_reporting(&mut self, e: Extension, modseq: Option<u64>, out: &mut Vec<u8>) -> bool {
+        let had_condstore = self.condstore();
+        let newly = self.enable(e);
+        if let Some(modseq) = modseq.filter(|_| !had_condstore && self.condstore()) {
+            crate::proto::code::Code::HighestModseq(modseq).untagged_ok(out, "highest");
+        }
+        newly
+    }
+
     pub fn has(self, e: Extension) -> bool {
         self.0 & e.bit() != 0
     }

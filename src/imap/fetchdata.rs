@@ -46,8 +46,8 @@ mod thread_keys;
 
 use std::fmt;
 
-pub use header::MAX_FIELD_VALUE;
 use header::{Fields, unfold};
+pub use header::{MAX_FIELD_VALUE, field_values};
 use mime::{Kind, Node};
 pub use thread_keys::ThreadKeys;
 
@@ -331,10 +331,7 @@ fn compute_valid(raw: &[u8]) -> FetchData {
     flatten_message_content(raw, &root, &[], &mut parts);
 
     let fields = &root.fields;
-    let date = fields.first(raw, "Date").and_then(|v| {
-        let text = String::from_utf8_lossy(&unfold(v)).into_owned();
-        mail_parser::DateTime::parse_rfc822(&text).filter(|d| d.is_valid()).map(|d| d.to_timestamp())
-    });
+    let date = fields.first(raw, "Date").and_then(|v| parse_date(&unfold(v))).map(|d| d.to_timestamp());
     let sort_subject = fields.first(raw, "Subject").map(subject::base_subject).unwrap_or_default();
     let sort_addr = |name: &str| {
         let list = address::parse_list(fields.first(raw, name).unwrap_or_default());
@@ -366,6 +363,26 @@ fn compute_valid(raw: &[u8]) -> FetchData {
         display: Some(display_keys(slice(raw, root.header))),
     }
 }
+
+/// A Date field's unfolded value, parsed (RFC 5322 §3.3), if it is a valid date.
+fn parse_date(value: &[u8]) -> Option<mail_parser::DateTime> {
+    mail_parser::DateTime::parse_rfc822(&String::from_utf8_lossy(value))
+        .filter(mail_parser::DateTime::is_valid)
+}
+
+/// The day of the first Date field of a header section, in the field's own time zone, as days
+/// since 1970-01-01: what SENTBEFORE, SENTON and SENTSINCE compare (RFC 3501 §6.4.4, RFC 9051
+/// §6.4.4.1), so `Sat, 24 Mar 2007 23:00:00 +0200` is on 24-Mar-2007. [`FetchData::date`]
+/// keeps only the instant (UTC seconds), which has lost the zone; this reads the header again.
+pub fn sent_day(header: &[u8]) -> Option<i64> {
+    let value = header::field_values(header, "Date").into_iter().next()?;
+    let d = parse_date(&value)?;
+    crate::proto::command::Date::new(d.year, d.month, d.day)
+        .map(crate::proto::command::Date::days_since_epoch)
+}
+
+/// The farthest a Date's zone can be from UTC, in seconds: `+9959` (RFC 5322 §3.3 `zone`).
+pub const MAX_ZONE_OFFSET: i64 = 99 * 3600 + 59 * 60;
 
 /// A byte range as stored. [`validate`] guarantees the message fits in `u32`.
 fn span((start, end): (usize, usize)) -> (u32, u32) {

@@ -15,6 +15,23 @@ pub enum Error {
     Bad(String),
 }
 
+impl Error {
+    /// The NO for a mailbox name that is not valid modified UTF-7 (RFC 3501 §5.1.3): it names no
+    /// mailbox (`NONEXISTENT`), and one cannot be made under it (`CANNOT`, when `creates`).
+    pub fn not_modified_utf7(creates: bool) -> Error {
+        if creates {
+            let text = "the name is not valid modified UTF-7 (RFC 3501 section 5.1.3): write & as &- \
+                        and non-ASCII characters as &...- base64, or ENABLE UTF8=ACCEPT";
+            Error::No(Some(Code::Cannot), text.into())
+        } else {
+            Error::No(
+                Some(Code::NonExistent),
+                "no such mailbox (the name is not valid modified UTF-7)".into(),
+            )
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     /// The disk's and the file's failures get a fixed text (RFC 5530 `UNAVAILABLE`: try again
     /// later; `SERVERBUG`): the cause, in redb's or the OS's words, goes to the log only.

@@ -97,11 +97,22 @@ fn header_values(raw: &[u8], name: &str) -> Vec<String> {
             match v {
                 mail_parser::HeaderValue::Text(t) => t.to_string(),
                 mail_parser::HeaderValue::TextList(l) => l.join(" "),
-                mail_parser::HeaderValue::Address(a) => a
+                // A group keeps its name (RFC 5322 §3.4: `team: a@x, b@y;`), so that TO, CC,
+                // FROM and BCC match it as they match an address's display name.
+                mail_parser::HeaderValue::Address(mail_parser::Address::Group(groups)) => groups
                     .iter()
-                    .map(|x| format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or("")))
+                    .map(|g| {
+                        let members = g.addresses.iter().map(address_text).collect::<Vec<_>>().join(", ");
+                        match &g.name {
+                            Some(name) => format!("{name}: {members};"),
+                            None => members,
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
+                mail_parser::HeaderValue::Address(a) => {
+                    a.iter().map(address_text).collect::<Vec<_>>().join(", ")
+                }
                 _ => String::from_utf8_lossy(
                     raw.get(h.offset_start() as usize..h.offset_end() as usize).unwrap_or_default(),
                 )
@@ -110,6 +121,11 @@ fn header_values(raw: &[u8], name: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// One address as SEARCH matches it: its display name and its address.
+fn address_text(x: &mail_parser::Addr<'_>) -> String {
+    format!("{} <{}>", x.name().unwrap_or(""), x.address().unwrap_or(""))
 }
 
 /// The decoded text of the message's bodies (text parts, HTML as text, attachment names).
@@ -167,14 +183,23 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         K::Before(d) => day(c.m.internal_date, c.m.tz_minutes) < d.days_since_epoch(),
         K::On(d) => day(c.m.internal_date, c.m.tz_minutes) == d.days_since_epoch(),
         K::Since(d) => day(c.m.internal_date, c.m.tz_minutes) >= d.days_since_epoch(),
+        // RFC 3501 §6.4.4: the Date header's day in its own zone. The stored instant puts that
+        // day within a band of days (zones reach ±99:59); only a message whose band holds the
+        // day asked for has its header read to find which day it is.
         K::SentBefore(d) | K::SentOn(d) | K::SentSince(d) => {
-            let sent = c.data()?.date.map(|t| t.div_euclid(86_400));
             let want = d.days_since_epoch();
-            match (k, sent) {
-                (_, None) => false,
-                (K::SentBefore(_), Some(s)) => s < want,
-                (K::SentOn(_), Some(s)) => s == want,
-                (_, Some(s)) => s >= want,
+            let Some(utc) = c.data()?.date else { return Ok(false) };
+            let earliest = (utc - crate::imap::fetchdata::MAX_ZONE_OFFSET).div_euclid(86_400);
+            let latest = (utc + crate::imap::fetchdata::MAX_ZONE_OFFSET).div_euclid(86_400);
+            let sent = if want < earliest || want > latest {
+                earliest
+            } else {
+                crate::imap::fetchdata::sent_day(&c.header()?).unwrap_or(utc.div_euclid(86_400))
+            };
+            match k {
+                K::SentBefore(_) => sent < want,
+                K::SentOn(_) => sent == want,
+                _ => sent >= want,
             }
         }
         K::Older(secs) => env.now - c.m.internal_date >= i64::from(secs.get()),
@@ -184,9 +209,15 @@ fn eval(k: &SearchKey, c: &mut Candidate<'_>, env: &Env) -> Result<bool, StoreEr
         K::Cc(v) => header_values(&c.header()?, "Cc").iter().any(|h| contains_ci(h, v)),
         K::Bcc(v) => header_values(&c.header()?, "Bcc").iter().any(|h| contains_ci(h, v)),
         K::Subject(v) => header_values(&c.header()?, "Subject").iter().any(|h| contains_ci(h, v)),
-        // RFC 9051 §6.4.4: HEADER with an empty string matches every message that has the field.
+        // RFC 3501 §6.4.4, RFC 9051 §6.4.4.1: a substring of the field's text as it stands
+        // (unfolded), so `<id@host>` matches a Message-ID; the decoded text of RFC 2047 words
+        // matches too. An empty string matches every message that has the field.
         K::Header(name, v) => {
-            header_values(&c.header()?, name).iter().any(|h| v.is_empty() || contains_ci(h, v))
+            let header = c.header()?;
+            let raw = crate::imap::fetchdata::field_values(&header, name);
+            (!raw.is_empty() && v.is_empty())
+                || raw.iter().any(|h| contains_ci(&String::from_utf8_lossy(h), v))
+                || header_values(&header, name).iter().any(|h| contains_ci(h, v))
         }
         K::Body(v) => contains_ci(&body_text(c.raw()?), v),
         K::Text(v) => {
@@ -245,9 +276,19 @@ pub fn uses_modseq(k: &SearchKey) -> bool {
     }
 }
 
-/// The (sequence number, UID) of the selected mailbox's messages that match, ascending, and the
-/// highest MODSEQ among them.
-pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, u64), Error> {
+/// The MODSEQs of a search's matches, for the MODSEQ of its result (RFC 7162 §3.1.5, RFC 4731
+/// §3.2): the highest of them all, and those of the first and the last match (the MIN and MAX
+/// of ESEARCH). Zero when no record was read (a search by numbers only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchModseqs {
+    pub highest: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
+/// The (sequence number, UID) of the selected mailbox's messages that match, ascending, and
+/// their MODSEQs.
+pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>, MatchModseqs), Error> {
     let Some(sel) = s.selected.as_ref() else { return Err(Error::Bad("no mailbox selected".into())) };
     let env = Env::of(sel, s.saved.clone());
     let mailbox = sel.mailbox;
@@ -255,7 +296,7 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
     let criteria = criteria.clone();
     s.read(move |r| {
         let mut hits = Vec::new();
-        let mut max_modseq = 0;
+        let mut modseqs = MatchModseqs::default();
         if !needs_message(&criteria) {
             // ALL, UID and sequence sets, \Recent: answered from the session's UID map,
             // without reading a record (the first screen of a huge mailbox).
@@ -274,17 +315,21 @@ pub async fn find(s: &Session, criteria: &SearchKey) -> Result<(Vec<(u32, u32)>,
                     hits.push((seq, u));
                 }
             }
-            return Ok((hits, max_modseq));
+            return Ok((hits, modseqs));
         }
         for (seq, u) in all {
             let Some(m) = r.message(mailbox, u)? else { continue };
             let mut c = Candidate { r, seq, uid: u, m, data: None, raw: None };
             if eval(&criteria, &mut c, &env)? {
-                max_modseq = max_modseq.max(c.m.modseq);
+                if hits.is_empty() {
+                    modseqs.first = c.m.modseq;
+                }
+                modseqs.last = c.m.modseq;
+                modseqs.highest = modseqs.highest.max(c.m.modseq);
                 hits.push((seq, u));
             }
         }
-        Ok((hits, max_modseq))
+        Ok((hits, modseqs))
     })
     .await
 }

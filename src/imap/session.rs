@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Context;
-use super::enabled::Enabled;
+use super::enabled::{Enabled, Extension};
 use super::login::Account;
 use super::selected::Selected;
 use smol::channel::Sender;
@@ -94,6 +94,12 @@ impl Session {
             notify: None,
             sink: None,
         }
+    }
+
+    /// [`Enabled::enable_reporting`] with the selected mailbox's mod-sequence, if one is selected.
+    pub fn enable(&mut self, e: Extension, out: &mut Vec<u8>) -> bool {
+        let modseq = self.selected.as_ref().map(|sel| sel.modseq);
+        self.enabled.enable_reporting(e, modseq, out)
     }
 
     /// Passwords may be sent: over TLS, or on loopback when the config allows it.

@@ -548,7 +548,17 @@ impl<'a> Parser<'a> {
                 .map(str::to_string)
                 .or_else(|_| self.fail("mailbox name is not UTF-8"))?
         } else {
-            crate::proto::command::decode_modified_utf7(raw).or_else(|e| self.fail(e))?
+            match crate::proto::command::decode_modified_utf7(raw) {
+                Ok(s) => s,
+                // A pattern or reference that is not valid modified UTF-7 is still a valid
+                // list-mailbox (RFC 3501 §5.1.3 is about encoding, not syntax): it is matched as
+                // the characters it is, which names no mailbox a client without UTF-8 could have
+                // made, so LIST answers OK with no match rather than BAD.
+                Err(_) if raw.iter().all(|b| (0x20..0x7f).contains(b)) => {
+                    String::from_utf8_lossy(raw).into_owned()
+                }
+                Err(e) => return self.fail(e),
+            }
         };
         if s.chars().any(char::is_control) {
             return self.fail("control character in mailbox name");

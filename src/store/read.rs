@@ -213,6 +213,43 @@ impl Reader {
         Ok(())
     }
 
+    /// The UID of the mailbox's first message without `\Seen`, given `unseen`, how many it has
+    /// (its record's count), reading at most `budget` message records; `None` when there is
+    /// none or the budget ran out.
+    ///
+    /// The store keeps no index of unseen messages, so this is a scan from both ends at once:
+    /// forwards it stops at the first unseen message; backwards it counts unseen messages and
+    /// stops at the `unseen`-th, which is the first. It costs twice the distance of the first
+    /// unseen message from the nearer end, so an old unread message or a few new ones are
+    /// found at once; a mailbox whose first unseen message sits in the middle of a long run of
+    /// seen ones needs the budget's bound. Finding it in O(log n) whatever the mailbox would
+    /// need a table of unseen UIDs per mailbox, kept by every flag change: a format change.
+    pub fn first_unseen(&self, mailbox: u64, unseen: u32, budget: usize) -> Result<Option<u32>> {
+        if unseen == 0 {
+            return Ok(None);
+        }
+        let Some(t) = self.messages_table()? else { return Ok(None) };
+        let mut forwards = t.range((mailbox, 0)..=(mailbox, u32::MAX))?;
+        let mut backwards = t.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev();
+        let mut counted = 0;
+        for _ in 0..budget.div_ceil(2) {
+            let Some(e) = forwards.next() else { return Ok(None) };
+            let (k, v) = e?;
+            if decode_message(v.value())?.flags & flag::SEEN == 0 {
+                return Ok(Some(k.value().1));
+            }
+            let Some(e) = backwards.next() else { return Ok(None) };
+            let (k, v) = e?;
+            if decode_message(v.value())?.flags & flag::SEEN == 0 {
+                counted += 1;
+                if counted == unseen {
+                    return Ok(Some(k.value().1));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The live UIDs of a mailbox as ascending runs of (first UID, count): as many reads as the
     /// mailbox has holes, not messages (format 2's [`UID_RUNS`]).
     pub fn uid_runs(&self, mailbox: u64) -> Result<Vec<(u32, u32)>> {

@@ -7,10 +7,11 @@ use crate::proto::command::{Atom, NonEmpty};
 
 pub fn run(s: &mut Session, caps: &NonEmpty<Atom>, out: &mut Vec<u8>) -> Done {
     let mut enabled = Vec::new();
+    let mut notes = Vec::new();
     for c in caps.iter() {
         // Unknown names are ignored (RFC 5161 §3.1); only the newly enabled are listed.
         if let Some(e) = Extension::from_name(c.as_str())
-            && s.enabled.enable(e)
+            && s.enable(e, &mut notes)
         {
             enabled.push(c.as_str().to_string());
         }
@@ -21,5 +22,6 @@ pub fn run(s: &mut Session, caps: &NonEmpty<Atom>, out: &mut Vec<u8>) -> Done {
         out.extend_from_slice(e.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&notes);
     Done::text("ENABLE completed")
 }

@@ -44,7 +44,7 @@ pub async fn run(
         return Err(Error::Bad("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into()));
     }
     if let Some(since) = changed_since {
-        s.enabled.enable(Extension::Condstore);
+        s.enabled.enable_reporting(Extension::Condstore, Some(sel.modseq), out);
         // Only the messages changed since then: the MODSEQ index, not a scan.
         let changed: HashSet<u32> =
             s.read(move |r| r.changed_since(mailbox, since)).await?.into_iter().map(|(u, _)| u).collect();
@@ -73,7 +73,7 @@ pub async fn run(
         targets = crate::imap::shared::partial_window(&targets, range);
     }
     if attrs.contains(&FetchAttribute::ModSeq) {
-        s.enabled.enable(Extension::Condstore);
+        s.enabled.enable_reporting(Extension::Condstore, Some(sel.modseq), out);
     }
     // Fetching a body section without .PEEK sets \Seen (RFC 9051 §6.4.5).
     let sets_seen = !read_only

@@ -4,7 +4,7 @@
 //! (RFC 2047 words, transfer encodings, charsets) with mail-parser and match case-insensitively.
 
 use crate::imap::enabled::Extension;
-use crate::imap::search_eval::{check_charset, find, uses_modseq};
+use crate::imap::search_eval::{MatchModseqs, check_charset, find, uses_modseq};
 
 use crate::imap::context::LiveSearch;
 use crate::imap::outcome::{Done, Outcome};
@@ -28,7 +28,7 @@ pub async fn run(
     }
     let modseq = uses_modseq(criteria);
     if modseq {
-        s.enabled.enable(Extension::Condstore);
+        s.enable(Extension::Condstore, out);
     }
     if let Some(returns) = returns
         && !returns.is_empty()
@@ -38,7 +38,7 @@ pub async fn run(
     {
         return Ok(all_messages(s, uid, returns, tag, out));
     }
-    let (hits, max_modseq) = find(s, criteria).await?;
+    let (hits, modseqs) = find(s, criteria).await?;
     let numbers: Vec<u32> = hits.iter().map(|(seq, u)| if uid { *u } else { *seq }).collect();
     if update {
         let live = LiveSearch::new(
@@ -70,7 +70,7 @@ pub async fn run(
             out.extend_from_slice(format!(" {n}").as_bytes());
         }
         if modseq && !numbers.is_empty() {
-            out.extend_from_slice(format!(" (MODSEQ {max_modseq})").as_bytes());
+            out.extend_from_slice(format!(" (MODSEQ {})", modseqs.highest).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
         return Ok(Done::text("SEARCH completed"));
@@ -82,10 +82,22 @@ pub async fn run(
     let n = u32::try_from(sorted.len()).unwrap_or(u32::MAX);
     write_returns(out, &returns, n, |i| sorted[i as usize - 1], |out| number_set(out, &sorted));
     if modseq && !sorted.is_empty() {
-        out.extend_from_slice(format!(" MODSEQ {max_modseq}").as_bytes());
+        out.extend_from_slice(format!(" MODSEQ {}", result_modseq(&returns, modseqs)).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     Ok(Done::text("SEARCH completed"))
+}
+
+/// The MODSEQ of an ESEARCH result (RFC 7162 §3.1.5, RFC 4731 §3.2): that of the messages
+/// returned, so with only MIN and/or MAX the highest of those one or two (matches ascend, so
+/// MIN is the first and MAX the last); otherwise the highest of every match.
+fn result_modseq(returns: &[SearchReturn], m: MatchModseqs) -> u64 {
+    if !returns.iter().all(|r| matches!(r, SearchReturn::Min | SearchReturn::Max | SearchReturn::Save)) {
+        return m.highest;
+    }
+    let min = if returns.contains(&SearchReturn::Min) { m.first } else { 0 };
+    let max = if returns.contains(&SearchReturn::Max) { m.last } else { 0 };
+    min.max(max)
 }
 
 /// `SEARCH RETURN (...) ALL`, the first screen of a desktop client (`UID SEARCH RETURN (PARTIAL

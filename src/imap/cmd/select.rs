@@ -12,6 +12,9 @@ use crate::imap::session::{Session, State};
 use crate::imap::shared::wire_name;
 use crate::proto::command::{MailboxName, SelectParams};
 
+/// The most message records SELECT reads to find the first unseen message: a few milliseconds.
+const UNSEEN_BUDGET: usize = 20_000;
+
 pub async fn run(
     s: &mut Session,
     mailbox: &MailboxName,
@@ -27,6 +30,10 @@ pub async fn run(
         // RFC 7162 §3.2.11, RFC 9051 §6.3.2: the previous mailbox is closed.
         Code::Closed.untagged_ok(out, "previous mailbox closed");
         s.state = State::Authenticated;
+    }
+    if mailbox.is_not_modified_utf7() {
+        // RFC 3501 §5.1.3: no mailbox has a name that is not valid modified UTF-7.
+        return Err(Error::not_modified_utf7(false));
     }
     if params.condstore {
         s.enabled.enable(Extension::Condstore);
@@ -56,11 +63,17 @@ pub async fn run(
         },
         (false, false) => Some(u32::MAX),
     };
-    let (rec, uids) = s
+    let rev1 = !s.enabled.rev2();
+    let (rec, uids, first_unseen) = s
         .read(move |r| {
             // A few runs, however large the mailbox (format 2's UID_RUNS): SELECT stays flat.
             let map = SeqMap::from_runs(r.uid_runs(id)?);
-            Ok((r.mailbox(id)?, map))
+            let rec = r.mailbox(id)?;
+            // RFC 3501 §6.3.1 (IMAP4rev1; RFC 9051 dropped it): `OK [UNSEEN n]`, the first
+            // unseen message. Found within a bounded read (see `first_unseen`); past the
+            // bound it is left out, which §6.3.1 lets a client cope with by a SEARCH UNSEEN.
+            let first_unseen = if rev1 { r.first_unseen(id, rec.unseen, UNSEEN_BUDGET)? } else { None };
+            Ok((rec, map, first_unseen))
         })
         .await?;
     let recent = if s.enabled.rev2() {
@@ -83,6 +96,9 @@ pub async fn run(
     out.extend_from_slice(format!("* {} EXISTS\r\n", uids.len()).as_bytes());
     if !s.enabled.rev2() {
         out.extend_from_slice(format!("* {recent_count} RECENT\r\n").as_bytes());
+    }
+    if let Some(seq) = first_unseen.and_then(|u| uids.seq_of(u)) {
+        Code::Unseen(seq).untagged_ok(out, "first unseen");
     }
     Code::UidValidity(rec.uidvalidity).untagged_ok(out, "UIDs valid");
     Code::UidNext(rec.uidnext).untagged_ok(out, "predicted next UID");

@@ -81,8 +81,9 @@ pub async fn run(
                     }
                     SearchReturn::All if !numbers.is_empty() => {
                         out.extend_from_slice(b" ALL ");
-                        let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
-                        out.extend_from_slice(list.join(",").as_bytes());
+                        // A sequence-set (RFC 4731 §3.1) that keeps the sort order: only
+                        // ascending runs of consecutive numbers become `a:b`.
+                        crate::imap::response::number_set(out, &numbers);
                     }
                     SearchReturn::Partial(range) => {
                         crate::imap::shared::write_partial_result(out, &numbers, *range, false)

@@ -26,7 +26,7 @@ pub async fn run(
         })
         .await?;
     if attrs.contains(&StatusAttribute::HighestModSeq) {
-        s.enabled.enable(Extension::Condstore);
+        s.enable(Extension::Condstore, out);
     }
     write_status(out, &rec, id, attrs, s.enabled.utf8(), recent);
     Ok(Done::text("STATUS completed"))

@@ -28,7 +28,7 @@ pub async fn run(
     };
     let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(m)| *m).next();
     if unchanged_since.is_some() {
-        s.enabled.enable(Extension::Condstore);
+        s.enabled.enable_reporting(Extension::Condstore, Some(sel.modseq), out);
     }
     let id = sel.mailbox;
     let t2 = targets.clone();

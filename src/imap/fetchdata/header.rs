@@ -125,6 +125,42 @@ pub(super) fn unfold(value: &[u8]) -> Vec<u8> {
     trim_wsp(&unfolded).to_vec()
 }
 
+/// The value of every field called `name` (ASCII case-insensitive) in a header section, each
+/// unfolded and trimmed but otherwise as it stands: not RFC 2047-decoded, not parsed, so
+/// `Message-ID: <a@b>` gives `<a@b>` (what SEARCH HEADER matches, RFC 3501 §6.4.4). At most
+/// [`MAX_FIELD_VALUE`] bytes of each value are read.
+pub fn field_values(header: &[u8], name: &str) -> Vec<Vec<u8>> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut in_field = false;
+    let mut p = 0;
+    while p < header.len() {
+        let e = next_line(header, p);
+        let line = &header[p..e];
+        if is_blank_line(line) {
+            break;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if in_field && let Some(last) = spans.last_mut() {
+                last.1 = p + line_content_len(line);
+            }
+        } else {
+            let field = parse_field_line(header, p, e);
+            in_field = field.is_some_and(|f| f.name(header).eq_ignore_ascii_case(name.as_bytes()));
+            if let Some(f) = field.filter(|_| in_field) {
+                spans.push(f.value);
+            }
+        }
+        p = e;
+    }
+    spans
+        .into_iter()
+        .map(|(from, to)| {
+            let value = header.get(from..to).unwrap_or_default();
+            unfold(value.get(..MAX_FIELD_VALUE).unwrap_or(value))
+        })
+        .collect()
+}
+
 /// `s` without leading and trailing SP / HTAB / CR / LF.
 pub(super) fn trim_wsp(s: &[u8]) -> &[u8] {
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
@@ -136,6 +172,14 @@ pub(super) fn trim_wsp(s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_every_occurrence_unfolded_as_it_stands() {
+        let h = b"Message-ID: <a@b>\r\nreferences: <x@y>\r\n\t<z@w>\r\nX: 1\r\nReferences : <q@r>\r\n\r\nReferences: body";
+        assert_eq!(field_values(h, "Message-Id"), vec![b"<a@b>".to_vec()]);
+        assert_eq!(field_values(h, "References"), vec![b"<x@y>\t<z@w>".to_vec(), b"<q@r>".to_vec()]);
+        assert!(field_values(h, "Subject").is_empty());
+    }
 
     #[test]
     fn unfold_removes_breaks_keeps_wsp() {

@@ -403,9 +403,10 @@ Testing.
         r#"("Thu, 13 Feb 1969 23:32:54 -0330" NIL (("Pete" NIL "pete" "silly.example")) (("Pete" NIL "pete" "silly.example")) (("Pete" NIL "pete" "silly.example")) ((NIL NIL "A Group" NIL)("Ed Jones" NIL "c" "a.test")(NIL NIL "joe" "where.test")("John" NIL "jdoe" "one.test")(NIL NIL NIL NIL)) ((NIL NIL "Undisclosed recipients" NIL)(NIL NIL NIL NIL)) NIL NIL "<testabcd.1234@silly.example>")"#
     );
     assert_eq!(fd.date, Some(-27_723_426));
-    // The first mailbox, group markers skipped; an empty group has none.
-    assert_eq!(fd.to_addr, "c");
-    assert_eq!(fd.cc_addr, "");
+    // A group that comes first sorts by its name (RFC 5256 §3: the addr-mailbox of the first
+    // address, which a group's start marker holds; issue 12 item 10), an empty group too.
+    assert_eq!(fd.to_addr, "a group");
+    assert_eq!(fd.cc_addr, "undisclosed recipients");
 }
 
 #[test]

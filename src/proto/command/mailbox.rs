@@ -9,8 +9,16 @@ use super::*;
 /// enabled UTF8=ACCEPT or IMAP4rev2). Never empty, never holds control characters. Any case of
 /// `INBOX` is stored as `INBOX` (RFC 9051 §5.1: INBOX is case-insensitive); other names keep
 /// their case.
+///
+/// A name that is a valid astring but not valid modified UTF-7 (`&` not followed by a proper
+/// base64 run) is no syntax error (RFC 3501 §5.1.3 only says how names are encoded): it is
+/// held as the characters it is, marked [`MailboxName::is_not_modified_utf7`], so that the
+/// command answers NO (no mailbox has such a name; none may be created with it), never BAD.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MailboxName(String);
+pub struct MailboxName {
+    name: String,
+    not_utf7: bool,
+}
 
 impl MailboxName {
     /// Checks a UTF-8 name as given (no modified UTF-7 decoding).
@@ -18,34 +26,43 @@ impl MailboxName {
         if name.is_empty() || name.chars().any(char::is_control) {
             return invalid("mailbox name");
         }
-        if name.eq_ignore_ascii_case("INBOX") {
-            return Ok(MailboxName("INBOX".into()));
-        }
-        Ok(MailboxName(name.to_string()))
+        let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+        Ok(MailboxName { name: name.to_string(), not_utf7: false })
     }
 
     /// A name as it came over the wire: UTF-8 when `utf8` (UTF8=ACCEPT / IMAP4rev2 enabled),
-    /// else modified UTF-7 (raw UTF-8 from a sloppy client is accepted as well).
+    /// else modified UTF-7 (raw UTF-8 from a sloppy client is accepted as well; printable
+    /// ASCII that is not valid modified UTF-7 is kept as it is, marked).
     pub fn from_wire(bytes: &[u8], utf8: bool) -> Result<Self, InvalidValue> {
-        let decoded = if utf8 {
-            std::str::from_utf8(bytes).map_err(|_| InvalidValue { what: "mailbox name" })?.to_string()
-        } else {
-            decode_modified_utf7(bytes)?
-        };
-        MailboxName::new(&decoded)
+        if utf8 {
+            let name = std::str::from_utf8(bytes).map_err(|_| InvalidValue { what: "mailbox name" })?;
+            return MailboxName::new(name);
+        }
+        match decode_modified_utf7(bytes) {
+            Ok(decoded) => MailboxName::new(&decoded),
+            Err(_) if !bytes.is_empty() && bytes.iter().all(|b| (0x20..0x7f).contains(b)) => {
+                Ok(MailboxName { name: String::from_utf8_lossy(bytes).into_owned(), not_utf7: true })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The client sent a name that is not valid modified UTF-7 (see the type's comment).
+    pub fn is_not_modified_utf7(&self) -> bool {
+        self.not_utf7
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 
     pub fn is_inbox(&self) -> bool {
-        self.0 == "INBOX"
+        self.name == "INBOX"
     }
 
     /// The name in modified UTF-7, for responses to clients without UTF8=ACCEPT.
     pub fn to_modified_utf7(&self) -> String {
-        encode_modified_utf7(&self.0)
+        encode_modified_utf7(&self.name)
     }
 }
 
@@ -65,7 +82,7 @@ impl TryFrom<String> for MailboxName {
 
 impl fmt::Display for MailboxName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 

@@ -218,6 +218,34 @@ pub enum CommandBody {
 }
 
 impl CommandBody {
+    /// The first mailbox name of the command that is not valid modified UTF-7
+    /// ([`MailboxName::is_not_modified_utf7`]), and whether the command would create a mailbox
+    /// of that name (CREATE, RENAME's new name) rather than use an existing one. SELECT and
+    /// EXAMINE are left to their handler, which closes the selected mailbox first.
+    pub fn name_not_modified_utf7(&self) -> Option<(&MailboxName, bool)> {
+        use CommandBody as C;
+        let (name, creates) = match self {
+            C::Create { mailbox, .. } => (mailbox, true),
+            C::Rename { from, to } => {
+                if from.is_not_modified_utf7() {
+                    (from, false)
+                } else {
+                    (to, true)
+                }
+            }
+            C::Delete { mailbox }
+            | C::Subscribe { mailbox }
+            | C::Unsubscribe { mailbox }
+            | C::Status { mailbox, .. }
+            | C::Append { mailbox, .. }
+            | C::GetQuotaRoot { mailbox }
+            | C::Copy { mailbox, .. }
+            | C::Move { mailbox, .. } => (mailbox, false),
+            _ => return None,
+        };
+        name.is_not_modified_utf7().then_some((name, creates))
+    }
+
     /// The command's name as a client writes it, for logs and response texts.
     pub fn name(&self) -> &'static str {
         use CommandBody as C;

@@ -327,7 +327,20 @@ fn mailbox_names_modified_utf7_and_utf8() {
         body("a SELECT ~peter/mail/&U,BTFw-/&ZeVnLIqe-\r\n"),
         CommandBody::Select { mailbox: mbx(name), params: SelectParams::default() }
     );
-    assert!(err("a SELECT \"Fish & Chips\"\r\n").message.contains("UTF-7"));
+    // Not valid modified UTF-7 but a valid astring: parsed, the name kept as it is and marked
+    // (the command answers NO, RFC 3501 §5.1.3); a pattern is kept as it is.
+    match body("a SELECT \"Fish & Chips\"\r\n") {
+        CommandBody::Select { mailbox, .. } => {
+            assert!(mailbox.is_not_modified_utf7());
+            assert_eq!(mailbox.as_str(), "Fish & Chips");
+        }
+        other => panic!("{other:?}"),
+    }
+    match body("a LIST \"\" &Jjo\r\n") {
+        CommandBody::List { patterns, .. } => assert_eq!(patterns.into_vec(), ["&Jjo"]),
+        other => panic!("{other:?}"),
+    }
+    assert!(err("a SELECT \"\x01\"\r\n").message.contains("mailbox"));
     // With UTF8=ACCEPT the bytes are the name.
     let utf8 = ParseOptions { utf8: true };
     let c = parse_command_with("a SELECT \"Fish & Chips/\u{53f0}\"\r\n".as_bytes(), utf8).unwrap();
