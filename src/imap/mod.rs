@@ -1,15 +1,16 @@
-//! IMAP: the session state machine and one file per command (`cmd/`).
+//! IMAP: the session, its commands and what they share, in three layers (docs/ARCHITECTURE.md;
+//! `tests/structure.rs` checks the arrows):
 //!
-//! * `session`: the four states of RFC 9051 §3, checked in one place, and the dispatcher.
-//! * `cmd/`: the command handlers; each reads and writes through the store and writes its
-//!   responses into the session's output buffer. No sockets here: `server::imap` moves bytes.
-//! * `selected`: the selected mailbox's sequence map and the reporting of others' changes.
-//! * `fetchdata`: what FETCH needs (ENVELOPE, BODYSTRUCTURE, MIME part offsets), computed once at
-//!   delivery and stored opaquely by the store.
-//! * `login`: password checks with throttling and a success cache.
-//! * `response`: response pieces shared by the handlers.
-//! * `trace`: the per-account protocol trace (who is traced, redaction of passwords and message
-//!   text); `server::imap` feeds it the bytes.
+//! * `dispatch`: parses a command, checks the state in one place, calls its handler, answers.
+//! * `cmd/`: one handler per command, leaves: each reads and writes through the store and writes
+//!   its responses into the session's output buffer. No sockets here: `server::imap` moves bytes.
+//! * below them: `session` (state, literals, reads, refresh), `outcome` (what a handler returns),
+//!   `enabled`, `shared`, `search_eval`, `sort_keys`, `mailbox_status`, `changes` (NOTIFY and the
+//!   report of other mailboxes' changes), `recent` (\Recent claims), `list_match`, `selected`
+//!   (the selected mailbox and others' changes to it), `context` (updating searches), `seqmap`,
+//!   `fetchdata` (what FETCH needs, computed once at delivery), `login` (password checks),
+//!   `response` (flag lists, sets, keyword announcements), `trace` (the per-account protocol
+//!   trace; `server::imap` feeds it the bytes).
 
 pub mod changes;
 pub mod cmd;

@@ -1,5 +1,8 @@
-//! One IMAP session: the states of RFC 9051 §3 (not authenticated, authenticated, selected,
-//! logout), checked in one place before dispatch, and the dispatcher to `cmd/`.
+//! One IMAP session: its state (RFC 9051 §3: not authenticated, authenticated, selected,
+//! logout), what it enabled, its selected mailbox, literals before and after login, its store
+//! reads and the reporting of others' changes. Below the handlers: `imap::dispatch` checks the
+//! state and calls them; nothing here names `cmd/`. `Done`, `Error` and `Code` are re-exported
+//! from `imap::outcome` and `proto::code` for the connection loop (`server::imap`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
