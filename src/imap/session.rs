@@ -257,7 +257,15 @@ impl Session {
     /// Sends what `out` holds to the client now, when it has grown past a threshold.
     pub async fn stream(&mut self, out: &mut Vec<u8>) {
         const PIECE: usize = 256 * 1024;
-        if out.len() >= PIECE
+        if out.len() >= PIECE {
+            self.stream_now(out).await;
+        }
+    }
+
+    /// Sends what `out` holds to the client now (a long command's first results, so that the
+    /// client can show them while the rest is read).
+    pub async fn stream_now(&mut self, out: &mut Vec<u8>) {
+        if !out.is_empty()
             && let Some(sink) = &self.sink
         {
             // Only fails when the connection is gone; the command then ends with nobody listening.

@@ -17,6 +17,9 @@ use crate::store::{FlagOp, MessageRecord, Reader, StoreError, flag};
 
 /// Messages whose responses are built per store snapshot (bounds the time one read holds).
 const BATCH: usize = 256;
+/// The batches after the first: the first answers quickly, the rest take fewer hand-overs to
+/// the read pool (each costs a wake-up of two threads) for the same bytes.
+const LATER_BATCH: usize = 2048;
 
 pub async fn run(
     s: &mut Session,
@@ -126,7 +129,9 @@ pub async fn run(
     let read_only = sel.read_only;
     let shows_flags = attrs.iter().any(|a| matches!(a, FetchAttribute::Flags));
     let mut failed = false;
-    for batch in targets.chunks(BATCH) {
+    let (first, rest) = targets.split_at(targets.len().min(BATCH));
+    let mut first_batch = !rest.is_empty();
+    for batch in std::iter::once(first).filter(|b| !b.is_empty()).chain(rest.chunks(LATER_BATCH)) {
         let batch = batch.to_vec();
         let attrs = attrs.clone();
         let newly_seen: HashSet<u32> =
@@ -186,7 +191,13 @@ pub async fn run(
         }
         out.extend_from_slice(&bytes);
         failed |= bad;
-        s.stream(out).await;
+        if first_batch {
+            // The first batch goes out at once; the larger ones after it stream by size.
+            first_batch = false;
+            s.stream_now(out).await;
+        } else {
+            s.stream(out).await;
+        }
     }
     if failed {
         return Err(Error::No(
