@@ -925,6 +925,24 @@ fn committed_run(found: &[(u32, u32)], count: u32, size: u64) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// Issue 11: a batch's commit (blocking) runs while the async task goes on reading the
+    /// source. The blocking side here waits for a signal that only the async side sends: had
+    /// `off_thread` run it on the task's own thread, the signal would never come.
+    #[test]
+    fn a_commit_runs_while_the_connection_is_read() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let overlapped = std::thread::scope(|scope| {
+            smol::block_on(async {
+                let commit = off_thread(scope, move || rx.recv_timeout(Duration::from_secs(10)).is_ok());
+                let read = async move {
+                    let _ = tx.send(());
+                };
+                smol::future::zip(commit, read).await.0
+            })
+        });
+        assert!(overlapped, "the blocking work did not run beside the async task");
+    }
+
     #[test]
     fn state_round_trip() {
         let mut s = BTreeMap::new();

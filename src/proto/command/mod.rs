@@ -31,21 +31,25 @@ fn invalid<T>(what: &'static str) -> Result<T, InvalidValue> {
     Err(InvalidValue { what })
 }
 
+mod compress;
 mod core;
 mod datetime;
-mod extension;
 mod fetch;
 mod flag;
 mod mailbox;
+mod notify;
+mod quota;
 mod search;
 mod sequence;
 
+pub use compress::*;
 pub use core::*;
 pub use datetime::*;
-pub use extension::*;
 pub use fetch::*;
 pub use flag::*;
 pub use mailbox::*;
+pub use notify::*;
+pub use quota::*;
 pub use search::*;
 pub use sequence::*;
 

@@ -1,8 +1,6 @@
-//! The extensions' own values: NOTIFY (RFC 5465), QUOTA (RFC 9208), COMPRESS (RFC 4978).
+//! NOTIFY (RFC 5465): mailbox filters, events and event groups.
 
 use super::*;
-
-// NOTIFY (RFC 5465), QUOTA (RFC 9208), COMPRESS (RFC 4978)
 
 /// `filter-mailboxes` (RFC 5465 §6).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,20 +42,4 @@ pub struct EventGroup {
 pub struct NotifySet {
     pub status: bool,
     pub groups: NonEmpty<EventGroup>,
-}
-
-/// `resource-name` (RFC 9208 §9).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum QuotaResource {
-    Storage,
-    Message,
-    Mailbox,
-    AnnotationStorage,
-    Other(Atom),
-}
-
-/// `algorithm` (RFC 4978 §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CompressionAlgorithm {
-    Deflate,
 }
