@@ -101,10 +101,8 @@ fn two_thousand_connections_reading_at_once_keep_the_threads_bounded() {
     let bound = cores + (2 * cores).max(2) + cores + 6;
     assert!(most <= bound, "{most} threads (bound {bound})");
     assert!(took < Duration::from_secs(120), "{took:?}");
-    // For the record (the lead's benchmarks hold the bounds): what stays once they closed and
-    // the read threads went idle (2 s), returning the allocator's free memory.
-    let busy_kb = status(pid, "VmRSS:");
+    // What stays after a burst is the benchmark's to measure (`applianced-bench connections`,
+    // docs/PERFORMANCE.md), not a timed test's.
+    eprintln!("resident {} kB with the connections open", status(pid, "VmRSS:"));
     drop(clients);
-    std::thread::sleep(Duration::from_secs(4));
-    eprintln!("resident {busy_kb} kB with the connections open, {} kB after", status(pid, "VmRSS:"));
 }
