@@ -15,10 +15,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::imap::{
-    Conn, ImapBench, PASSWORD, R, Server, USER, dovecot_version, e, memory_mb, setup_applianced,
-    setup_dovecot,
-};
+use crate::imap::{Conn, PASSWORD, R, Server, USER, memory_mb, on_both_servers};
 
 /// Memory with many IDLE connections, three times in a row, and many connections reading at once.
 #[derive(FromArgs)]
@@ -187,33 +184,11 @@ fn measure(s: &Server, b: &ConnectionsBench) -> R<()> {
 }
 
 pub fn run(b: ConnectionsBench) -> R<()> {
-    let version = if b.skip_dovecot { None } else { Some(dovecot_version()?) };
-    let dir = std::env::temp_dir().join(format!("applianced-bench-connections-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(e("temp dir"))?;
-    let setup = ImapBench {
-        messages: b.messages,
-        small: 0,
-        latency_ms: None,
-        idle_connections: b.idle.max(b.readers),
-        appends: 0,
-        skip_dovecot: b.skip_dovecot,
-        cache_mb: None,
-        seed: 1,
-        malloc_arena_max: Some(b.malloc_arena_max.clone()),
-    };
-    let result = (|| {
-        {
-            let server = setup_applianced(&dir, &setup)?;
+    let arenas = Some(b.malloc_arena_max.clone());
+    on_both_servers("connections", b.messages, b.idle.max(b.readers), b.skip_dovecot, arenas, |server| {
+        if server.name == "applianced" {
             println!("applianced, MALLOC_ARENA_MAX {}", b.malloc_arena_max);
-            measure(&server, &b)?;
         }
-        if let Some(v) = version {
-            println!("Dovecot {v}");
-            let server = setup_dovecot(&dir, &setup, &v)?;
-            measure(&server, &b)?;
-        }
-        Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+        measure(server, &b)
+    })
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::imap::{Conn, ImapBench, R, Server, dovecot_version, e, setup_applianced, setup_dovecot};
+use crate::imap::{Conn, R, Server, on_both_servers};
 
 /// The worst LIST / SEARCH / SORT against another session's NOOP, applianced and Dovecot.
 #[derive(FromArgs)]
@@ -114,32 +114,5 @@ fn measure(server: &Server, b: &CpuBench) -> R<()> {
 }
 
 pub fn run(b: CpuBench) -> R<()> {
-    let version = if b.skip_dovecot { None } else { Some(dovecot_version()?) };
-    let dir = std::env::temp_dir().join(format!("applianced-bench-cpu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(e("temp dir"))?;
-    let setup = ImapBench {
-        messages: b.messages,
-        small: 0,
-        latency_ms: None,
-        idle_connections: b.attackers + 10,
-        appends: 0,
-        skip_dovecot: b.skip_dovecot,
-        cache_mb: None,
-        seed: 1,
-        malloc_arena_max: None,
-    };
-    let result = (|| {
-        {
-            let server = setup_applianced(&dir, &setup)?;
-            measure(&server, &b)?;
-        }
-        if let Some(v) = version {
-            println!("Dovecot {v}");
-            let server = setup_dovecot(&dir, &setup, &v)?;
-            measure(&server, &b)?;
-        }
-        Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    on_both_servers("cpu", b.messages, b.attackers + 10, b.skip_dovecot, None, |server| measure(server, &b))
 }

@@ -480,6 +480,43 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> R<()> {
     Ok(())
 }
 
+/// For the benchmarks that measure one scenario on both servers (`cpu`, `connections`): sets up
+/// applianced, then (unless `--skip-dovecot`) Dovecot, each with an INBOX of `messages` corpus
+/// messages and room for `connections`, runs `measure` on each, and removes the directory.
+pub(crate) fn on_both_servers(
+    tag: &str,
+    messages: usize,
+    connections: usize,
+    skip_dovecot: bool,
+    malloc_arena_max: Option<String>,
+    mut measure: impl FnMut(&Server) -> R<()>,
+) -> R<()> {
+    let version = if skip_dovecot { None } else { Some(dovecot_version()?) };
+    let dir = std::env::temp_dir().join(format!("applianced-bench-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(e("temp dir"))?;
+    let setup = ImapBench {
+        messages,
+        small: 0,
+        latency_ms: None,
+        idle_connections: connections,
+        appends: 0,
+        skip_dovecot,
+        cache_mb: None,
+        seed: 1,
+        malloc_arena_max,
+    };
+    let result = (|| {
+        measure(&setup_applianced(&dir, &setup)?)?;
+        if let Some(v) = version {
+            println!("Dovecot {v}");
+            measure(&setup_dovecot(&dir, &setup, &v)?)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 pub(crate) fn dovecot_version() -> R<String> {
     let o = Command::new("dovecot")
         .arg("--version")

@@ -696,18 +696,10 @@ impl<'a> Job<'a> {
         for (i, chunk) in chunks.iter().enumerate() {
             let Some(tag) = in_flight.take() else { break };
             let reply = match ready.take() {
-                Some(r) => {
-                    let (target, account) = (self.target, self.account.clone());
-                    let Ready { batch, count, last, fetched } = r;
-                    let commit = off_thread(scope, move || sink::append_batch(target, &account, batch));
+                Some(Ready { batch, meta }) => {
+                    let commit = self.commit_on(scope, batch);
                     let (done, reply) = smol::future::zip(commit, c.finish(&tag, "UID FETCH")).await;
-                    self.commit(
-                        Ready { batch: Batch::default(), count, last, fetched },
-                        done,
-                        &mut fs,
-                        &folder.source,
-                        state,
-                    )?;
+                    self.commit(meta, done, &mut fs, &folder.source, state)?;
                     reply?
                 }
                 None => c.finish(&tag, "UID FETCH").await?,
@@ -717,17 +709,9 @@ impl<'a> Job<'a> {
             }
             ready = self.prepare(reply, chunk, &mut fs, &folder.source, state)?;
         }
-        if let Some(r) = ready.take() {
-            let (target, account) = (self.target, self.account.clone());
-            let Ready { batch, count, last, fetched } = r;
-            let done = off_thread(scope, move || sink::append_batch(target, &account, batch)).await;
-            self.commit(
-                Ready { batch: Batch::default(), count, last, fetched },
-                done,
-                &mut fs,
-                &folder.source,
-                state,
-            )?;
+        if let Some(Ready { batch, meta }) = ready.take() {
+            let done = self.commit_on(scope, batch).await;
+            self.commit(meta, done, &mut fs, &folder.source, state)?;
         }
         if !state.contains_key(&folder.source) {
             state.insert(folder.source.clone(), fs);
@@ -816,7 +800,7 @@ impl<'a> Job<'a> {
         state.insert(source.to_string(), fs.clone());
         save_state(&self.state_path, state)?;
         let batch = Batch { messages: batch.into_iter().map(|m| m.message).collect(), ..Batch::default() };
-        Ok(Some(Ready { batch, count, last, fetched: chunk.len() }))
+        Ok(Some(Ready { batch, meta: Meta { count, last, fetched: chunk.len() } }))
     }
 
     /// After a batch's commit (`done`, when it had messages): records the new UIDs, then the source
@@ -848,10 +832,21 @@ impl<'a> Job<'a> {
         Ok(())
     }
 
-    /// Commits a prepared batch and records it.
+    /// Commits `batch` on a thread of `scope`: the returned future holds nothing of `self`, so
+    /// the connection can be read while it runs.
+    fn commit_on<'env>(
+        &self,
+        scope: &'a std::thread::Scope<'a, 'env>,
+        batch: Batch,
+    ) -> impl std::future::Future<Output = Result<crate::migrate::Appended, SinkError>> + use<'a, 'env> {
+        let (target, account) = (self.target, self.account.clone());
+        off_thread(scope, move || sink::append_batch(target, &account, batch))
+    }
+
+    /// Records a committed batch (`done`, from [`Job::commit_on`]).
     fn commit(
         &mut self,
-        ready: Ready,
+        ready: Meta,
         done: Result<crate::migrate::Appended, SinkError>,
         fs: &mut FolderState,
         source: &str,
@@ -872,6 +867,11 @@ impl<'a> Job<'a> {
 /// A batch fetched and announced, waiting for its commit.
 struct Ready {
     batch: Batch,
+    meta: Meta,
+}
+
+/// What is recorded of a batch once it is committed.
+struct Meta {
     count: usize,
     /// The last source UID of the batch.
     last: u32,
