@@ -47,8 +47,21 @@ fn backup_under_load_restores_every_acknowledged_message() {
     s.stop();
     let missing = s.dir.join("missing.redb");
     assert_eq!(s.cli(&["restore", missing.to_str().expect("path")], b"").status.code(), Some(66));
+    let key_of = |path: &std::path::Path| -> Vec<u8> {
+        use redb::ReadableDatabase;
+        let db = redb::Database::open(path).expect("open");
+        let txn = db.begin_read().expect("txn");
+        let t = txn.open_table(applianced::store::schema::SECRETS).expect("secrets");
+        t.get("sync_key").expect("get").expect("a sync key").value().to_vec()
+    };
+    let backup_key = key_of(&file);
     let o = s.cli(&["restore", file.to_str().expect("path")], b"");
     assert!(o.status.success(), "restore: {}", String::from_utf8_lossy(&o.stderr));
+    // A restored history gets a key of its own: MAPI states and epochs issued after the
+    // backup was taken are refused, not read against older data (docs/mapi-extension.md §16).
+    let restored_key = key_of(&s.dir.join("data/applianced.redb"));
+    assert_eq!(restored_key.len(), 32);
+    assert_ne!(restored_key, backup_key, "restore renews the sync key");
     let o = s.cli(&["check"], b"");
     assert!(o.status.success(), "check after restore: {}", String::from_utf8_lossy(&o.stderr));
     s.restart();

@@ -931,6 +931,42 @@ fn rfc5258_3_recursivematch_childinfo_and_rfc3501_6_3_9_lsub_noselect() {
     c.run_exact("C: k LSUB \"\" Solo\nS: k OK *");
 }
 
+/// Issue 12 item 8. RFC 9051 §6.3.7: a subscription outlives its mailbox ("SHOULD NOT
+/// unilaterally remove ... even if a mailbox by that name no longer exists"); RFC 5258 §3.1 and
+/// example 5.9 (`Fruit/Peach`): LIST (SUBSCRIBED) returns it with `\Subscribed \NonExistent`,
+/// a plain LIST does not; LSUB (RFC 3501 §6.3.9) still returns it; UNSUBSCRIBE takes it away;
+/// RENAME takes a subscription along.
+#[test]
+fn rfc5258_3_1_a_subscribed_mailbox_that_is_gone_is_nonexistent_and_subscribed() {
+    let s = Server::start("list-nonexistent-subscribed", "");
+    let mut c = s.login();
+    c.run("C: a CREATE Fruit/Peach\nS: a OK *\nC: b CREATE Fruit/Apple\nS: b OK *\nC: c DELETE Fruit/Peach\nS: c OK *");
+    c.run_exact(
+        "C: d LIST (SUBSCRIBED) \"\" \"Fruit/*\"
+         S: * LIST (\\Subscribed \\HasNoChildren) \"/\" Fruit/Apple
+         S: * LIST (\\NonExistent \\Subscribed \\HasNoChildren) \"/\" Fruit/Peach
+         S: d OK *",
+    );
+    c.run_exact(
+        "C: e LIST \"\" \"Fruit/*\" RETURN (SUBSCRIBED)
+         S: * LIST (\\Subscribed \\HasNoChildren) \"/\" Fruit/Apple
+         S: e OK *",
+    );
+    c.run_exact("C: f LSUB \"\" \"Fruit/*\"\nS: * LSUB () \"/\" Fruit/Apple\nS: * LSUB () \"/\" Fruit/Peach\nS: f OK *");
+    c.run("C: g UNSUBSCRIBE Fruit/Peach\nS: g OK *");
+    c.run_exact("C: h LSUB \"\" \"Fruit/*\"\nS: * LSUB () \"/\" Fruit/Apple\nS: h OK *");
+    c.run("C: i UNSUBSCRIBE Fruit/Peach\nS: i NO [NONEXISTENT] *");
+    c.run("C: j RENAME Fruit/Apple Fruit/Pear\nS: j OK *");
+    c.run_exact("C: k LSUB \"\" \"Fruit/*\"\nS: * LSUB () \"/\" Fruit/Pear\nS: k OK *");
+    // Another session sees the same: subscriptions are in the store, not the session.
+    let mut c = s.login();
+    c.run_exact(
+        "C: l LIST (SUBSCRIBED) \"\" \"Fruit/%\"
+         S: * LIST (\\Subscribed \\HasNoChildren) \"/\" Fruit/Pear
+         S: l OK *",
+    );
+}
+
 /// RFC 4731 §3.1: ESEARCH's ALL is a sequence-set (`1:3,5`, not `1,2,3,5`); for ESORT (RFC 5267
 /// §3.2) the numbers stay in sort order, so only ascending runs of consecutive numbers are
 /// joined and a descending order is written one number at a time.

@@ -419,6 +419,7 @@ fn format_1_file_gets_uid_runs_on_open() {
     assert!(want_raws.iter().any(|r| r.len() == 4072) && want_raws.iter().any(|r| r.len() > 9000));
     store.close();
     drop(store);
+    make_format_2(&path);
     // Make it the file format 1 wrote: no UID_RUNS table, "format" = 1.
     {
         let db = redb::Database::open(&path).expect("raw open");
@@ -463,6 +464,149 @@ fn format_1_file_gets_uid_runs_on_open() {
     let db = redb::Database::open(&path).expect("raw open");
     let txn = db.begin_read().expect("txn");
     let format = txn.open_table(schema::META).expect("meta").get("format").expect("get").map(|v| v.value());
-    assert_eq!(format, Some(schema::FORMAT_VERSION), "the file now says format 2");
+    assert_eq!(format, Some(schema::FORMAT_VERSION), "the file now says the current format");
     let _ = account;
+}
+
+/// Turns a file of the current format into what format 2 wrote: mailbox records of version 1
+/// (no `last_change`, a subscription byte at the end, taken from SUBSCRIPTIONS), no
+/// SUBSCRIPTIONS or SECRETS table, "format" = 2.
+fn make_format_2(path: &std::path::Path) {
+    use applianced::store::{MailboxRecord, schema};
+    use redb::ReadableTable;
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("txn");
+    {
+        let subs = txn.open_table(schema::SUBSCRIPTIONS).expect("subscriptions");
+        let mut boxes = txn.open_table(schema::MAILBOXES).expect("mailboxes");
+        let mut old = Vec::new();
+        for e in boxes.iter().expect("iter") {
+            let (k, v) = e.expect("entry");
+            old.push((k.value(), MailboxRecord::decode(v.value()).expect("record")));
+        }
+        for (id, rec) in old {
+            let subscribed = subs.get((rec.account, rec.name.as_str())).expect("get").is_some();
+            let mut v1 = rec.encode();
+            v1.truncate(v1.len() - 8);
+            v1[0] = 1;
+            v1.push(u8::from(subscribed));
+            boxes.insert(id, v1.as_slice()).expect("insert");
+        }
+    }
+    assert!(txn.delete_table(schema::SUBSCRIPTIONS).expect("delete"));
+    assert!(txn.delete_table(schema::SECRETS).expect("delete"));
+    txn.open_table(schema::META).expect("meta").insert("format", 2).expect("format");
+    txn.commit().expect("commit");
+}
+
+/// A format-2 file is migrated to format 3 when opened: subscriptions move from the mailbox
+/// records into SUBSCRIPTIONS by name (and then outlive their mailboxes), every mailbox record
+/// gets `last_change` (its account's last change number: "may have changed"), and the file
+/// gets a sync key, which `renew_sync_key` (restore) replaces.
+#[test]
+fn format_2_file_gets_subscriptions_by_name_and_a_sync_key() {
+    use applianced::store::schema;
+    use redb::ReadableDatabase;
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("t.redb");
+    let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("open");
+    let (account, other) = store
+        .write_blocking(|t| {
+            let a = t.create_account("m@x.test", "h", &[])?;
+            t.create_mailbox(a, "Lists/rust", SpecialUse::None)?;
+            t.create_mailbox(a, "Quiet", SpecialUse::None)?;
+            t.set_subscribed(a, "Quiet", false)?;
+            let b = t.create_account("n@x.test", "h", &[])?;
+            Ok((a, b))
+        })
+        .expect("setup");
+    let key_before = store.read().expect("read").sync_key().expect("key");
+    let last = store.read().expect("read").account(account).expect("account").last_change;
+    store.close();
+    drop(store);
+    make_format_2(&path);
+    let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("reopen");
+    let r = store.read().expect("read");
+    assert_eq!(r.subscriptions(account).expect("subs"), vec!["INBOX".to_string(), "Lists/rust".to_string()]);
+    assert_eq!(r.subscriptions(other).expect("subs"), vec!["INBOX".to_string()]);
+    for (_, rec) in r.mailboxes(account).expect("mailboxes") {
+        assert_eq!(rec.last_change, last, "{}: may have changed since any earlier number", rec.name);
+    }
+    let key = r.sync_key().expect("a new key for a migrated file");
+    assert_ne!(key, key_before, "the migration made its own key (the old one was dropped)");
+    drop(r);
+    // Subscriptions by name: DELETE keeps one, RENAME moves it, UNSUBSCRIBE takes a gone name.
+    store
+        .write_blocking(move |t| {
+            t.delete_mailbox(account, "Lists/rust")?;
+            t.rename_mailbox(account, "Quiet", "Loud")?;
+            t.set_subscribed(account, "Loud", true)?;
+            t.rename_mailbox(account, "Loud", "Louder")?;
+            Ok(())
+        })
+        .expect("changes");
+    let r = store.read().expect("read");
+    let subs = r.subscriptions(account).expect("subs");
+    assert_eq!(subs, vec!["INBOX".to_string(), "Lists/rust".to_string(), "Louder".to_string()]);
+    let louder = r.mailbox_id(account, "Louder").expect("id");
+    let rec = r.mailbox(louder).expect("rec");
+    assert_eq!(
+        rec.last_change,
+        r.account(account).expect("acct").last_change,
+        "the rename was its last change"
+    );
+    drop(r);
+    store
+        .write_blocking(move |t| t.set_subscribed(account, "Lists/rust", false))
+        .expect("unsubscribe a gone name");
+    let gone = store.write_blocking(move |t| t.set_subscribed(account, "Nowhere", false));
+    assert!(gone.is_err(), "neither a mailbox nor a subscription: {gone:?}");
+    store.write_blocking(|t| t.renew_sync_key()).expect("renew");
+    let r = store.read().expect("read");
+    assert_ne!(r.sync_key().expect("key"), key, "restore's new key");
+    assert_eq!(r.subscriptions(account).expect("subs"), vec!["INBOX".to_string(), "Louder".to_string()]);
+    drop(r);
+    store.write_blocking(move |t| t.delete_account(account)).expect("delete");
+    assert!(store.read().expect("read").subscriptions(account).expect("subs").is_empty());
+    store.close();
+    drop(store);
+    let db = redb::Database::open(&path).expect("raw open");
+    let txn = db.begin_read().expect("txn");
+    let format = txn.open_table(schema::META).expect("meta").get("format").expect("get").map(|v| v.value());
+    assert_eq!(format, Some(3));
+}
+
+/// The change log after `change_log_limit` was lowered: the next change trims every entry the
+/// new limit leaves out (not only one), and a reader asking for changes since a number the log
+/// no longer holds is told so (None), never handed a range with a hole.
+#[test]
+fn a_lowered_change_log_limit_trims_the_whole_excess() {
+    use applianced::store::schema;
+    use redb::{ReadableDatabase, ReadableTable};
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("t.redb");
+    let store = Store::open(&path, &StoreOptions::default(), Arc::new(Hub::new())).expect("open");
+    let account = store.write_blocking(|t| t.create_account("m@x.test", "h", &[])).expect("account");
+    for i in 0..30 {
+        store
+            .write_blocking(move |t| t.create_mailbox(account, &format!("m{i}"), SpecialUse::None))
+            .expect("create");
+    }
+    let last = store.read().expect("read").account(account).expect("acct").last_change;
+    store.close();
+    drop(store);
+    let opts = StoreOptions { change_log_limit: 5, ..StoreOptions::default() };
+    let store = Store::open(&path, &opts, Arc::new(Hub::new())).expect("reopen");
+    store.write_blocking(move |t| t.create_mailbox(account, "one-more", SpecialUse::None)).expect("create");
+    let r = store.read().expect("read");
+    assert!(r.account_changes_since(account, last - 10).expect("read").is_none(), "trimmed away");
+    let tail = r.account_changes_since(account, last - 4).expect("read").expect("held");
+    assert_eq!(tail.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (last - 3..=last + 1).collect::<Vec<_>>());
+    drop(r);
+    store.close();
+    drop(store);
+    let db = redb::Database::open(&path).expect("raw open");
+    let txn = db.begin_read().expect("txn");
+    let held = txn.open_table(schema::CHANGES).expect("changes").iter().expect("iter").count();
+    assert_eq!(held, 5, "exactly the limit is kept");
 }

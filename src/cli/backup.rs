@@ -39,6 +39,17 @@ pub fn backup(cmd: BackupCmd, config: &Config, paths: &Paths) -> u8 {
     report(&execute(config, paths, Request::Backup { path: file.display().to_string() }))
 }
 
+/// Gives the restored copy a new sync key: the MAPI extension's sync states and epochs of the
+/// history after the backup was taken are then refused (`NO [XRESTART]`) instead of being
+/// read against older data (docs/mapi-extension.md §16).
+fn renew_sync_key(path: &std::path::Path, config: &Config) -> std::io::Result<()> {
+    let store =
+        Store::open(path, &config.store_options(), Arc::new(Hub::new())).map_err(std::io::Error::other)?;
+    let renewed = store.write_blocking(|t| t.renew_sync_key());
+    store.close();
+    renewed.map_err(std::io::Error::other)
+}
+
 pub fn restore(cmd: RestoreCmd, config: &Config, paths: &Paths) -> u8 {
     if crate::server::control::answers(&paths.control_socket()) {
         return fail(exit::TEMPFAIL, "the server is running: stop it before restoring");
@@ -68,6 +79,7 @@ pub fn restore(cmd: RestoreCmd, config: &Config, paths: &Paths) -> u8 {
             std::io::copy(&mut from, &mut to)?;
             to.sync_all()
         })
+        .and_then(|()| renew_sync_key(&tmp, config))
         .and_then(|()| if db.exists() { std::fs::rename(&db, &kept) } else { Ok(()) })
         .and_then(|()| std::fs::rename(&tmp, &db));
     match result {

@@ -12,7 +12,7 @@ use crate::imap::outcome::{Code, warn};
 use crate::imap::session::Session;
 use crate::imap::shared::wire_name;
 use crate::proto::command::{MailboxFilter, StatusAttribute};
-use crate::store::{ChangeKind, HIERARCHY_DELIMITER, MailboxRecord};
+use crate::store::{ChangeKind, HIERARCHY_DELIMITER, MailboxRecord, Reader};
 
 /// What a session asked to be told.
 #[derive(Clone, Debug)]
@@ -25,17 +25,18 @@ pub struct Notify {
 
 impl Notify {
     /// The group that covers a mailbox that is not the selected one, if any.
-    pub fn covering(&self, rec: &MailboxRecord) -> Option<(bool, bool, bool)> {
-        self.groups.iter().find(|(f, ..)| matches_filter(f, rec)).map(|(_, m, fl, n)| (*m, *fl, *n))
+    /// `r` is the snapshot `rec` was read from (for the `subscribed` filter).
+    pub fn covering(&self, rec: &MailboxRecord, r: &Reader) -> Option<(bool, bool, bool)> {
+        self.groups.iter().find(|(f, ..)| matches_filter(f, rec, r)).map(|(_, m, fl, n)| (*m, *fl, *n))
     }
 }
 
-fn matches_filter(f: &MailboxFilter, rec: &MailboxRecord) -> bool {
+fn matches_filter(f: &MailboxFilter, rec: &MailboxRecord, r: &Reader) -> bool {
     match f {
         MailboxFilter::Selected | MailboxFilter::SelectedDelayed => false,
         MailboxFilter::Inboxes => rec.name == "INBOX",
         MailboxFilter::Personal => true,
-        MailboxFilter::Subscribed => rec.subscribed,
+        MailboxFilter::Subscribed => r.is_subscribed(rec.account, &rec.name).unwrap_or(false),
         MailboxFilter::Mailboxes(names) => names.iter().any(|n| n.as_str() == rec.name),
         MailboxFilter::Subtree(names) => names.iter().any(|n| {
             rec.name == n.as_str() || rec.name.starts_with(&format!("{}{HIERARCHY_DELIMITER}", n.as_str()))
@@ -99,7 +100,7 @@ pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
                     continue;
                 }
                 let Ok(rec) = r.mailbox(id) else { continue };
-                if notify.covering(&rec).is_some_and(|(.., names)| names) {
+                if notify.covering(&rec, r).is_some_and(|(.., names)| names) {
                     buf.extend_from_slice(b"* LIST () \"/\" ");
                     buf.extend_from_slice(&wire_name(&rec.name, utf8));
                     buf.extend_from_slice(b"\r\n");
@@ -107,7 +108,7 @@ pub async fn report(s: &mut Session, out: &mut Vec<u8>) {
             }
             for id in status {
                 let Ok(rec) = r.mailbox(id) else { continue };
-                if notify.covering(&rec).is_some_and(|(m, ..)| m) {
+                if notify.covering(&rec, r).is_some_and(|(m, ..)| m) {
                     write_status(&mut buf, &rec, id, &status_items(condstore), utf8, 0);
                 }
             }

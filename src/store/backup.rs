@@ -89,6 +89,8 @@ fn copy_all(db: &Database, dest: &Path) -> Result<u64> {
     n += copy_table(&snapshot, &out, CHANGES)?;
     n += copy_table(&snapshot, &out, ALIASES)?;
     n += copy_table(&snapshot, &out, DOMAINS)?;
+    n += copy_table(&snapshot, &out, SUBSCRIPTIONS)?;
+    n += copy_table(&snapshot, &out, SECRETS)?;
     // One durable commit at the end makes everything before it durable too.
     let mut txn = out.begin_write()?;
     txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Storage(e.to_string()))?;

@@ -132,6 +132,47 @@ fn migrate_to_uid_runs(txn: &redb::WriteTransaction) -> Result<usize> {
     Ok(mailboxes)
 }
 
+/// Format 2 → 3: every mailbox record rewritten as version 2 (`last_change` set to its
+/// account's last change number, which is safe: "may have changed since any earlier number"),
+/// and the subscription byte of the old record moved into [`schema::SUBSCRIPTIONS`]. Returns
+/// the mailboxes rewritten and the subscriptions kept.
+fn migrate_to_format_3(txn: &redb::WriteTransaction) -> Result<(usize, usize)> {
+    use redb::ReadableTable;
+    let accounts = txn.open_table(schema::ACCOUNTS)?;
+    let mut mailboxes = txn.open_table(schema::MAILBOXES)?;
+    let mut subscriptions = txn.open_table(schema::SUBSCRIPTIONS)?;
+    let mut old = Vec::new();
+    for e in mailboxes.iter()? {
+        let (k, v) = e?;
+        old.push((k.value(), MailboxRecord::decode_any(v.value())?));
+    }
+    let now = u64::try_from(crate::clock::unix_now()).unwrap_or(0);
+    let mut subscribed = 0;
+    let mut last_change = std::collections::HashMap::new();
+    for (id, (mut rec, sub)) in old.iter().cloned() {
+        rec.last_change = match last_change.entry(rec.account) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => *e.insert(match accounts.get(rec.account)? {
+                Some(a) => records::AccountRecord::decode(a.value())?.last_change,
+                None => 0,
+            }),
+        };
+        if sub == Some(true) {
+            subscriptions.insert((rec.account, rec.name.as_str()), now)?;
+            subscribed += 1;
+        }
+        mailboxes.insert(id, rec.encode().as_slice())?;
+    }
+    Ok((old.len(), subscribed))
+}
+
+/// 32 octets from the operating system's generator, for [`schema::SECRETS`]'s `sync_key`.
+fn new_sync_key() -> Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StoreError::Storage(format!("no random key: {e}")))?;
+    Ok(key)
+}
+
 impl Store {
     /// Opens the database at `path`, creating it (mode 0600) if it does not exist.
     pub fn open(path: &Path, opts: &StoreOptions, hub: Arc<Hub>) -> Result<Store> {
@@ -158,12 +199,25 @@ impl Store {
                     meta.insert("format", schema::FORMAT_VERSION)?;
                 }
                 Some(v) if v > schema::FORMAT_VERSION => return Err(StoreError::Format(v)),
-                Some(1) => {
-                    let mailboxes = migrate_to_uid_runs(&txn)?;
+                Some(v) if v < schema::FORMAT_VERSION => {
+                    // One step per version, all in this transaction: a crash leaves the file
+                    // at its old format, whole.
+                    if v < 2 {
+                        let mailboxes = migrate_to_uid_runs(&txn)?;
+                        log::info!("database format 1 -> 2: UID runs built for {mailboxes} mailboxes");
+                    }
+                    let (mailboxes, subscribed) = migrate_to_format_3(&txn)?;
+                    log::info!(
+                        "database format 2 -> 3: {mailboxes} mailbox records rewritten, \
+                         {subscribed} subscriptions kept by name, a sync key made"
+                    );
                     meta.insert("format", schema::FORMAT_VERSION)?;
-                    log::info!("database format 1 -> 2: UID runs built for {mailboxes} mailboxes");
                 }
                 Some(_) => {}
+            }
+            let mut secrets = txn.open_table(schema::SECRETS)?;
+            if secrets.get("sync_key")?.is_none() {
+                secrets.insert("sync_key", new_sync_key()?.as_slice())?;
             }
             // Create every table so that readers of a fresh file find them.
             txn.open_table(schema::ACCOUNT_BY_NAME)?;
@@ -181,6 +235,7 @@ impl Store {
             txn.open_table(schema::CHANGES)?;
             txn.open_table(schema::ALIASES)?;
             txn.open_table(schema::DOMAINS)?;
+            txn.open_table(schema::SUBSCRIPTIONS)?;
         }
         txn.commit()?;
         Ok(())

@@ -157,6 +157,31 @@ impl Reader {
         MailboxRecord::decode(v.value())
     }
 
+    /// An account's subscribed names (RFC 9051 §6.3.7), sorted, whether their mailboxes exist
+    /// or not; at most `limits.max_mailboxes` of them (the writer's cap).
+    pub fn subscriptions(&self, account: u64) -> Result<Vec<String>> {
+        let Some(t) = open(&self.txn, SUBSCRIPTIONS)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((account, "")..(account.saturating_add(1), ""))? {
+            out.push(e?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    /// Whether `name` is subscribed.
+    pub fn is_subscribed(&self, account: u64, name: &str) -> Result<bool> {
+        let Some(t) = open(&self.txn, SUBSCRIPTIONS)? else { return Ok(false) };
+        Ok(t.get((account, canonical_name(name)))?.is_some())
+    }
+
+    /// The database's sync key (format 3, [`SECRETS`]).
+    pub fn sync_key(&self) -> Result<[u8; 32]> {
+        let missing = || StoreError::Corrupt("the sync key is missing".into());
+        let t = open(&self.txn, SECRETS)?.ok_or_else(missing)?;
+        let v = t.get("sync_key")?.ok_or_else(missing)?;
+        v.value().try_into().map_err(|_| StoreError::Corrupt("the sync key is not 32 octets".into()))
+    }
+
     /// An account's mailboxes, sorted by name.
     pub fn mailboxes(&self, account: u64) -> Result<Vec<(u64, MailboxRecord)>> {
         let Some(t) = open(&self.txn, MAILBOX_BY_NAME)? else { return Ok(Vec::new()) };
@@ -315,6 +340,11 @@ impl Reader {
         for e in t.range((account, since + 1)..=(account, u64::MAX))? {
             let (k, v) = e?;
             out.push((k.value().1, ChangeRecord::decode(v.value())?));
+        }
+        // The range must start right after `since`: a file whose log was trimmed with a hole
+        // (before the trimming removed every old entry) must not pass for complete.
+        if since < last && out.first().is_none_or(|(n, _)| *n != since + 1) {
+            return Ok(None);
         }
         Ok(Some(out))
     }

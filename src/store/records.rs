@@ -80,12 +80,16 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], what: &'static str) -> Result<Self> {
+        Ok(Self::versioned(buf, what, 1)?.0)
+    }
+    /// A record whose layout has versions 1 to `newest`: the reader and the version read.
+    fn versioned(buf: &'a [u8], what: &'static str, newest: u8) -> Result<(Self, u8)> {
         let mut r = Reader { cursor: Cursor::new(buf), what };
         let version = r.u8()?;
-        if version != 1 {
+        if version == 0 || version > newest {
             return Err(StoreError::Corrupt(format!("{what}: unknown record version {version}")));
         }
-        Ok(r)
+        Ok((r, version))
     }
     fn truncated<T>(&self, v: Option<T>) -> Result<T> {
         v.ok_or_else(|| StoreError::Corrupt(format!("{}: record truncated", self.what)))
@@ -117,12 +121,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A record being written: a version byte (1), then fields as [`crate::codec`] writes them.
+/// A record being written: a version byte (1 unless [`Writer::versioned`]), then fields as
+/// [`crate::codec`] writes them.
 struct Writer(Vec<u8>);
 
 impl Writer {
     fn new() -> Self {
         Writer(vec![1])
+    }
+    fn versioned(version: u8) -> Self {
+        Writer(vec![version])
     }
     fn u8(&mut self, v: u8) -> &mut Self {
         self.0.push(v);
@@ -182,6 +190,11 @@ impl AccountRecord {
 }
 
 /// One mailbox with the counters IMAP SELECT and STATUS report, kept incrementally.
+///
+/// Record version 2 (format 3) has `last_change` at the end and no subscription byte:
+/// subscriptions are kept by name in [`super::schema::SUBSCRIPTIONS`], since they outlive the
+/// mailbox (RFC 9051 §6.3.7). Version 1 (formats 1 and 2) ended with a subscription byte; it is
+/// read by [`MailboxRecord::decode_any`] for the migration to format 3.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailboxRecord {
     pub account: u64,
@@ -201,12 +214,14 @@ pub struct MailboxRecord {
     /// UIDs at or above this one are `\Recent` for the next session that selects read-write.
     pub first_recent_uid: u32,
     pub special_use: SpecialUse,
-    pub subscribed: bool,
+    /// The account change number of the last change logged for this mailbox (0: none known),
+    /// so that "which mailboxes changed since change n" reads the mailbox records, not the log.
+    pub last_change: u64,
 }
 
 impl MailboxRecord {
     pub fn encode(&self) -> Vec<u8> {
-        Writer::new()
+        Writer::versioned(2)
             .u64(self.account)
             .bytes(self.name.as_bytes())
             .u32(self.uidvalidity)
@@ -218,12 +233,17 @@ impl MailboxRecord {
             .u64(self.size)
             .u32(self.first_recent_uid)
             .u8(self.special_use as u8)
-            .u8(u8::from(self.subscribed))
+            .u64(self.last_change)
             .done()
     }
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf, "mailbox")?;
-        Ok(MailboxRecord {
+        Ok(Self::decode_any(buf)?.0)
+    }
+    /// Either version; for a version-1 record also its subscription byte (`last_change` is
+    /// then 0).
+    pub fn decode_any(buf: &[u8]) -> Result<(Self, Option<bool>)> {
+        let (mut r, version) = Reader::versioned(buf, "mailbox", 2)?;
+        let mut rec = MailboxRecord {
             account: r.u64()?,
             name: r.string()?,
             uidvalidity: r.u32()?,
@@ -235,8 +255,13 @@ impl MailboxRecord {
             size: r.u64()?,
             first_recent_uid: r.u32()?,
             special_use: SpecialUse::from_u8(r.u8()?),
-            subscribed: r.u8()? != 0,
-        })
+            last_change: 0,
+        };
+        if version == 1 {
+            return Ok((rec, Some(r.u8()? != 0)));
+        }
+        rec.last_change = r.u64()?;
+        Ok((rec, None))
     }
 }
 
@@ -381,9 +406,17 @@ mod tests {
             size: 9,
             first_recent_uid: 10,
             special_use: SpecialUse::Sent,
-            subscribed: true,
+            last_change: 11,
         };
-        assert_eq!(MailboxRecord::decode(&mb.encode()).ok(), Some(mb));
+        assert_eq!(MailboxRecord::decode(&mb.encode()).ok(), Some(mb.clone()));
+        // A version-1 record (formats 1 and 2): the same fields, then the subscription byte.
+        let mut v1 = mb.encode();
+        v1.truncate(v1.len() - 8);
+        v1[0] = 1;
+        v1.push(1);
+        let want = MailboxRecord { last_change: 0, ..mb };
+        assert_eq!(MailboxRecord::decode_any(&v1).ok(), Some((want, Some(true))));
+        assert!(MailboxRecord::decode(&[3, 0]).is_err(), "a version from the future is damage");
         let c = ChangeRecord { kind: ChangeKind::Expunged, mailbox: 3, uid: 9, modseq: 12 };
         assert_eq!(ChangeRecord::decode(&c.encode()).ok(), Some(c));
     }

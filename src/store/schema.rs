@@ -5,9 +5,11 @@
 use redb::TableDefinition;
 
 /// Version of the layout below, kept under `"format"` in [`META`].
-/// Version 2 added [`UID_RUNS`] and [`BLOB_TAILS`]; a version-1 file is migrated when opened
-/// (`Store::open`).
-pub const FORMAT_VERSION: u64 = 2;
+/// Version 2 added [`UID_RUNS`] and [`BLOB_TAILS`]; version 3 added [`SUBSCRIPTIONS`] and
+/// [`SECRETS`] and mailbox records of version 2 (with `last_change`, without the subscription
+/// byte). An older file is migrated when opened (`Store::open`), one step per version, in one
+/// transaction.
+pub const FORMAT_VERSION: u64 = 3;
 
 /// Size of one stored chunk of a message's raw bytes. Chunks of 1 KiB pack densely into redb's
 /// 4 KiB pages (whole values round up to a power-of-two page run) and let a partial FETCH read
@@ -69,6 +71,16 @@ pub const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("ch
 /// Lower-cased alias address, or `@domain` for a domain's catch-all → the account address mail
 /// for it goes to.
 pub const ALIASES: TableDefinition<&str, &str> = TableDefinition::new("aliases");
+
+/// (account id, mailbox name as [`MAILBOX_BY_NAME`] keeps it) → Unix seconds of the
+/// subscription. Kept by name: a subscription outlives its mailbox (RFC 9051 §6.3.7) and is
+/// listed as `\NonExistent` then (RFC 5258 §3.4). Added in format 3.
+pub const SUBSCRIPTIONS: TableDefinition<(u64, &str), u64> = TableDefinition::new("subscriptions");
+
+/// Named secrets of this database: `"sync_key"`, 32 random octets that authenticate the MAPI
+/// extension's sync states and derive its epochs (docs/mapi-extension.md, Appendix A). Made with
+/// the file (or by the migration to format 3) and replaced by `restore`. Added in format 3.
+pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// Lower-cased domain names this server holds mail for → creation time (Unix seconds).
 pub const DOMAINS: TableDefinition<&str, u64> = TableDefinition::new("domains");

@@ -33,6 +33,12 @@ pub struct Tables<'txn> {
     changes: Table<'txn, (u64, u64), &'static [u8]>,
     aliases: Table<'txn, &'static str, &'static str>,
     domains: Table<'txn, &'static str, u64>,
+    subscriptions: Table<'txn, (u64, &'static str), u64>,
+    secrets: Table<'txn, &'static str, &'static [u8]>,
+    /// Mailboxes the current operation logged changes of, with the last change number: written
+    /// into their records' `last_change` when the operation ends ([`Tables::finish_operation`]),
+    /// once per mailbox rather than once per change.
+    last_changes: Vec<(u64, u64)>,
     /// Change-log bound and quota limits.
     policy: &'txn Policy,
     /// Free space of the file system, measured before the batch.
@@ -114,6 +120,9 @@ impl<'txn> Tables<'txn> {
             changes: txn.open_table(CHANGES)?,
             aliases: txn.open_table(ALIASES)?,
             domains: txn.open_table(DOMAINS)?,
+            subscriptions: txn.open_table(SUBSCRIPTIONS)?,
+            secrets: txn.open_table(SECRETS)?,
+            last_changes: Vec::new(),
             policy,
             room,
             added: 0,
@@ -219,6 +228,7 @@ impl<'txn> Tables<'txn> {
         for k in gone {
             self.changes.remove(k)?;
         }
+        self.subscriptions.retain_in((account, "")..(account.saturating_add(1), ""), |_, _| false)?;
         self.accounts.remove(account)?;
         self.account_by_name.remove(rec.name.as_str())?;
         Ok(())
@@ -238,10 +248,37 @@ impl<'txn> Tables<'txn> {
         self.changes.insert((account, n), change.encode().as_slice())?;
         let limit = self.policy.change_log_limit.max(1);
         if n > limit {
-            self.changes.remove((account, n - limit))?;
+            // Every entry at or below `n - limit`, not only that one: after the limit was
+            // lowered the log holds older entries, and removing only one would leave a hole
+            // that a reader of "changes since" could not tell from a complete range.
+            self.changes.retain_in((account, 0)..=(account, n - limit), |_, _| false)?;
+        }
+        match self.last_changes.iter_mut().find(|(m, _)| *m == change.mailbox) {
+            Some(entry) => entry.1 = n,
+            None => self.last_changes.push((change.mailbox, n)),
         }
         self.events.push(Change { account, change_number: n, mailbox: change.mailbox });
         Ok(n)
+    }
+
+    /// Starts one operation (one job) of the batch.
+    pub(super) fn begin_operation(&mut self) {
+        self.events.clear();
+        self.refused_for_room = false;
+        self.last_changes.clear();
+    }
+
+    /// Ends one operation of the batch: the mailboxes it logged changes of get their
+    /// `last_change` (a mailbox it deleted has no record left to update).
+    pub(super) fn finish_operation(&mut self) -> Result<()> {
+        for (mailbox, n) in std::mem::take(&mut self.last_changes) {
+            let Some(v) = self.mailboxes.get(mailbox)? else { continue };
+            let mut rec = MailboxRecord::decode(v.value())?;
+            drop(v);
+            rec.last_change = n;
+            self.put_mailbox(mailbox, &rec)?;
+        }
+        Ok(())
     }
 
     fn add_account_bytes(&mut self, account: u64, delta: i64) -> Result<()> {
@@ -374,10 +411,15 @@ impl<'txn> Tables<'txn> {
             size: 0,
             first_recent_uid: 1,
             special_use,
-            subscribed: true,
+            last_change: 0,
         };
         self.mailbox_by_name.insert((account, name), id)?;
         self.put_mailbox(id, &rec)?;
+        // A new mailbox is subscribed, unless the account has as many subscriptions as it may
+        // (then CREATE still succeeds: the subscription is the part that is optional).
+        if self.subscriptions_below_limit(account)? {
+            self.subscriptions.insert((account, name), Self::now_secs())?;
+        }
         self.log_change(
             account,
             ChangeRecord { kind: ChangeKind::MailboxCreated, mailbox: id, uid: 0, modseq: 1 },
@@ -466,6 +508,12 @@ impl<'txn> Tables<'txn> {
         for ((old, id), new) in renames.iter().zip(&targets) {
             self.mailbox_by_name.remove((account, old.as_str()))?;
             self.mailbox_by_name.insert((account, new.as_str()), *id)?;
+            // The subscription goes with the mailbox (as Dovecot and Cyrus do); one held by
+            // the new name already stays.
+            let since = self.subscriptions.remove((account, old.as_str()))?.map(|v| v.value());
+            if let Some(since) = since {
+                self.subscriptions.insert((account, new.as_str()), since)?;
+            }
             let mut rec = self.mailbox(*id)?;
             rec.name = new.clone();
             let modseq = rec.highest_modseq;
@@ -478,11 +526,66 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
+    /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8). Subscriptions are kept by name: one
+    /// outlives its mailbox ("the server SHOULD NOT unilaterally remove an existing mailbox name
+    /// from the subscription list even if a mailbox by that name no longer exists"), so
+    /// UNSUBSCRIBE takes a subscribed name whose mailbox is gone. SUBSCRIBE validates that the
+    /// mailbox exists, which §6.3.7 allows, so that only what was once a mailbox can be
+    /// listed; the count is capped by `limits.max_mailboxes` (`StoreError::Limit`).
+    /// A change of an existing mailbox's subscription is logged as `MailboxChanged`.
     pub fn set_subscribed(&mut self, account: u64, name: &str, subscribed: bool) -> Result<()> {
-        let id = self.mailbox_id(account, name)?;
-        let mut rec = self.mailbox(id)?;
-        rec.subscribed = subscribed;
-        self.put_mailbox(id, &rec)
+        let name = canonical_name(name);
+        let id = self.mailbox_by_name.get((account, name))?.map(|v| v.value());
+        let was = self.subscriptions.get((account, name))?.is_some();
+        if id.is_none() && !was {
+            return Err(StoreError::NoSuchMailbox);
+        }
+        if subscribed == was {
+            return Ok(());
+        }
+        if subscribed {
+            if !self.subscriptions_below_limit(account)? {
+                return Err(StoreError::Limit("the account has as many subscriptions as it may have"));
+            }
+            self.subscriptions.insert((account, name), Self::now_secs())?;
+        } else {
+            self.subscriptions.remove((account, name))?;
+        }
+        if let Some(id) = id {
+            let modseq = self.mailbox(id)?.highest_modseq;
+            self.log_change(
+                account,
+                ChangeRecord { kind: ChangeKind::MailboxChanged, mailbox: id, uid: 0, modseq },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether the account may take one more subscription: at most `limits.max_mailboxes`
+    /// (0: no limit); counting reads at most that many keys.
+    fn subscriptions_below_limit(&self, account: u64) -> Result<bool> {
+        let limit = self.policy.max_mailboxes;
+        if limit == 0 {
+            return Ok(true);
+        }
+        let mut have = 0;
+        for e in self.subscriptions.range((account, "")..(account.saturating_add(1), ""))?.take(limit) {
+            e?;
+            have += 1;
+        }
+        Ok(have < limit)
+    }
+
+    fn now_secs() -> u64 {
+        u64::try_from(crate::clock::unix_now()).unwrap_or(0)
+    }
+
+    /// Replaces the database's sync key (`restore` does, so that the MAPI extension's states
+    /// and epochs of the history before the backup are refused rather than misread).
+    pub fn renew_sync_key(&mut self) -> Result<()> {
+        let key = super::new_sync_key()?;
+        self.secrets.insert("sync_key", key.as_slice())?;
+        Ok(())
     }
 
     /// Marks every message below `uid` as no longer `\Recent` (done when a session selects

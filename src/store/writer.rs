@@ -420,9 +420,15 @@ fn run_batch(
                 if refused[i] {
                     continue;
                 }
-                tables.events.clear();
-                tables.refused_for_room = false;
-                match job.apply(&mut tables) {
+                tables.begin_operation();
+                let outcome = match job.apply(&mut tables) {
+                    Outcome::Ok => match tables.finish_operation() {
+                        Ok(()) => Outcome::Ok,
+                        Err(e) => Outcome::Failed(e),
+                    },
+                    other => other,
+                };
+                match outcome {
                     Outcome::Ok => events.append(&mut tables.events),
                     Outcome::Refused => {
                         refused[i] = true;

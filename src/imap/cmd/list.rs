@@ -81,44 +81,48 @@ pub async fn list(
                 let p = format!("{name}{HIERARCHY_DELIMITER}");
                 entries.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
             };
-            let subscribed: BTreeSet<&str> =
-                boxes.iter().filter(|(_, r, _)| r.subscribed).map(|(_, r, _)| r.name.as_str()).collect();
+            // Subscriptions are kept by name and may outlive their mailboxes (RFC 9051 §6.3.7).
+            let subscribed: BTreeSet<String> = r.subscriptions(account)?.into_iter().collect();
             let has_subscribed_child = |name: &str| {
                 let p = format!("{name}{HIERARCHY_DELIMITER}");
-                subscribed.range(p.as_str()..).next().is_some_and(|k| k.starts_with(&p))
+                subscribed.range(p.clone()..).next().is_some_and(|k| k.starts_with(&p))
             };
-            for (name, idx) in &entries {
+            // What may be listed: the hierarchy, and with SUBSCRIBED also the subscribed names
+            // whose mailboxes are gone (RFC 5258 §3.1: "\NonExistent" with "\Subscribed").
+            let mut candidates: BTreeMap<&str, Option<usize>> =
+                entries.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            if only_subscribed {
+                for name in &subscribed {
+                    candidates.entry(name.as_str()).or_insert(None);
+                }
+            }
+            for (name, idx) in candidates {
                 if !full.iter().any(|p| p.matches(name)) {
                     continue;
                 }
                 let rec = idx.map(|i| &boxes[i]);
+                let is_subscribed = subscribed.contains(name);
                 // RFC 5258 §3 RECURSIVEMATCH with SUBSCRIBED: a mailbox (existing or not) with a
                 // subscribed mailbox below it is returned with CHILDINFO ("SUBSCRIBED"), without
                 // being listed as subscribed itself unless it is.
                 let childinfo = recursive && only_subscribed && has_subscribed_child(name);
-                if let Some((_, r, _)) = rec {
-                    if only_subscribed && !r.subscribed && !childinfo {
-                        continue;
-                    }
-                    if only_special && r.special_use == SpecialUse::None {
-                        continue;
-                    }
-                } else if (only_subscribed && !childinfo) || only_special {
+                if only_subscribed && !is_subscribed && !childinfo {
+                    continue;
+                }
+                if only_special && rec.is_none_or(|(_, r, _)| r.special_use == SpecialUse::None) {
                     continue;
                 }
                 // RFC 6154 §2: the special use as an attribute, `\\` and its name.
                 let use_attr = rec.and_then(|(_, r, _)| r.special_use.name()).map(|n| format!("\\{n}"));
                 let mut attrs: Vec<&str> = Vec::new();
-                match rec {
-                    None => attrs.push("\\NonExistent"),
-                    Some((_, r, _)) => {
-                        if show_subscribed && r.subscribed {
-                            attrs.push("\\Subscribed");
-                        }
-                        if let Some(a) = &use_attr {
-                            attrs.push(a);
-                        }
-                    }
+                if rec.is_none() {
+                    attrs.push("\\NonExistent");
+                }
+                if show_subscribed && is_subscribed {
+                    attrs.push("\\Subscribed");
+                }
+                if let Some(a) = &use_attr {
+                    attrs.push(a);
                 }
                 attrs.push(if has_children(name) { "\\HasChildren" } else { "\\HasNoChildren" });
                 out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
@@ -148,12 +152,9 @@ pub async fn lsub(s: &mut Session, reference: &str, pattern: &str, out: &mut Vec
     let lines = s
         .read(move |r| {
             let mut out = Vec::new();
-            let subscribed: BTreeSet<String> = r
-                .mailboxes(account)?
-                .into_iter()
-                .filter(|(_, rec)| rec.subscribed)
-                .map(|(_, rec)| rec.name)
-                .collect();
+            // Every subscribed name, whether its mailbox exists or not (RFC 3501 §6.3.9: LSUB
+            // returns the names SUBSCRIBE added).
+            let subscribed: BTreeSet<String> = r.subscriptions(account)?.into_iter().collect();
             // RFC 3501 §6.3.9: with `%`, a parent of a subscribed mailbox that is not subscribed
             // itself is returned with \Noselect (when the pattern stops at its level: no
             // subscribed mailbox below it matches); an unsubscribed mailbox never otherwise.

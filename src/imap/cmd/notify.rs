@@ -56,7 +56,7 @@ pub async fn run(s: &mut Session, set: Option<&NotifySet>, out: &mut Vec<u8>) ->
             .read(move |r| {
                 Ok(r.mailboxes(account)?
                     .into_iter()
-                    .filter(|(id, rec)| Some(*id) != selected && n.covering(rec).is_some_and(|(m, ..)| m))
+                    .filter(|(id, rec)| Some(*id) != selected && n.covering(rec, r).is_some_and(|(m, ..)| m))
                     .collect())
             })
             .await?;
