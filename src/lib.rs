@@ -16,6 +16,7 @@ pub mod files;
 pub mod imap;
 pub mod ingest;
 pub mod lmtp;
+pub mod mapi;
 pub mod memory;
 pub mod migrate;
 pub mod pool;

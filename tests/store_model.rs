@@ -51,28 +51,8 @@ fn temp_store() -> (tempdir::Dir, Store) {
     (dir, store)
 }
 
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Self {
-            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let p = std::env::temp_dir().join(format!("applianced-model-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).expect("temp dir");
-            Dir(p)
-        }
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+#[path = "support/tempdir.rs"]
+mod tempdir;
 
 fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let (_dir, store) = temp_store();

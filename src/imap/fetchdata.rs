@@ -40,9 +40,10 @@ pub use format::FORMAT_VERSION;
 mod header;
 mod mime;
 mod subject;
+pub mod summary;
 #[cfg(test)]
 mod tests;
-mod thread_keys;
+pub mod thread_keys;
 
 use std::fmt;
 
@@ -231,6 +232,9 @@ pub struct FetchData {
     /// RFC 5957 SORT DISPLAYFROM and DISPLAYTO keys (display name, else address, lowercased);
     /// `None` in data stored by format 1.
     pub display: Option<(String, String)>,
+    /// The MAPI extension's summary text (From, To, Subject decoded, has-attachment);
+    /// `None` in data stored by versions 1 and 2, whose readers compute it from the message.
+    pub summary: Option<summary::Summary>,
 }
 
 /// RFC 5957 §3: the DISPLAYFROM and DISPLAYTO keys of a header section, parsed once: the display
@@ -361,6 +365,7 @@ fn compute_valid(raw: &[u8]) -> FetchData {
         cc_addr: sort_addr("Cc"),
         thread: Some(ThreadKeys::from_header(slice(raw, root.header))),
         display: Some(display_keys(slice(raw, root.header))),
+        summary: Some(summary::compute(raw, &root)),
     }
 }
 

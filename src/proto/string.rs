@@ -78,14 +78,22 @@ pub fn is_astring_char(b: u8) -> bool {
     is_atom_char(b) || b == b']'
 }
 
-/// True when `s` may be sent as a quoted string under this module's policy.
 /// Writes a UTF-8 string for a client that enabled UTF8=ACCEPT or IMAP4rev2: quoted
 /// (RFC 9051 §9 `quoted` allows UTF8-2..4 there) unless it holds CR, LF or NUL or is long, then a
 /// literal. Atoms when possible.
 pub fn write_astring_utf8(out: &mut Vec<u8>, s: &str) {
+    if s.is_ascii() {
+        write_astring(out, s.as_bytes());
+    } else {
+        write_string_utf8(out, s);
+    }
+}
+
+/// Writes a UTF-8 string as [`write_astring_utf8`] does, but never as an atom.
+pub fn write_string_utf8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     if b.is_ascii() {
-        write_astring(out, b);
+        write_string(out, b);
     } else if b.len() <= MAX_QUOTED && !b.iter().any(|c| matches!(c, b'\r' | b'\n' | 0)) {
         write_quoted(out, b);
     } else {
@@ -93,6 +101,7 @@ pub fn write_astring_utf8(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// True when `s` may be sent as a quoted string under this module's policy.
 fn can_quote(s: &[u8]) -> bool {
     s.len() <= MAX_QUOTED && s.iter().all(|&b| matches!(b, 0x01..=0x7f) && b != b'\r' && b != b'\n')
 }

@@ -222,14 +222,16 @@ impl Reader {
         Ok(())
     }
 
-    /// Visits the messages with the highest UIDs first (newest first), until `f` breaks.
+    /// Visits the messages whose UIDs fall in `uids` with the highest UIDs first (newest
+    /// first), until `f` breaks.
     pub fn scan_rev(
         &self,
         mailbox: u64,
+        uids: RangeInclusive<u32>,
         mut f: impl FnMut(u32, MessageRecord) -> ControlFlow<()>,
     ) -> Result<()> {
         let Some(t) = self.messages_table()? else { return Ok(()) };
-        for e in t.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev() {
+        for e in t.range((mailbox, *uids.start())..=(mailbox, *uids.end()))?.rev() {
             let (k, v) = e?;
             if f(k.value().1, decode_message(v.value())?).is_break() {
                 break;
@@ -305,6 +307,33 @@ impl Reader {
         for e in t.range((mailbox, modseq.saturating_add(1))..=(mailbox, u64::MAX))? {
             let (k, v) = e?;
             out.push((v.value(), k.value().1));
+        }
+        Ok(out)
+    }
+
+    /// At most `limit` entries of the MODSEQ index after `modseq`, as (MODSEQ, UID) in MODSEQ
+    /// order: the live messages changed since, a window at a time.
+    pub fn modseq_entries_since(&self, mailbox: u64, modseq: u64, limit: usize) -> Result<Vec<(u64, u32)>> {
+        self.modseq_range(MODSEQ_INDEX, mailbox, modseq, limit)
+    }
+
+    /// At most `limit` tombstones after `modseq`, as (MODSEQ, UID) in MODSEQ order.
+    pub fn tombstones_since(&self, mailbox: u64, modseq: u64, limit: usize) -> Result<Vec<(u64, u32)>> {
+        self.modseq_range(TOMBSTONES, mailbox, modseq, limit)
+    }
+
+    fn modseq_range(
+        &self,
+        table: redb::TableDefinition<(u64, u64), u32>,
+        mailbox: u64,
+        modseq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>> {
+        let Some(t) = open(&self.txn, table)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in t.range((mailbox, modseq.saturating_add(1))..=(mailbox, u64::MAX))?.take(limit) {
+            let (k, v) = e?;
+            out.push((k.value().1, v.value()));
         }
         Ok(out)
     }

@@ -2,13 +2,15 @@
 //! versioned, little-endian, byte strings length-prefixed (`crate::codec`). Written once at
 //! delivery; every later FETCH, SEARCH and SORT reads it instead of parsing the message.
 
+use super::summary::{Summary, SummaryAddress};
 use super::thread_keys::{self, ThreadKeys};
 use super::{Cte, FetchData, Part};
 use crate::codec::{Cursor, put_bytes, put_u32};
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
-/// Version 2 added [`FetchData::thread`] and [`FetchData::display`]; version 1 is still read.
-pub const FORMAT_VERSION: u8 = 2;
+/// Version 2 added [`FetchData::thread`] and [`FetchData::display`], version 3
+/// [`FetchData::summary`]; versions 1 and 2 are still read.
+pub const FORMAT_VERSION: u8 = 3;
 
 impl FetchData {
     /// Serialises for the store: a version byte ([`FORMAT_VERSION`]), then the fields in
@@ -70,6 +72,13 @@ impl FetchData {
         let (from, to) = self.display.clone().unwrap_or_default();
         put_bytes(&mut out, from.as_bytes());
         put_bytes(&mut out, to.as_bytes());
+        // Version 3: the summary, always written (data computed now has it).
+        let summary = self.summary.clone().unwrap_or_default();
+        for address in [&summary.from, &summary.to] {
+            put_address(&mut out, address.as_ref());
+        }
+        put_optional(&mut out, summary.subject.as_deref());
+        out.push(u8::from(summary.attachment));
         out
     }
 
@@ -78,7 +87,7 @@ impl FetchData {
     pub fn decode(bytes: &[u8]) -> Option<FetchData> {
         let mut r = Cursor::new(bytes);
         let version = r.u8()?;
-        if version != 1 && version != FORMAT_VERSION {
+        if version == 0 || version > FORMAT_VERSION {
             return None;
         }
         let envelope = r.bytes()?.to_vec();
@@ -146,6 +155,19 @@ impl FetchData {
         } else {
             None
         };
+        let summary = if version >= 3 {
+            let from = read_address(&mut r)?;
+            let to = read_address(&mut r)?;
+            let subject = read_optional(&mut r)?;
+            let attachment = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            Some(Summary { from, to, subject, attachment })
+        } else {
+            None
+        };
         if r.remaining() != 0 {
             return None;
         }
@@ -163,6 +185,49 @@ impl FetchData {
             cc_addr: strings.next()?,
             thread,
             display,
+            summary,
         })
+    }
+}
+
+/// An optional string: a presence byte, then the string.
+fn put_optional(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.push(1);
+            put_bytes(out, s.as_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
+fn read_optional(r: &mut Cursor<'_>) -> Option<Option<String>> {
+    match r.u8()? {
+        0 => Some(None),
+        1 => Some(Some(r.string()?)),
+        _ => None,
+    }
+}
+
+/// An optional address: a presence byte, the optional display name, the address.
+fn put_address(out: &mut Vec<u8>, a: Option<&SummaryAddress>) {
+    match a {
+        Some((name, address)) => {
+            out.push(1);
+            put_optional(out, name.as_deref());
+            put_bytes(out, address.as_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
+fn read_address(r: &mut Cursor<'_>) -> Option<Option<SummaryAddress>> {
+    match r.u8()? {
+        0 => Some(None),
+        1 => {
+            let name = read_optional(r)?;
+            Some(Some((name, r.string()?)))
+        }
+        _ => None,
     }
 }

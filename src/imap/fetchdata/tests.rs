@@ -628,9 +628,9 @@ fn encode_decode_round_trip() {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(FetchData::decode(&longer), None);
-        let mut v3 = bytes.clone();
-        v3[0] = 3;
-        assert_eq!(FetchData::decode(&v3), None);
+        let mut v4 = bytes.clone();
+        v4[0] = FORMAT_VERSION + 1;
+        assert_eq!(FetchData::decode(&v4), None);
     }
 }
 
@@ -642,9 +642,17 @@ fn version_1_data_is_read() {
     assert_eq!(fd.display, Some(("terry gray".into(), "imap@cac.washington.edu".into())));
     fd.thread = None;
     fd.display = None;
+    fd.summary = None;
     let mut bytes = fd.encode();
-    // Version 2 ends with the thread keys (no Message-ID: 1 byte, no references: 4 bytes) and
-    // the two display keys (empty: 4 bytes each).
+    // Version 3 ends with the summary (no addresses, no subject, no attachment: 4 bytes),
+    // version 2 with the thread keys (no Message-ID: 1 byte, no references: 4 bytes) and the
+    // two display keys (empty: 4 bytes each).
+    bytes.truncate(bytes.len() - 4);
+    bytes[0] = 2;
+    let mut v2 = fd.clone();
+    v2.thread = Some(Default::default());
+    v2.display = Some(Default::default());
+    assert_eq!(FetchData::decode(&bytes), Some(v2), "version 2: no summary");
     bytes.truncate(bytes.len() - 13);
     bytes[0] = 1;
     assert_eq!(FetchData::decode(&bytes), Some(fd));
