@@ -1436,11 +1436,17 @@ fn rfc4469_4_2_toobig_and_empty() {
     assert!(answer.starts_with("a4 NO ") && answer.contains("empty"), "{answer}");
     c.send(b"a5 APPEND Out CATENATE (TEXT {3+}\r\na\0b)\r\n");
     c.run("S: a5 BAD *");
+    // A synchronising TEXT literal inside the parentheses gets its continuation request.
+    c.send(b"a7 APPEND Out CATENATE (TEXT {14}\r\n");
+    c.run("S: + *");
+    c.send(b"Subject: s\r\n\r\n URL \"/INBOX/;UID=1/;SECTION=TEXT\")\r\n");
+    c.run("S: a7 OK [APPENDUID * 2] APPEND completed");
     let answer =
         catenate(&mut c, "a6", "Out", &[Cat::Text(b"Subject: nul\r\n\r\n"), Cat::Text8(b"a\0b\r\n")]);
     assert!(answer.starts_with("a6 OK [APPENDUID"), "{answer}");
     let uid = appended_uid(&answer);
-    c.run("C: s SELECT Out\nS: * 2 EXISTS\nS: s OK *");
+    c.run("C: s SELECT Out\nS: * 3 EXISTS\nS: s OK *");
+    assert_body(&mut c, 2, format!("Subject: s\r\n\r\n{body}\r\n").as_bytes());
     let lines = c.cmd("f", &format!("UID FETCH {uid} BINARY.PEEK[]"));
     assert!(
         lines.iter().any(|l| l.ends_with("BINARY[] ~{21}\r\nSubject: nul\r\n\r\na\0b\r\n)")),
