@@ -1322,12 +1322,12 @@ fn rfc4469_3_catenate_builds_the_message_from_text_and_url_parts() {
     c.run("C: s3 SELECT INBOX\nS: s3 OK *\nC: f1 FETCH 1 FLAGS\nS: * 1 FETCH (FLAGS ())\nS: f1 OK *");
 }
 
-/// RFC 5092 §5 and §11: `;SECTION=` takes every section-spec of BODY[] (HEADER, a %-encoded
+/// RFC 5092 §6 and §11: `;SECTION=` takes every section-spec of BODY[] (HEADER, a %-encoded
 /// HEADER.FIELDS list, a whole message without one), `;PARTIAL=offset.length` a window of it as
 /// BODY[section]<offset.length> does (and offset alone the rest); a URL may be relative to the
-/// server's root without UIDVALIDITY (`Mailbox/;UID=n`), in the authenticated state.
+/// server's root without UIDVALIDITY (`Mailbox/;UID=n`, RFC 5092 §7), in the authenticated state.
 #[test]
-fn rfc5092_5_catenate_urls_of_header_fields_and_partial_windows() {
+fn rfc5092_6_catenate_urls_of_header_fields_and_partial_windows() {
     let s = Server::start("catenate-partial", "");
     s.deliver(USER, PARTS.as_bytes());
     let mut c = s.login();

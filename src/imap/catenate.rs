@@ -258,7 +258,7 @@ fn find(r: &Reader, account: u64, mailbox: &Target, url: &ImapUrl) -> Result<Opt
         .ok_or_else(|| StoreError::Corrupt(format!("FETCH data of blob {} unreadable", m.blob)))?;
     let Some((a, b)) = section::span(&m, &data, &url.section) else { return Ok(None) };
     let (a, b) = (a as usize, (b as usize).max(a as usize));
-    // ;PARTIAL=offset.length is BODY[section]<offset.length> (RFC 5092 §5): past the end, empty.
+    // ;PARTIAL=offset.length is BODY[section]<offset.length> (RFC 5092 §6): past the end, empty.
     let window = |len: usize| -> (usize, usize) {
         match url.partial {
             None => (0, len),

@@ -43,7 +43,7 @@ pub struct UrlServer {
 /// Which mailbox a URL names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UrlMailbox {
-    /// `enc-mailbox`, percent-decoded: a UTF-8 mailbox name (RFC 5092 §3.3 and §9).
+    /// `enc-mailbox`, percent-decoded: a UTF-8 mailbox name (RFC 5092 §11: enc-mailbox).
     Named(String),
     /// No mailbox: a relative URL that starts with `;UID=` (RFC 5092 `iuid-only`), resolved
     /// against the selected mailbox (RFC 4469 §3: the base URL in the selected state ends with
@@ -60,12 +60,12 @@ pub struct ImapUrl {
     /// `Some` for an absolute (`imap://`) or network-path (`//host`) URL.
     pub server: Option<UrlServer>,
     pub mailbox: UrlMailbox,
-    /// `;UIDVALIDITY=`: when given, the mailbox must have it (RFC 5092 §6.2).
+    /// `;UIDVALIDITY=`: when given, the mailbox must have it (RFC 5092 §6).
     pub uidvalidity: Option<NonZeroU32>,
     pub uid: NonZeroU32,
     /// `/;SECTION=`: the `section-spec` of `BODY[...]`; `Full` without one.
     pub section: Section,
-    /// `/;PARTIAL=offset[.length]` (RFC 5092 §5): a window of the section's bytes.
+    /// `/;PARTIAL=offset[.length]` (RFC 5092 §6): a window of the section's bytes.
     pub partial: Option<(u64, Option<NonZeroU64>)>,
 }
 
