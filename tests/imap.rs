@@ -1240,3 +1240,288 @@ fn rfc3501_6_4_4_search_to_and_cc_match_a_group_name() {
     c.run_exact("C: b SEARCH TO carol\nS: * SEARCH 1\nS: b OK *");
     c.run_exact("C: d SEARCH CC nobody\nS: * SEARCH 1\nS: d OK *");
 }
+
+/// A CATENATE part for [`catenate`]: a TEXT literal (sent `{n+}`, or `~{n+}` when binary) or a
+/// URL (sent quoted).
+enum Cat<'a> {
+    Text(&'a [u8]),
+    Text8(&'a [u8]),
+    Url(&'a str),
+}
+
+/// The bytes of `CATENATE (...)` for one message.
+fn cat_data(parts: &[Cat]) -> Vec<u8> {
+    let mut out = b"CATENATE (".to_vec();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        match p {
+            Cat::Text(t) | Cat::Text8(t) => {
+                let tilde = if matches!(p, Cat::Text8(_)) { "~" } else { "" };
+                out.extend_from_slice(format!("TEXT {tilde}{{{}+}}\r\n", t.len()).as_bytes());
+                out.extend_from_slice(t);
+            }
+            Cat::Url(u) => out.extend_from_slice(format!("URL \"{u}\"").as_bytes()),
+        }
+    }
+    out.push(b')');
+    out
+}
+
+/// `tag APPEND mailbox CATENATE (...)`: the tagged answer.
+fn catenate(c: &mut common::Client, tag: &str, mailbox: &str, parts: &[Cat]) -> String {
+    let mut cmd = format!("{tag} APPEND {mailbox} ").into_bytes();
+    cmd.extend_from_slice(&cat_data(parts));
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    c.until(tag).pop().unwrap_or_default()
+}
+
+/// The UID an `OK [APPENDUID v uid]` gave.
+fn appended_uid(answer: &str) -> u32 {
+    answer
+        .split("APPENDUID ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ']']).nth(1))
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("no APPENDUID in {answer}"))
+}
+
+/// A two-part message whose parts' bytes the tests below know by heart.
+const PARTS: &str = "From: Alice <alice@example.com>\r\nTo: bob@mail.test\r\nSubject: parts\r\n\
+    MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+    --b1\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n\
+    --b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n\
+    --b1--\r\n";
+
+/// The header of [`PARTS`], as BODY[HEADER] gives it (with the blank line).
+fn parts_header() -> &'static str {
+    &PARTS[..PARTS.find("\r\n\r\n").expect("header end") + 4]
+}
+
+/// `UID FETCH uid BODY.PEEK[]` in the selected mailbox must give exactly `expected`.
+fn assert_body(c: &mut common::Client, uid: u32, expected: &[u8]) {
+    let lines = c.cmd("fb", &format!("UID FETCH {uid} BODY.PEEK[]"));
+    let want =
+        format!("FETCH (UID {uid} BODY[] {{{}}}\r\n{})", expected.len(), String::from_utf8_lossy(expected));
+    assert!(lines.iter().any(|l| l.starts_with("* ") && l.ends_with(&want)), "want {want:?}\ngot {lines:#?}");
+    assert!(lines.last().is_some_and(|l| l.starts_with("fb OK")), "{lines:#?}");
+}
+
+/// Issue 12, CATENATE. RFC 4469 §3: APPEND with CATENATE builds the message from TEXT literals
+/// and the parts IMAP URLs (RFC 5092) name, byte for byte, in order: absolute-path URLs with
+/// UIDVALIDITY, an absolute `imap://` URL of this server and the logged-in user, and a relative
+/// `;UID=` URL resolved against the selected mailbox (RFC 4469 §3's base URL). The parts are
+/// what BODY[1], BODY[1.MIME], BODY[2], BODY[2.MIME] give; reading them sets no \Seen; the
+/// capability is advertised (RFC 4469 §2); the answer carries APPENDUID (RFC 4315).
+#[test]
+fn rfc4469_3_catenate_builds_the_message_from_text_and_url_parts() {
+    let s = Server::start("catenate", "");
+    s.deliver(USER, PARTS.as_bytes());
+    let mut c = s.login();
+    c.run("C: c0 CAPABILITY\nS: * CAPABILITY * MULTIAPPEND CATENATE *\nS: c0 OK *");
+    c.run("C: c1 CREATE Drafts2\nS: c1 OK *");
+    let sel = c.cmd("s", "SELECT INBOX");
+    let v = number_after(&sel, "UIDVALIDITY");
+    let head = "From: bob@mail.test\r\nSubject: Fwd: parts\r\nMIME-Version: 1.0\r\n\
+                Content-Type: multipart/mixed; boundary=\"n\"\r\n\r\n--n\r\n";
+    let part1 = format!("/INBOX;UIDVALIDITY={v}/;UID=1/;SECTION=1");
+    let mime1 = format!("{part1}.MIME");
+    let mime2 = format!("imap://bob%40mail.test@MAIL.test/INBOX;UIDVALIDITY={v}/;UID=1/;SECTION=2.MIME");
+    let answer = catenate(
+        &mut c,
+        "a1",
+        "Drafts2",
+        &[
+            Cat::Text(head.as_bytes()),
+            Cat::Url(&mime1),
+            Cat::Url(&part1),
+            Cat::Text(b"\r\n--n\r\n"),
+            Cat::Url(&mime2),
+            Cat::Url(";UID=1/;SECTION=2"),
+            Cat::Text(b"\r\n--n--\r\n"),
+        ],
+    );
+    assert!(answer.starts_with("a1 OK [APPENDUID "), "{answer}");
+    let uid = appended_uid(&answer);
+    let expected = format!(
+        "{head}Content-Type: text/plain\r\n\r\nfirst part\r\n--n\r\n\
+         Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--n--\r\n"
+    );
+    c.run("C: s2 SELECT Drafts2\nS: * 1 EXISTS\nS: s2 OK *");
+    assert_body(&mut c, uid, expected.as_bytes());
+    // The new message is parsed like any APPEND: its second part is the octet stream.
+    let bs = c.cmd("f", &format!("UID FETCH {uid} BINARY.PEEK[2]")).join("\n");
+    assert!(bs.contains("BINARY[2] {3}\r\nABC"), "{bs}");
+    // The source is untouched: no \Seen from being read (RFC 4469 §3).
+    c.run("C: s3 SELECT INBOX\nS: s3 OK *\nC: f1 FETCH 1 FLAGS\nS: * 1 FETCH (FLAGS ())\nS: f1 OK *");
+}
+
+/// RFC 5092 §6 and §11: `;SECTION=` takes every section-spec of BODY[] (HEADER, a %-encoded
+/// HEADER.FIELDS list, a whole message without one), `;PARTIAL=offset.length` a window of it as
+/// BODY[section]<offset.length> does (and offset alone the rest); a URL may be relative to the
+/// server's root without UIDVALIDITY (`Mailbox/;UID=n`, RFC 5092 §7), in the authenticated state.
+#[test]
+fn rfc5092_6_catenate_urls_of_header_fields_and_partial_windows() {
+    let s = Server::start("catenate-partial", "");
+    s.deliver(USER, PARTS.as_bytes());
+    let mut c = s.login();
+    c.run("C: c1 CREATE Out\nS: c1 OK *");
+    let answer = catenate(
+        &mut c,
+        "a1",
+        "Out",
+        &[
+            Cat::Url("/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(subject%20To)"),
+            Cat::Url("INBOX/;UID=1/;SECTION=1/;PARTIAL=6.4"),
+            Cat::Text(b" / "),
+            Cat::Url("/inbox/;UID=1/;PARTIAL=0.4"),
+            Cat::Url("/INBOX/;UID=1/;SECTION=2/;PARTIAL=2"),
+            Cat::Text(b"\r\n"),
+        ],
+    );
+    assert!(answer.starts_with("a1 OK [APPENDUID "), "{answer}");
+    let first = appended_uid(&answer);
+    let answer = catenate(
+        &mut c,
+        "a2",
+        "Out",
+        &[Cat::Url("/INBOX/;UID=1/;SECTION=HEADER"), Cat::Url("/INBOX/;UID=1")],
+    );
+    assert!(answer.starts_with("a2 OK [APPENDUID "), "{answer}");
+    let second = appended_uid(&answer);
+    c.run("C: s SELECT Out\nS: * 2 EXISTS\nS: s OK *");
+    assert_body(&mut c, first, b"To: bob@mail.test\r\nSubject: parts\r\n\r\npart / FromJD\r\n");
+    assert_body(&mut c, second, format!("{}{PARTS}", parts_header()).as_bytes());
+}
+
+/// RFC 4469 §4.1: a URL that names nothing this session can read fails the APPEND with
+/// `NO [BADURL url]`, the URL as sent: a wrong UIDVALIDITY, a UID that is not there, a part
+/// that is not there, an unknown mailbox, another account's user or mailbox (an account never
+/// reads another's mail), another server, a URLAUTH URL (RFC 4467, not offered), another
+/// scheme, a message list, a relative `;UID=` with no mailbox selected. Nothing is appended.
+#[test]
+fn rfc4469_4_1_badurl_for_what_the_account_cannot_read() {
+    let s = Server::start("catenate-badurl", "");
+    let pw = s.dir.join("evepw");
+    std::fs::write(&pw, "eve-pass").expect("pw");
+    let o = s.cli(&["user", "add", "eve@evil.test", "--password-file", pw.to_str().expect("path")], b"");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    s.deliver("eve@evil.test", &mail("eves", "eve's secret"));
+    let mut eve = s.connect();
+    eve.run("C: l LOGIN eve@evil.test eve-pass\nS: l OK *\nC: c CREATE EveOnly\nS: c OK *");
+    eve.run("C: s SELECT INBOX\nS: s OK *\nC: k UID COPY 1 EveOnly\nS: k OK *");
+    s.deliver(USER, PARTS.as_bytes());
+    let mut c = s.login();
+    c.run("C: c1 CREATE Out\nS: c1 OK *");
+    let v = number_after(&c.cmd("st", "STATUS INBOX (UIDVALIDITY)"), "UIDVALIDITY");
+    let wrong = if v == 1 { 2 } else { v - 1 };
+    for url in [
+        format!("/INBOX;UIDVALIDITY={wrong}/;UID=1"),
+        format!("/INBOX;UIDVALIDITY={v}/;UID=2"),
+        "/INBOX/;UID=1/;SECTION=3".to_string(),
+        "/INBOX/;UID=1/;SECTION=1.1".to_string(),
+        "/Nowhere/;UID=1".to_string(),
+        "/EveOnly/;UID=1".to_string(),
+        "imap://eve%40evil.test@mail.test/INBOX/;UID=1".to_string(),
+        "imap://mail.test/INBOX/;UID=1".to_string(),
+        "imap://bob%40mail.test@elsewhere.test/INBOX/;UID=1".to_string(),
+        "/INBOX/;UID=1;URLAUTH=anonymous:internal:91354a473744909de610943775f92038".to_string(),
+        "/INBOX/;UID=1;EXPIRE=2030-01-01T00:00:00Z;URLAUTH=submit+bob:internal:91354a47".to_string(),
+        "http://mail.test/INBOX/;UID=1".to_string(),
+        "/INBOX?SUBJECT%20parts".to_string(),
+        ";UID=1".to_string(),
+        "/;UID=1".to_string(),
+    ] {
+        let answer = catenate(&mut c, "a", "Out", &[Cat::Text(b"Subject: x\r\n\r\n"), Cat::Url(&url)]);
+        assert!(common::matches(&format!("a NO [BADURL {url}] *"), &answer), "{url}: {answer}");
+    }
+    c.run("C: st2 STATUS Out (MESSAGES)\nS: * STATUS Out (MESSAGES 0)\nS: st2 OK *");
+    // Eve's own URL of her own message works for her, so the refusals above are about whose it is.
+    let answer = catenate(&mut eve, "e", "INBOX", &[Cat::Url("/EveOnly/;UID=1")]);
+    assert!(answer.starts_with("e OK [APPENDUID"), "{answer}");
+}
+
+/// RFC 4469 §4.2 and §5: a built message larger than the server takes (the APPEND literal cap,
+/// `limits.max_literal_size`) is `NO [TOOBIG]`, before any part is read into memory; the
+/// CATENATE messages of one APPEND are held to it together. Zero octets is a clear NO; a TEXT
+/// part holds NUL only as a literal8 (RFC 3516), where it is kept.
+#[test]
+fn rfc4469_4_2_toobig_and_empty() {
+    let s = Server::start("catenate-toobig", "limits.max_literal_size = 2000");
+    let body = "x".repeat(700);
+    s.deliver(USER, &mail("big", &body));
+    let mut c = s.login();
+    c.run("C: c1 CREATE Out\nS: c1 OK *");
+    let answer = catenate(&mut c, "a1", "Out", &[Cat::Url("/INBOX/;UID=1"), Cat::Url("/INBOX/;UID=1")]);
+    assert!(answer.starts_with("a1 OK"), "{answer}");
+    let three = [Cat::Url("/INBOX/;UID=1"), Cat::Url("/INBOX/;UID=1"), Cat::Url("/INBOX/;UID=1")];
+    let answer = catenate(&mut c, "a2", "Out", &three);
+    assert!(answer.starts_with("a2 NO [TOOBIG]"), "{answer}");
+    // Two messages of two copies each: each fits, not both together.
+    let mut cmd = b"a3 APPEND Out ".to_vec();
+    let two = cat_data(&[Cat::Url("/INBOX/;UID=1"), Cat::Url("/INBOX/;UID=1")]);
+    cmd.extend_from_slice(&two);
+    cmd.push(b' ');
+    cmd.extend_from_slice(&two);
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    c.run("S: a3 NO [TOOBIG] *");
+    let answer = catenate(&mut c, "a4", "Out", &[Cat::Text(b""), Cat::Url("/INBOX/;UID=1/;PARTIAL=5000")]);
+    assert!(answer.starts_with("a4 NO ") && answer.contains("empty"), "{answer}");
+    c.send(b"a5 APPEND Out CATENATE (TEXT {3+}\r\na\0b)\r\n");
+    c.run("S: a5 BAD *");
+    // A synchronising TEXT literal inside the parentheses gets its continuation request.
+    c.send(b"a7 APPEND Out CATENATE (TEXT {14}\r\n");
+    c.run("S: + *");
+    c.send(b"Subject: s\r\n\r\n URL \"/INBOX/;UID=1/;SECTION=TEXT\")\r\n");
+    c.run("S: a7 OK [APPENDUID * 2] APPEND completed");
+    let answer =
+        catenate(&mut c, "a6", "Out", &[Cat::Text(b"Subject: nul\r\n\r\n"), Cat::Text8(b"a\0b\r\n")]);
+    assert!(answer.starts_with("a6 OK [APPENDUID"), "{answer}");
+    let uid = appended_uid(&answer);
+    c.run("C: s SELECT Out\nS: * 3 EXISTS\nS: s OK *");
+    assert_body(&mut c, 2, format!("Subject: s\r\n\r\n{body}\r\n").as_bytes());
+    let lines = c.cmd("f", &format!("UID FETCH {uid} BINARY.PEEK[]"));
+    assert!(
+        lines.iter().any(|l| l.ends_with("BINARY[] ~{21}\r\nSubject: nul\r\n\r\na\0b\r\n)")),
+        "{lines:#?}"
+    );
+}
+
+/// RFC 3502 §6.3.11 with RFC 4469 §3: MULTIAPPEND mixes plain and CATENATE messages, and is all
+/// or nothing: one URL that names nothing fails the whole command, so none of the messages is
+/// appended; without it, all are, in order, with one APPENDUID range.
+#[test]
+fn rfc3502_6_3_11_multiappend_with_catenate_is_all_or_nothing() {
+    let s = Server::start("catenate-multi", "");
+    s.deliver(USER, &mail("src", "source body"));
+    let mut c = s.login();
+    c.run("C: c1 CREATE Out\nS: c1 OK *");
+    let plain = mail("plain", "plain body");
+    let good = [Cat::Text(b"Subject: built\r\n\r\n"), Cat::Url("/INBOX/;UID=1/;SECTION=TEXT")];
+    let send = |c: &mut common::Client, tag: &str, bad: bool| {
+        let mut cmd = format!("{tag} APPEND Out (\\Seen) {{{}+}}\r\n", plain.len()).into_bytes();
+        cmd.extend_from_slice(&plain);
+        cmd.push(b' ');
+        cmd.extend_from_slice(&cat_data(&good));
+        cmd.extend_from_slice(b" (\\Flagged) ");
+        let last = if bad { "/INBOX/;UID=9" } else { "/INBOX/;UID=1/;SECTION=HEADER" };
+        cmd.extend_from_slice(&cat_data(&[Cat::Url(last)]));
+        cmd.extend_from_slice(b"\r\n");
+        c.send(&cmd);
+        c.until(tag).pop().unwrap_or_default()
+    };
+    let answer = send(&mut c, "a1", true);
+    assert!(answer.starts_with("a1 NO [BADURL /INBOX/;UID=9]"), "{answer}");
+    c.run("C: st STATUS Out (MESSAGES UIDNEXT)\nS: * STATUS Out (MESSAGES 0 UIDNEXT 1)\nS: st OK *");
+    let answer = send(&mut c, "a2", false);
+    assert!(common::matches("a2 OK [APPENDUID * 1:3] APPEND completed", &answer), "{answer}");
+    c.run("C: s SELECT Out\nS: * 3 EXISTS\nS: s OK *");
+    assert_body(&mut c, 1, &plain);
+    assert_body(&mut c, 2, b"Subject: built\r\n\r\nsource body\r\n");
+    let src = String::from_utf8(mail("src", "source body")).expect("utf8");
+    assert_body(&mut c, 3, &src.as_bytes()[..src.find("\r\n\r\n").expect("end") + 4]);
+    c.run("C: f FETCH 1:3 FLAGS\nS: * 1 FETCH (FLAGS (\\Seen *\nS: * 2 FETCH (FLAGS (*\nS: * 3 FETCH (FLAGS (\\Flagged *\nS: f OK *");
+}

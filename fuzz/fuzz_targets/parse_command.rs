@@ -1,12 +1,12 @@
 //! Arbitrary bytes through the framer, then every complete command through the parser: neither
 //! may panic, and what the parser accepts must hold together (tags valid, APPEND ranges inside
-//! the command).
+//! the command); the URLs of CATENATE parts go through the IMAP URL parser.
 
 #![no_main]
 
-use applianced::proto::command::CommandBody;
+use applianced::proto::command::{AppendData, CatPart, CommandBody};
 use applianced::proto::framing::{Frame, Framer};
-use applianced::proto::parse::{ParseOptions, parse_command_with, parse_done, parse_sasl_response};
+use applianced::proto::parse::{ParseOptions, parse_command_with, parse_done, parse_imap_url, parse_sasl_response};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +26,19 @@ fuzz_target!(|data: &[u8]| {
                     assert!(!command.tag.as_str().is_empty());
                     if let CommandBody::Append { messages, .. } = &command.body {
                         for m in messages.iter() {
-                            assert!(m.data.end <= bytes.len());
+                            match &m.data {
+                                AppendData::Literal { range, .. } => assert!(range.end <= bytes.len()),
+                                AppendData::Catenate(parts) => {
+                                    for p in parts.iter() {
+                                        match p {
+                                            CatPart::Text { range, .. } => assert!(range.end <= bytes.len()),
+                                            CatPart::Url(url) => {
+                                                let _ = parse_imap_url(url);
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                     if command.body == CommandBody::Idle {

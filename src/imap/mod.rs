@@ -12,6 +12,7 @@
 //!   `response` (flag lists, sets, keyword announcements), `trace` (the per-account protocol
 //!   trace; `server::imap` feeds it the bytes).
 
+pub mod catenate;
 pub mod changes;
 pub mod cmd;
 pub mod context;
@@ -25,6 +26,7 @@ pub mod outcome;
 pub mod recent;
 pub mod response;
 pub mod search_eval;
+pub mod section;
 pub mod selected;
 pub mod seqmap;
 pub mod session;

@@ -134,6 +134,7 @@ impl Session {
                 "SPECIAL-USE",
                 "STATUS=SIZE",
                 "MULTIAPPEND",
+                "CATENATE",
                 "BINARY",
                 "ESEARCH",
                 "SEARCHRES",

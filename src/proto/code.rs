@@ -18,6 +18,9 @@ pub enum Code {
     AuthenticationFailed,
     /// RFC 5530 §3: right credentials, but not for the identity asked for.
     AuthorizationFailed,
+    /// RFC 4469 §4.1 (CATENATE): a URL of the APPEND that could not be used, as the client sent
+    /// it (not empty).
+    BadUrl(Vec<u8>),
     /// RFC 9051 §7.1: the charsets the server supports.
     BadCharset(Vec<&'static str>),
     /// RFC 5465 §5.1 (NOTIFY): the events the server supports.
@@ -103,6 +106,23 @@ impl Code {
             }
             Code::AuthenticationFailed => atom(out, "AUTHENTICATIONFAILED"),
             Code::AuthorizationFailed => atom(out, "AUTHORIZATIONFAILED"),
+            Code::BadUrl(url) => {
+                // RFC 4469 §5 (with erratum 2002): `"BADURL" SP url-resp-text`, url-resp-text =
+                // 1*(%x01-09 / %x0B-0C / %x0E-5C / %x5E-FE): the octets it leaves out (NUL, CR,
+                // LF, "]", 0xFF) are %-encoded (RFC 3986 §2.1), as a URL would carry them.
+                out.extend_from_slice(b"BADURL ");
+                for &b in url {
+                    if matches!(b, 0 | b'\r' | b'\n' | b']' | 0xFF) {
+                        out.extend_from_slice(format!("%{b:02X}").as_bytes());
+                    } else {
+                        out.push(b);
+                    }
+                }
+                if url.is_empty() {
+                    // Never built so; an empty url-resp-text would end the code early.
+                    out.extend_from_slice(b"%00");
+                }
+            }
             Code::BadCharset(charsets) => list(out, "BADCHARSET", charsets),
             Code::BadEvent(events) => list(out, "BADEVENT", events),
             Code::Cannot => atom(out, "CANNOT"),
@@ -229,6 +249,12 @@ mod tests {
             (Code::UnknownCte, "UNKNOWN-CTE"),
             (Code::PermanentFlags(vec!["\\Seen".into(), "\\*".into()]), "PERMANENTFLAGS (\\Seen \\*)"),
             (Code::HighestModseq(715194045007), "HIGHESTMODSEQ 715194045007"),
+            // RFC 4469 §5 (erratum 4046): the URL bare, not an astring; "]" and line ends encoded.
+            (
+                Code::BadUrl(b"/INBOX;UIDVALIDITY=785799047/;UID=113330".to_vec()),
+                "BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330",
+            ),
+            (Code::BadUrl(b"/a]b\r\nc\\\"d".to_vec()), "BADURL /a%5Db%0D%0Ac\\\"d"),
         ];
         for (code, want) in cases {
             assert_eq!(code.to_string(), want);

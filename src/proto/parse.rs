@@ -19,6 +19,7 @@ use crate::proto::command::{
     SeqNumber, SeqRange, SequenceSet, Tag, is_astring_char, is_atom_char, is_list_char,
 };
 
+mod catenate;
 mod fetch;
 mod mailbox;
 mod search;
@@ -80,6 +81,20 @@ pub fn parse_command_with(input: &[u8], options: ParseOptions) -> Result<Command
         Ok(body) => Ok(Command { tag, body }),
         Err(Fail(m)) => Err(ParseError::new(Some(tag), &m)),
     }
+}
+
+pub use catenate::parse_imap_url;
+
+/// `section-spec` (RFC 9051 §9) given bare, as an IMAP URL's `;SECTION=` carries it once
+/// %-decoded (RFC 5092 §11 `enc-section`): the same grammar as the one inside `BODY[...]`.
+pub(crate) fn parse_section_spec(spec: &[u8]) -> Option<crate::proto::command::Section> {
+    let mut buf = Vec::with_capacity(spec.len() + 2);
+    buf.push(b'[');
+    buf.extend_from_slice(spec);
+    buf.push(b']');
+    let mut p = Parser { input: &buf, pos: 0, utf8: true, depth: 0 };
+    let section = p.section().ok()?;
+    p.rest().is_empty().then_some(section)
 }
 
 /// `idle = "IDLE" CRLF "DONE"`: checks the line that ends IDLE (taken with

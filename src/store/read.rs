@@ -386,9 +386,15 @@ impl Reader {
 
     /// Bytes `range` of a message (clamped to its size), reading only the chunks that hold them.
     pub fn blob_bytes(&self, blob: u64, start: usize, len: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len.min(64 << 20));
+        self.blob_bytes_into(blob, start, len, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Reader::blob_bytes`], appended to `out` (CATENATE builds a message so, with no copy).
+    pub fn blob_bytes_into(&self, blob: u64, start: usize, len: usize, out: &mut Vec<u8>) -> Result<()> {
         let end = start.saturating_add(len);
         let first = u32::try_from(start / CHUNK_SIZE).unwrap_or(u32::MAX);
-        let mut out = Vec::with_capacity(len.min(64 << 20));
         // The full chunks, then the tail (format 2), with the same keys: every chunk of the
         // second table comes after every chunk of the first.
         for (cell, def) in [(&self.chunks, BLOB_CHUNKS), (&self.tails, BLOB_TAILS)] {
@@ -405,7 +411,7 @@ impl Reader {
                 out.extend_from_slice(&chunk[from..to]);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// A message's whole raw bytes.

@@ -41,6 +41,22 @@ ok(m.select('"Old Reports"', readonly=True), "EXAMINE")
 data = ok(m.fetch("1", "(FLAGS INTERNALDATE BODY[])"), "FETCH in EXAMINE")
 assert b"appended" in data[0][1], data
 ok(m.select("INBOX"), "SELECT")
+# CATENATE (RFC 4469): a message built from parts of INBOX's messages, by URL (imaplib sends a
+# literal only at a command's end, so the parts here are URLs); a URL of nothing is BADURL.
+caps = ok(m.capability(), "CAPABILITY")[0].split()
+assert b"CATENATE" in caps, caps
+ok(m.create("Built"), "CREATE Built")
+built = 'CATENATE (URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)" URL ";UID=2/;SECTION=TEXT")'
+ok(m._simple_command("APPEND", "Built", built), "APPEND CATENATE")
+assert m.untagged_responses.get("APPENDUID"), m.untagged_responses
+typ, data = m._simple_command("APPEND", "Built", 'CATENATE (URL "/INBOX/;UID=99")')
+assert typ == "NO" and b"[BADURL /INBOX/;UID=99]" in data[0], (typ, data)
+st = ok(m.status("Built", "(MESSAGES)"), "STATUS Built")
+assert b"MESSAGES 1" in st[0], st
+ok(m.select("Built", readonly=True), "EXAMINE Built")
+data = ok(m.fetch("1", "(BODY.PEEK[])"), "FETCH Built")
+assert data[0][1] == b"Subject: msg1\r\n\r\ntext of message 2\r\n", data
+ok(m.select("INBOX"), "SELECT again")
 data = ok(m.fetch("1:5", "(UID FLAGS ENVELOPE BODYSTRUCTURE RFC822.SIZE INTERNALDATE MODSEQ)"), "FETCH")
 assert len(data) == 5, data
 data = ok(m.uid("FETCH", "2", "(BODY.PEEK[HEADER] BODY.PEEK[TEXT] BINARY.PEEK[1] BINARY.SIZE[1] RFC822.HEADER)"), "UID FETCH")

@@ -1,7 +1,9 @@
-//! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502, all or nothing) and APPENDUID
-//! (RFC 4315). The messages take the ingest road (`crate::ingest`) like a delivery: CRLF line
-//! ends, FETCH data computed once, off the executor.
+//! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502, all or nothing), CATENATE (RFC 4469:
+//! messages built from TEXT literals and URLs of parts the account has, `imap::catenate`) and
+//! APPENDUID (RFC 4315). The messages take the ingest road (`crate::ingest`) like a delivery:
+//! CRLF line ends, FETCH data computed once, off the executor.
 
+use crate::imap::catenate;
 use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::session::Session;
 use crate::ingest::{self, InPlace};
@@ -21,9 +23,13 @@ pub async fn run(
             Some(d) => (d.unix_timestamp(), d.zone_minutes()),
             None => (ingest::arrival(), 0),
         };
-        meta.push((m.data.clone(), flags, keywords, date, tz));
+        meta.push((flags, keywords, date, tz));
     }
-    let ranges = meta.iter().map(|m| m.0.clone()).collect();
+    // A CATENATE message is built (RFC 4469 §3) at the end of the command's buffer, so every
+    // message is a range of it. Any part that cannot be had fails the whole APPEND, before
+    // anything is stored (RFC 3502 §6.3.11: all or nothing).
+    let (command, ranges) = catenate::assemble(s, messages, command).await?;
+    let meta: Vec<_> = ranges.iter().cloned().zip(meta).map(|(r, (f, k, d, t))| (r, f, k, d, t)).collect();
     let (command, parsed) = ingest::prepare_in_place_async(command, ranges).await;
     let parsed = parsed.map_err(|e| Error::No(Some(Code::Parse), format!("message refused: {e}")))?;
     let prepared: Vec<_> = parsed.into_iter().zip(meta).collect();

@@ -10,6 +10,7 @@ use std::ops::ControlFlow;
 use crate::imap::fetchdata::{self, Cte, FetchData, ThreadKeys};
 use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::response;
+use crate::imap::section;
 use crate::imap::session::Session;
 use crate::proto::command::{FetchAttribute, FetchModifier, Partial, Section, SequenceSet};
 use crate::proto::string::{write_literal, write_literal8, write_string};
@@ -312,7 +313,7 @@ fn write_message(
                 out.extend_from_slice(b"BODY[");
                 write_section(out, section);
                 out.push(b']');
-                let bytes = section_bytes(r, m, d, section)?;
+                let bytes = section::bytes(r, m, d, section)?;
                 write_partial(out, bytes.as_deref(), partial.as_ref(), false);
             }
             FetchAttribute::Binary { part, partial, .. } => {
@@ -377,63 +378,6 @@ fn write_section(out: &mut Vec<u8>, section: &Section) {
     out.extend_from_slice(text.as_bytes());
 }
 
-fn path_of(p: &Option<crate::proto::command::Part>) -> Vec<u32> {
-    p.as_ref().map(|p| p.0.iter().map(|n| n.get()).collect()).unwrap_or_default()
-}
-
-fn range(r: &Reader, m: &MessageRecord, range: Option<(u32, u32)>) -> Result<Option<Vec<u8>>, StoreError> {
-    match range {
-        Some((a, b)) => Ok(Some(r.blob_bytes(m.blob, a as usize, b.saturating_sub(a) as usize)?)),
-        None => Ok(None),
-    }
-}
-
-/// The bytes of a body section; `None` when the part does not exist.
-fn section_bytes(
-    r: &Reader,
-    m: &MessageRecord,
-    d: &FetchData,
-    section: &Section,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    match section {
-        Section::Full => Ok(Some(r.raw(m.blob)?)),
-        Section::Part(p) => {
-            let path: Vec<u32> = p.0.iter().map(|n| n.get()).collect();
-            range(r, m, d.section(&path).map(|p| p.body))
-        }
-        Section::Header(p) => range(r, m, d.header_range(&path_of(p))),
-        Section::Text(p) => range(r, m, d.text_range(&path_of(p))),
-        Section::Mime(p) => range(r, m, d.mime_range(&p.0.iter().map(|n| n.get()).collect::<Vec<_>>())),
-        Section::HeaderFields(p, names) | Section::HeaderFieldsNot(p, names) => {
-            let not = matches!(section, Section::HeaderFieldsNot(..));
-            let Some(header) = range(r, m, d.header_range(&path_of(p)))? else { return Ok(None) };
-            Ok(Some(filter_fields(&header, names, not)))
-        }
-    }
-}
-
-/// Keeps (or drops, with `not`) the named header fields, with their continuation lines, and
-/// ends with the blank line (RFC 9051 §6.4.5).
-pub fn filter_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut keep = false;
-    for line in header.split_inclusive(|b| *b == b'\n') {
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
-            let name = line.split(|b| *b == b':').next().unwrap_or_default();
-            let listed = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name.trim_ascii()));
-            keep = listed != not;
-        }
-        if keep {
-            out.extend_from_slice(line);
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 /// A part decoded from its transfer encoding (BINARY); `Some(Err)` for an unknown encoding.
 fn binary_part(
     r: &Reader,
@@ -475,17 +419,5 @@ fn write_partial(out: &mut Vec<u8>, bytes: Option<&[u8]>, partial: Option<&Parti
         write_literal(out, slice);
     } else {
         write_string(out, slice);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_fields() {
-        let h = b"From: a\r\nSubject: x\r\n  folded\r\nTo: b\r\n\r\n";
-        assert_eq!(filter_fields(h, &["subject".into()], false), b"Subject: x\r\n  folded\r\n\r\n");
-        assert_eq!(filter_fields(h, &["subject".into()], true), b"From: a\r\nTo: b\r\n\r\n");
     }
 }

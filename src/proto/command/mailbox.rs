@@ -251,18 +251,17 @@ pub struct SelectParams {
 pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date_time: Option<DateTime>,
-    /// Where the message is in the framed command passed to `parse_command`: no copy is made of it.
-    pub data: Range<usize>,
-    /// Sent as `literal8` (`~{n}`, RFC 3516): may contain NUL.
-    pub binary: bool,
-    /// Sent as `UTF8 (~{n})` (RFC 6855 §4).
-    pub utf8: bool,
+    /// A literal, or the parts CATENATE builds the message from (RFC 4469).
+    pub data: AppendData,
 }
 
 impl AppendMessage {
-    /// The message bytes, given the same framed command that was parsed (empty if another buffer
-    /// is passed by mistake and the range does not fit).
+    /// The bytes of a literal message, given the same framed command that was parsed (empty if
+    /// another buffer is passed by mistake and the range does not fit, and for CATENATE).
     pub fn bytes<'a>(&self, command: &'a [u8]) -> &'a [u8] {
-        command.get(self.data.clone()).unwrap_or_default()
+        match &self.data {
+            AppendData::Literal { range, .. } => command.get(range.clone()).unwrap_or_default(),
+            AppendData::Catenate(_) => &[],
+        }
     }
 }

@@ -31,6 +31,7 @@ fn invalid<T>(what: &'static str) -> Result<T, InvalidValue> {
     Err(InvalidValue { what })
 }
 
+mod catenate;
 mod compress;
 mod core;
 mod datetime;
@@ -42,6 +43,7 @@ mod quota;
 mod search;
 mod sequence;
 
+pub use catenate::*;
 pub use compress::*;
 pub use core::*;
 pub use datetime::*;

@@ -92,7 +92,7 @@ impl Parser<'_> {
     /// section = "[" [section-spec] "]" ; section-spec = section-msgtext / (section-part ["." section-text]) ;
     /// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT" ;
     /// section-text = section-msgtext / "MIME"
-    fn section(&mut self) -> PResult<Section> {
+    pub(super) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[', "[")?;
         if self.eat(b']') {
             return Ok(Section::Full);

@@ -3,8 +3,9 @@
 
 use super::{PResult, Parser};
 use crate::proto::command::{
-    AppendMessage, CommandBody, EventGroup, ListReturn, ListSelect, MailboxFilter, MailboxName, NonEmpty,
-    NotifyEvent, NotifySet, NumberSet, QResync, QuotaResource, SelectParams, SpecialUse, StatusAttribute,
+    AppendData, AppendMessage, CommandBody, EventGroup, ListReturn, ListSelect, MailboxFilter, MailboxName,
+    NonEmpty, NotifyEvent, NotifySet, NumberSet, QResync, QuotaResource, SelectParams, SpecialUse,
+    StatusAttribute,
 };
 
 impl Parser<'_> {
@@ -200,7 +201,8 @@ impl Parser<'_> {
 
     /// append = "APPEND" SP mailbox 1*append-message (RFC 3502) ; append-message = append-opts SP append-data ;
     /// append-opts = [SP flag-list] [SP date-time] ; append-data = literal / literal8 (RFC 3516) /
-    /// "UTF8" SP "(" literal8 ")" (RFC 6855)
+    /// "UTF8" SP "(" literal8 ")" (RFC 6855) ; append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"
+    /// (RFC 4469 §5)
     pub(super) fn append(&mut self) -> PResult<CommandBody> {
         let mailbox = self.sp_mailbox()?;
         let mut messages: Option<NonEmpty<AppendMessage>> = None;
@@ -216,22 +218,17 @@ impl Parser<'_> {
                 date_time = Some(self.date_time()?);
                 self.sp()?;
             }
-            let (data, binary, utf8) = if self.eat_keyword("UTF8") {
-                self.sp()?;
-                self.expect(b'(', "(")?;
-                if self.peek() != Some(b'~') {
-                    return self.fail("UTF8 APPEND data must be a literal8");
-                }
-                let (r, _) = self.literal(true)?;
-                self.expect(b')', ")")?;
-                (r, true, true)
+            let data = if self.eat_keyword("CATENATE") {
+                AppendData::Catenate(self.cat_parts()?)
+            } else if self.eat_keyword("UTF8") {
+                AppendData::Literal { range: self.utf8_literal()?, binary: true, utf8: true }
             } else if matches!(self.peek(), Some(b'{' | b'~')) {
-                let (r, binary) = self.literal(true)?;
-                (r, binary, false)
+                let (range, binary) = self.literal(true)?;
+                AppendData::Literal { range, binary, utf8: false }
             } else {
                 return self.fail("expected message literal");
             };
-            let m = AppendMessage { flags, date_time, data, binary, utf8 };
+            let m = AppendMessage { flags, date_time, data };
             match messages.as_mut() {
                 Some(list) => list.push(m),
                 None => messages = Some(NonEmpty::new(m)),
@@ -244,6 +241,18 @@ impl Parser<'_> {
             Some(messages) => Ok(CommandBody::Append { mailbox, messages }),
             None => self.fail("expected message"),
         }
+    }
+
+    /// utf8-literal = "UTF8" SP "(" literal8 ")" (RFC 6855 §4), after "UTF8": where the literal8 is.
+    pub(super) fn utf8_literal(&mut self) -> PResult<std::ops::Range<usize>> {
+        self.sp()?;
+        self.expect(b'(', "(")?;
+        if self.peek() != Some(b'~') {
+            return self.fail("UTF8 data must be a literal8");
+        }
+        let (range, _) = self.literal(true)?;
+        self.expect(b')', ")")?;
+        Ok(range)
     }
 
     /// notify = "NOTIFY" SP (notify-set / notify-none) ; notify-set = "SET" [status-indicator] SP event-groups ;

@@ -481,7 +481,7 @@ fn rfc9051_append() {
             let m = &messages[0];
             assert_eq!(m.flags, vec![Flag::Seen]);
             assert_eq!(m.date_time, None);
-            assert!(!m.binary && !m.utf8);
+            assert!(matches!(m.data, AppendData::Literal { binary: false, utf8: false, .. }));
             assert_eq!(m.bytes(cmd.as_bytes()), MESSAGE.as_bytes());
         }
         other => panic!("{other:?}"),
@@ -509,12 +509,16 @@ fn rfc9051_append() {
     // NUL only in literal8 (RFC 3516).
     assert!(err("a APPEND x {3}\r\na\0b\r\n").message.contains("NUL"));
     match body("a APPEND x ~{3}\r\na\0b\r\n") {
-        CommandBody::Append { messages, .. } => assert!(messages[0].binary),
+        CommandBody::Append { messages, .. } => {
+            assert!(matches!(messages[0].data, AppendData::Literal { binary: true, .. }))
+        }
         other => panic!("{other:?}"),
     }
     // UTF8 (RFC 6855).
     match body("a APPEND x UTF8 (~{2}\r\nhi)\r\n") {
-        CommandBody::Append { messages, .. } => assert!(messages[0].utf8 && messages[0].binary),
+        CommandBody::Append { messages, .. } => {
+            assert!(matches!(messages[0].data, AppendData::Literal { binary: true, utf8: true, .. }))
+        }
         other => panic!("{other:?}"),
     }
     // Bad date-times.
@@ -545,6 +549,38 @@ fn rfc3502_multiappend() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// RFC 4469 §5: `CATENATE (TEXT literal / URL astring ...)`, alone or beside plain messages
+/// (MULTIAPPEND), with RFC 6855's `UTF8 (literal8)` part and a literal8 TEXT.
+#[test]
+fn rfc4469_catenate() {
+    let cmd = "a APPEND Drafts (\\Seen) CATENATE (URL \"/INBOX;UIDVALIDITY=3/;UID=2/;SECTION=1\" TEXT {5}\r\nhello \
+               URL ;UID=4 UTF8 (~{2}\r\nhi) TEXT ~{3}\r\na\0b) {1}\r\nx\r\n";
+    match ok(cmd).body {
+        CommandBody::Append { messages, .. } => {
+            assert_eq!(messages.len(), 2);
+            assert_eq!(messages[0].flags, vec![Flag::Seen]);
+            let AppendData::Catenate(parts) = &messages[0].data else { panic!("{:?}", messages[0]) };
+            assert_eq!(parts.len(), 5);
+            assert_eq!(parts[0], CatPart::Url(b"/INBOX;UIDVALIDITY=3/;UID=2/;SECTION=1".to_vec()));
+            let CatPart::Text { range, binary: false } = &parts[1] else { panic!("{parts:?}") };
+            assert_eq!(&cmd.as_bytes()[range.clone()], b"hello");
+            assert_eq!(parts[2], CatPart::Url(b";UID=4".to_vec()));
+            assert!(matches!(parts[3], CatPart::Text { binary: true, .. }));
+            let CatPart::Text { range, binary: true } = &parts[4] else { panic!("{parts:?}") };
+            assert_eq!(&cmd.as_bytes()[range.clone()], b"a\0b");
+            assert_eq!(messages[1].bytes(cmd.as_bytes()), b"x");
+        }
+        other => panic!("{other:?}"),
+    }
+    // At least one part; TEXT takes a literal, not a quoted string; NUL only in a literal8.
+    assert!(parse_command(b"a APPEND x CATENATE ()\r\n").is_err());
+    assert!(parse_command(b"a APPEND x CATENATE (TEXT \"abc\")\r\n").is_err());
+    assert!(parse_command(b"a APPEND x CATENATE (TEXT {3}\r\na\0b)\r\n").is_err());
+    assert!(parse_command(b"a APPEND x CATENATE (FOO {1}\r\nx)\r\n").is_err());
+    assert!(parse_command(b"a APPEND x CATENATE (URL \"/INBOX/;UID=1\"\r\n").is_err());
+    assert!(parse_command(b"a APPEND x CATENATE URL \"/INBOX/;UID=1\"\r\n").is_err());
 }
 
 #[test]
@@ -1259,6 +1295,12 @@ mod prop {
             Just(&b"(QRESYNC (1 2 1:3 (1 2)))"[..]),
             Just(&b"RETURN (PARTIAL -1:-5)"[..]),
             Just(&b"&U,BTFw-"[..]),
+            Just(&b"CATENATE (TEXT {1}\r\nx URL \"/INBOX;UIDVALIDITY=1/;UID=2/;SECTION=1.MIME\")"[..]),
+            Just(
+                &b"imap://u%40h@host:1/a%2Fb;UIDVALIDITY=1/;UID=2/;SECTION=HEADER.FIELDS%20(A)/;PARTIAL=1.2"
+                    [..]
+            ),
+            Just(&b";UID=1/;PARTIAL=0"[..]),
             Just(&b"\r\n"[..]),
         ];
         proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
@@ -1272,11 +1314,13 @@ mod prop {
             let _ = parse_command_with(&data, ParseOptions { utf8: true });
             let _ = parse_sasl_response(&data);
             let _ = parse_done(&data);
+            let _ = parse_imap_url(&data);
         }
 
         /// Grammar-shaped input never makes the parser panic, and errors after a tag carry it.
         #[test]
         fn parser_total_on_fragments(data in fragments()) {
+            let _ = parse_imap_url(&data);
             match parse_command(&data) {
                 Ok(c) => prop_assert!(!c.tag.as_str().is_empty()),
                 Err(e) => {
