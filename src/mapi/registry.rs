@@ -321,9 +321,10 @@ impl Registry {
             let Some(e) = inner.sessions.get(&s) else { continue };
             if e.expired(now) {
                 inner.remove(&s);
-            } else if e.conns.is_empty() {
-                if oldest_in_grace.as_ref().is_none_or(|(t, _)| e.created < *t) {
-                    oldest_in_grace = Some((e.created, s));
+            } else if let Some(until) = e.grace_until {
+                // The oldest in its grace period: the one left without connections longest.
+                if oldest_in_grace.as_ref().is_none_or(|(t, _)| until < *t) {
+                    oldest_in_grace = Some((until, s));
                 }
                 live += 1;
             } else {
