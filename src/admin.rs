@@ -5,6 +5,7 @@
 
 use crate::imap::trace::Switch;
 use crate::ingest;
+use crate::mapi::registry::SessionView;
 use crate::migrate::{self, Appended, Batch, MailboxInfo, MigrateError};
 use crate::store::{DEFAULT_MAILBOXES, SpecialUse, Store, StoreError};
 
@@ -44,6 +45,10 @@ pub enum Request {
         password_hash: String,
     },
     UserList,
+    /// The running server's MAPI sessions (docs/mapi-extension.md §4.4), as text or JSON.
+    Sessions {
+        json: bool,
+    },
     /// Counters of the running process (diagnostics).
     Stats,
     /// An alias, or a catch-all given as `@domain`, delivering to an account.
@@ -144,6 +149,8 @@ impl Request {
                 format!("USER-PASSWD {address} {password_hash}\n").into_bytes()
             }
             Request::UserList => b"USER-LIST\n".to_vec(),
+            Request::Sessions { json: false } => b"SESSIONS\n".to_vec(),
+            Request::Sessions { json: true } => b"SESSIONS json\n".to_vec(),
             Request::Stats => b"STATS\n".to_vec(),
             Request::AliasAdd { alias, target } => format!("ALIAS-ADD {alias} {target}\n").into_bytes(),
             Request::AliasDel { alias } => format!("ALIAS-DEL {alias}\n").into_bytes(),
@@ -205,6 +212,7 @@ impl Request {
             "USER-DEL" => Request::UserDel { address: arg()? },
             "USER-PASSWD" => Request::UserPasswd { address: arg()?, password_hash: arg()? },
             "USER-LIST" => Request::UserList,
+            "SESSIONS" => Request::Sessions { json: words.next() == Some("json") },
             "STATS" => Request::Stats,
             "ALIAS-ADD" => Request::AliasAdd { alias: arg()?, target: arg()? },
             "ALIAS-DEL" => Request::AliasDel { alias: arg()? },
@@ -329,10 +337,128 @@ pub fn execute_in_server(store: &Store, traces: &Switch, req: Request) -> Respon
     }
 }
 
+/// A JSON string (RFC 8259 §7), for the `--json` reports.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `applianced sessions`: one line per session, then one per connection, indented. No token.
+pub fn sessions_text(views: &[SessionView]) -> Vec<String> {
+    if views.is_empty() {
+        return vec!["no MAPI session".into()];
+    }
+    let mut lines = Vec::new();
+    for v in views {
+        let client = match &v.client {
+            Some(pairs) => pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NIL")))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(|c: char| c.is_control(), " "),
+            None => "-".into(),
+        };
+        let grace = v.grace_left_secs.map_or(String::new(), |g| format!("\tno connection, ends in {g}s"));
+        lines.push(format!(
+            "{}\t{}\tclient {client}\tage {}s\t{} connection(s){grace}",
+            v.id,
+            v.account,
+            v.age_secs,
+            v.conns.len()
+        ));
+        for c in &v.conns {
+            let l = &c.link;
+            let mut state = l.activity.state.name().to_string();
+            if let Some(cmd) = l.activity.command {
+                state = format!("{state} {cmd}");
+            }
+            if let Some(m) = &l.activity.mailbox {
+                state = format!("{state} {m:?}");
+            }
+            let figures: Vec<String> =
+                l.figures().iter().map(|(k, v)| format!("{} {v}", k.to_ascii_lowercase())).collect();
+            lines.push(format!(
+                "  {}\t{}\t{state}\t{}\t{}",
+                c.id,
+                c.role.name(),
+                l.address,
+                figures.join("\t")
+            ));
+        }
+    }
+    lines
+}
+
+/// `applianced sessions --json`: one object, `{"sessions": [...]}`. No token.
+pub fn sessions_json(views: &[SessionView]) -> String {
+    let opt = |s: Option<&str>| s.map_or("null".to_string(), json_string);
+    let sessions: Vec<String> = views
+        .iter()
+        .map(|v| {
+            let client = match &v.client {
+                Some(pairs) => format!(
+                    "{{{}}}",
+                    pairs.iter().map(|(k, v)| format!("{}:{}", json_string(k), opt(v.as_deref()))).collect::<Vec<_>>().join(",")
+                ),
+                None => "null".into(),
+            };
+            let conns: Vec<String> = v
+                .conns
+                .iter()
+                .map(|c| {
+                    let l = &c.link;
+                    let figures: String = l
+                        .figures()
+                        .iter()
+                        .map(|(k, v)| match *k {
+                            "TLS" | "COMPRESS" => format!(",\"{}\":{}", k.to_ascii_lowercase(), *v == 1),
+                            "LASTACTIVE" => format!(",\"last_active\":{v}"),
+                            _ => format!(",\"{}\":{v}", k.to_ascii_lowercase()),
+                        })
+                        .collect();
+                    format!(
+                        "{{\"id\":{},\"role\":\"{}\",\"state\":\"{}\",\"command\":{},\"mailbox\":{},\"address\":{}{figures}}}",
+                        c.id,
+                        c.role.name(),
+                        l.activity.state.name(),
+                        opt(l.activity.command),
+                        opt(l.activity.mailbox.as_deref()),
+                        json_string(&l.address.to_string()),
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"id\":{},\"account\":{},\"client\":{client},\"age\":{},\"grace_left\":{},\"connections\":[{}]}}",
+                json_string(&v.id),
+                json_string(&v.account),
+                v.age_secs,
+                v.grace_left_secs.map_or("null".to_string(), |g| g.to_string()),
+                conns.join(",")
+            )
+        })
+        .collect();
+    format!("{{\"sessions\":[{}]}}", sessions.join(","))
+}
+
 /// Executes a request against an open store. Blocking: call it off the async executor.
 pub fn execute(store: &Store, req: Request) -> Response {
     match req {
         Request::Reload => Response::fail(exit::UNAVAILABLE, "no server is running: nothing to reload"),
+        // Sessions live in the server's memory (§4.3): without one there are none.
+        Request::Sessions { json: true } => Response::ok(vec![sessions_json(&[])]),
+        Request::Sessions { json: false } => {
+            Response::ok(vec!["no server is running: no MAPI session".into()])
+        }
         Request::TraceList | Request::TraceSet { .. } => Response::fail(
             exit::UNAVAILABLE,
             "the protocol trace is switched in a running server, and none is running; \
@@ -464,6 +590,7 @@ pub fn execute(store: &Store, req: Request) -> Response {
         Request::Stats => Response::ok(vec![
             format!("records_read\t{}", crate::store::records_read()),
             format!("event_subscribers\t{}", store.hub().subscribers()),
+            format!("password_checks\t{}", crate::auth::pool::verifications()),
         ]),
         Request::UserList => {
             let listed = store.read().and_then(|r| {

@@ -36,7 +36,84 @@ pub struct Config {
     pub security: Security,
     pub store: StoreSection,
     pub quota: Quota,
+    /// The MAPI extension (docs/mapi-extension.md §14): sessions, pools, heartbeats, sync.
+    pub mapi: Mapi,
     pub log: Log,
+}
+
+/// `[mapi]`: the limits of docs/mapi-extension.md §14.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mapi {
+    /// Advertise `XMAPI1` and accept its commands. Default true.
+    pub enabled: bool,
+    /// Connections of one session, the backchannel included; XJOIN beyond gets `NO [LIMIT]`.
+    /// At least 2. Default 8.
+    pub pool_max: usize,
+    /// Sessions of one account; XSESSION beyond ends the oldest in its grace period, else gets
+    /// `NO [LIMIT]`. At least 1. Default 16.
+    pub sessions_per_account: usize,
+    /// Seconds a session's token stays valid after its last connection closes. Default 600.
+    pub token_grace_secs: u64,
+    /// The range heartbeat intervals are granted from, in seconds: min at least 1, max at most
+    /// 1740 (under the 30-minute autologout of RFC 9051 §5.4), min at most max. Default 30, 1740.
+    pub heartbeat_min_secs: u64,
+    pub heartbeat_max_secs: u64,
+    /// The largest XSYNC window, 1 to 10000. Default 1000.
+    pub window_max: u32,
+    /// Message events of one folder per span of the backchannel before they are coalesced into
+    /// `XCHANGED`. At least 1. Default 256.
+    pub burst_events: u32,
+    /// The span, and the events queued on the backchannel before a heartbeat. At least 1.
+    /// Default 1024.
+    pub backchannel_batch: u32,
+}
+
+impl Default for Mapi {
+    fn default() -> Self {
+        Mapi {
+            enabled: true,
+            pool_max: 8,
+            sessions_per_account: 16,
+            token_grace_secs: 600,
+            heartbeat_min_secs: 30,
+            heartbeat_max_secs: 1740,
+            window_max: 1000,
+            burst_events: 256,
+            backchannel_batch: 1024,
+        }
+    }
+}
+
+impl Mapi {
+    /// The largest heartbeat interval any client may be granted (§6): under the 30 minutes of
+    /// silence RFC 9051 §5.4 lets a server wait before its autologout.
+    pub const HEARTBEAT_CEILING: u64 = 1740;
+
+    fn check(&self) -> Result<(), String> {
+        if self.pool_max < 2 {
+            return Err("mapi.pool_max must be at least 2 (a backchannel and a pool connection)".into());
+        }
+        if self.sessions_per_account == 0 {
+            return Err("mapi.sessions_per_account must be at least 1".into());
+        }
+        if self.heartbeat_min_secs == 0 {
+            return Err("mapi.heartbeat_min_secs must be at least 1".into());
+        }
+        if self.heartbeat_max_secs > Self::HEARTBEAT_CEILING {
+            return Err(format!("mapi.heartbeat_max_secs must be at most {}", Self::HEARTBEAT_CEILING));
+        }
+        if self.heartbeat_min_secs > self.heartbeat_max_secs {
+            return Err("mapi.heartbeat_min_secs must not be above mapi.heartbeat_max_secs".into());
+        }
+        if !(1..=10_000).contains(&self.window_max) {
+            return Err("mapi.window_max must be between 1 and 10000".into());
+        }
+        if self.burst_events == 0 || self.backchannel_batch == 0 {
+            return Err("mapi.burst_events and mapi.backchannel_batch must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// Per-account quotas (RFC 9208), enforced on LMTP, `deliver`, APPEND, COPY and MOVE.
@@ -384,6 +461,7 @@ impl Default for Config {
             security: Security::default(),
             store: StoreSection::default(),
             quota: Quota::default(),
+            mapi: Mapi::default(),
             log: Log::default(),
         }
     }
@@ -446,6 +524,7 @@ impl Config {
         if !(1..=4096).contains(&self.limits.max_mailbox_name_length) {
             return Err("limits.max_mailbox_name_length must be between 1 and 4096".into());
         }
+        self.mapi.check()?;
         if self.hostname.is_empty() {
             return Err("hostname must not be empty".into());
         }
@@ -573,6 +652,26 @@ messages = {qm}
 # Over quota: fail deliveries permanently (LMTP 552 5.2.2) instead of temporarily (452 4.2.2).
 permanent = {qp}
 
+[mapi]
+# The MAPI extension (docs/mapi-extension.md): advertise XMAPI1 and accept its commands.
+enabled = {me}
+# Connections of one session, the backchannel included (at least 2); an XJOIN beyond gets
+# NO [LIMIT]. Sessions of one account; XSESSION beyond ends the oldest one left without
+# connections, else gets NO [LIMIT].
+pool_max = {mpm}
+sessions_per_account = {msa}
+# Seconds a session's token stays valid after its last connection closes.
+token_grace_secs = {mtg}
+# The range heartbeat intervals are granted from, in seconds (1 <= min <= max <= 1740).
+heartbeat_min_secs = {mhn}
+heartbeat_max_secs = {mhx}
+# The largest XSYNC window (1-10000 messages per batch).
+window_max = {mwm}
+# Message events of one folder per span of the backchannel before they are coalesced into one
+# XCHANGED; the span, and the events queued before a heartbeat.
+burst_events = {mbe}
+backchannel_batch = {mbb}
+
 [log]
 # error, warn, info, debug or trace.
 level = {level:?}
@@ -621,6 +720,15 @@ trace = [{trace}]
             qs = self.quota.storage_mb,
             qm = self.quota.messages,
             qp = self.quota.permanent,
+            me = self.mapi.enabled,
+            mpm = self.mapi.pool_max,
+            msa = self.mapi.sessions_per_account,
+            mtg = self.mapi.token_grace_secs,
+            mhn = self.mapi.heartbeat_min_secs,
+            mhx = self.mapi.heartbeat_max_secs,
+            mwm = self.mapi.window_max,
+            mbe = self.mapi.burst_events,
+            mbb = self.mapi.backchannel_batch,
             level = self.log.level,
             trace = list(&self.log.trace),
         )
@@ -686,6 +794,33 @@ impl Paths {
 mod tests {
     use super::*;
 
+    /// docs/mapi-extension.md §14: each bound of `[mapi]` refused with its key named.
+    #[test]
+    fn mapi_limits_are_checked() {
+        let bad = |f: fn(&mut Mapi), key: &str| {
+            let mut c = Config::default();
+            f(&mut c.mapi);
+            let e = c.check().expect_err(key);
+            assert!(e.contains(key), "{key}: {e}");
+        };
+        bad(|m| m.pool_max = 1, "mapi.pool_max");
+        bad(|m| m.sessions_per_account = 0, "mapi.sessions_per_account");
+        bad(|m| m.heartbeat_min_secs = 0, "mapi.heartbeat_min_secs");
+        bad(|m| m.heartbeat_max_secs = 1741, "mapi.heartbeat_max_secs");
+        bad(|m| (m.heartbeat_min_secs, m.heartbeat_max_secs) = (100, 99), "mapi.heartbeat_min_secs");
+        bad(|m| m.window_max = 0, "mapi.window_max");
+        bad(|m| m.window_max = 10_001, "mapi.window_max");
+        bad(|m| m.burst_events = 0, "mapi.burst_events");
+        bad(|m| m.backchannel_batch = 0, "mapi.backchannel_batch");
+        let mut c = Config::default();
+        (c.mapi.pool_max, c.mapi.heartbeat_min_secs, c.mapi.heartbeat_max_secs) = (2, 1740, 1740);
+        (c.mapi.window_max, c.mapi.sessions_per_account) = (10_000, 1);
+        assert!(c.check().is_ok());
+        let parsed: Config = toml::from_str("[mapi]\nenabled = false\npool_max = 3\n").expect("toml");
+        assert!(!parsed.mapi.enabled);
+        assert_eq!((parsed.mapi.pool_max, parsed.mapi.token_grace_secs), (3, 600));
+    }
+
     #[test]
     fn documented_file_parses_back_to_the_same_values() {
         let c = Config {
@@ -708,6 +843,16 @@ mod tests {
             (c.store.read_threads, c.store.read_queue, c.store.read_wait_secs)
         );
         assert!(back.log.trace.is_empty());
+        let m = (&back.mapi, &c.mapi);
+        assert_eq!(
+            (m.0.enabled, m.0.pool_max, m.0.sessions_per_account, m.0.token_grace_secs),
+            (m.1.enabled, m.1.pool_max, m.1.sessions_per_account, m.1.token_grace_secs)
+        );
+        assert_eq!(
+            (m.0.heartbeat_min_secs, m.0.heartbeat_max_secs, m.0.window_max, m.0.burst_events),
+            (m.1.heartbeat_min_secs, m.1.heartbeat_max_secs, m.1.window_max, m.1.burst_events)
+        );
+        assert_eq!(m.0.backchannel_batch, m.1.backchannel_batch);
         let c = Config { log: Log { trace: vec!["a@b.c".into()], ..Log::default() }, ..c };
         let back: Config = toml::from_str(&c.to_documented_toml()).expect("parses");
         assert_eq!(back.log.trace, ["a@b.c"]);

@@ -11,6 +11,7 @@ pub mod codec;
 pub mod compress;
 pub mod config;
 pub mod corpus;
+pub mod counted;
 pub mod events;
 pub mod files;
 pub mod imap;

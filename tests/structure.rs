@@ -98,3 +98,47 @@ fn migrate_does_not_import_admin() {
         wrong.join("\n")
     );
 }
+
+/// The MAPI room (docs/ARCHITECTURE.md): its command handlers (`mapi/x*.rs`, one per command)
+/// are leaves like `imap/cmd/`, called only by `imap/dispatch.rs`; the rest of the room (the
+/// registry, the links, the responses) sits below the IMAP session and imports nothing of
+/// `imap/`, so that the session can hold it.
+#[test]
+fn mapi_handlers_are_leaves_and_the_registry_is_below_imap() {
+    let all = files();
+    let handlers: Vec<String> = all
+        .iter()
+        .filter_map(|(p, _)| p.strip_prefix("mapi/x")?.strip_suffix(".rs").map(|n| format!("x{n}")))
+        .collect();
+    assert!(handlers.len() >= 2, "no MAPI handlers found: {handlers:?}");
+    let handler_names = |line: &str| {
+        handlers.iter().any(|h| {
+            line.contains(&format!("mapi::{h}"))
+                || line.contains(&format!("super::{h}"))
+                || (line.contains("mapi::{") && line.contains(h.as_str()))
+        })
+    };
+    let mut wrong = Vec::new();
+    for (path, code) in all {
+        let in_mapi = path.strip_prefix("mapi/");
+        let is_handler = in_mapi.is_some_and(|f| f.starts_with('x'));
+        for line in code_lines(&code) {
+            let why = match in_mapi {
+                Some(_) if is_handler && handler_names(line) => "a handler uses another",
+                Some(f)
+                    if !is_handler
+                        && f != "mod.rs"
+                        && (line.contains("crate::imap") || handler_names(line)) =>
+                {
+                    "below the session, yet imports above it"
+                }
+                None if path != "imap/dispatch.rs" && handler_names(line) => {
+                    "only imap/dispatch.rs calls MAPI handlers"
+                }
+                _ => continue,
+            };
+            wrong.push(format!("{path}: {why}: {line}"));
+        }
+    }
+    assert!(wrong.is_empty(), "the MAPI room's arrows:\n{}", wrong.join("\n"));
+}

@@ -12,6 +12,7 @@
 //!                                                              # server, until it stops
 //! applianced [--data-dir DIR] reload                           # TLS certificate, [log] trace, in
 //!                                                              # the running server; fails if any failed
+//! applianced [--data-dir DIR] sessions [--json]                # MAPI sessions of the running server
 //! applianced [--data-dir DIR] stats | alias ... | domain ... | backup FILE | restore FILE
 //! applianced [--data-dir DIR] import maildir DIR --user ADDRESS  # Maildir++ (Dovecot), resumable
 //! applianced [--data-dir DIR] import mbox PATH --user ADDRESS [--folder NAME]
@@ -101,6 +102,17 @@ pub enum Command {
     Probe(probe::ProbeCmd),
     Trace(trace::TraceCmd),
     Reload(ReloadCmd),
+    Sessions(SessionsCmd),
+}
+
+/// List the running server's MAPI sessions (docs/mapi-extension.md §4.4): account, client ID,
+/// and per connection its role, state, address, age, bytes and last activity. Never a token.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "sessions")]
+pub struct SessionsCmd {
+    /// one JSON object instead of text
+    #[argh(switch)]
+    json: bool,
 }
 
 /// Reload the TLS certificate and key and the `[log] trace` list in the running server (what
@@ -248,6 +260,20 @@ pub fn run(mut args: Args) -> u8 {
                 Ok(None) => fail(
                     exit::UNAVAILABLE,
                     format!("no server is running on {}: nothing to reload", paths.data_dir.display()),
+                ),
+                Err(e) => fail(exit::TEMPFAIL, format!("control socket: {e}")),
+            }
+        }
+        Some(Command::Sessions(cmd)) => {
+            init_logging("warn");
+            let req = Request::Sessions { json: cmd.json };
+            match crate::server::control::send(&paths.control_socket(), &req) {
+                Ok(Some(resp)) => report(&resp),
+                // Sessions live in the server's memory: none runs, none exists.
+                Ok(None) if cmd.json => report(&Response::ok(vec![admin::sessions_json(&[])])),
+                Ok(None) => fail(
+                    exit::UNAVAILABLE,
+                    format!("no server is running on {}: no MAPI session", paths.data_dir.display()),
                 ),
                 Err(e) => fail(exit::TEMPFAIL, format!("control socket: {e}")),
             }

@@ -103,25 +103,15 @@ fn table(rows: &[Row]) -> String {
     rows.iter().map(|r| format!("{:<width$}{}\n", r.name, r.value)).collect()
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn json(server: &str, rows: &[Row]) -> String {
     let items: Vec<String> = rows
         .iter()
         .map(|r| {
-            let mut o = format!("{{\"row\":{},\"value\":{}", json_string(r.name), json_string(&r.value));
+            let mut o = format!(
+                "{{\"row\":{},\"value\":{}",
+                crate::admin::json_string(r.name),
+                crate::admin::json_string(&r.value)
+            );
             if let Some(s) = r.seconds {
                 o.push_str(&format!(",\"seconds\":{s}"));
             }
@@ -132,7 +122,7 @@ fn json(server: &str, rows: &[Row]) -> String {
             o
         })
         .collect();
-    format!("{{\"server\":{},\"rows\":[{}]}}\n", json_string(server), items.join(","))
+    format!("{{\"server\":{},\"rows\":[{}]}}\n", crate::admin::json_string(server), items.join(","))
 }
 
 pub fn run(cmd: ProbeCmd) -> u8 {
@@ -528,6 +518,6 @@ mod tests {
             json("imaps://h:993", &rows[..1]),
             "{\"server\":\"imaps://h:993\",\"rows\":[{\"row\":\"tcp connect\",\"value\":\"1 ms\"}]}\n"
         );
-        assert_eq!(json_string("a\"\\\n"), "\"a\\\"\\\\\\u000a\"");
+        assert_eq!(crate::admin::json_string("a\"\\\n"), "\"a\\\"\\\\\\u000a\"");
     }
 }

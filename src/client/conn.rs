@@ -3,10 +3,8 @@
 //! [`super::response`]. Every read and the connect are bounded by a timeout.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_rustls::TlsConnector;
@@ -19,6 +17,7 @@ use super::response::{self, Code, Cond, Framed, Response, Untagged};
 use super::tls::{TlsOptions, client_config, server_name};
 use super::url::{Security, ServerUrl};
 use super::{ClientError, quote};
+use crate::counted::{Counted, Tally};
 
 /// A byte stream: TCP, TLS over TCP, a DEFLATE layer over either.
 pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -45,38 +44,11 @@ pub struct Reply {
 }
 
 /// Counts the bytes read from the socket, under TLS and COMPRESS: what crossed the wire.
-struct Counted<S> {
-    inner: S,
-    read: Arc<AtomicU64>,
-}
+struct WireRead(Arc<AtomicU64>);
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let p = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(n)) = &p {
-            self.read.fetch_add(*n as u64, Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
+impl Tally for WireRead {
+    fn received(&self, n: usize) {
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
@@ -132,7 +104,7 @@ impl Connection {
         timings.tcp_connect = t0.elapsed();
         let _ = tcp.set_nodelay(true);
         let wire_read = Arc::new(AtomicU64::new(0));
-        let mut io: Stream = Box::new(Counted { inner: tcp, read: wire_read.clone() });
+        let mut io: Stream = Box::new(Counted::new(tcp, WireRead(wire_read.clone())));
         if url.security == Security::Tls {
             let t = Instant::now();
             let connector = TlsConnector::from(config.clone());

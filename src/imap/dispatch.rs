@@ -7,7 +7,8 @@ use smol::channel::Sender;
 use super::cmd;
 use super::outcome::{Code, Done, Error};
 use super::session::{Next, Session, State};
-use crate::proto::command::{Command, CommandBody};
+use crate::mapi;
+use crate::proto::command::{Command, CommandBody, Tag, XSessionOp};
 use crate::proto::parse::{ParseOptions, parse_command_with};
 
 impl Session {
@@ -40,6 +41,18 @@ impl Session {
         };
         let Command { tag, body } = cmd;
         let name = body.name();
+        if let Err(e) = self.allowed(&body) {
+            return self.finish(&tag, name, Err(e), out);
+        }
+        self.publish_activity(Some(name));
+        let next = self.dispatch(tag, body, bytes, out).await;
+        self.publish_activity(None);
+        next
+    }
+
+    /// Runs a command the state allows.
+    async fn dispatch(&mut self, tag: Tag, body: CommandBody, bytes: Vec<u8>, out: &mut Vec<u8>) -> Next {
+        let name = body.name();
         // RFC 9051 §7.5.1: no EXPUNGE while a FETCH, STORE or SEARCH by sequence number runs (the
         // numbers would shift under the client); their UID forms may see them.
         let expunge_allowed = !matches!(
@@ -48,9 +61,6 @@ impl Session {
                 | CommandBody::Store { uid: false, .. }
                 | CommandBody::Search { uid: false, .. }
         );
-        if let Err(e) = self.allowed(&body) {
-            return self.finish(&tag, name, Err(e), out);
-        }
         // A valid astring that is not valid modified UTF-7 (RFC 3501 §5.1.3) names no mailbox:
         // NO, never BAD, and none is created under it.
         if let Some((_, creates)) = body.name_not_modified_utf7() {
@@ -73,7 +83,8 @@ impl Session {
                 out.extend_from_slice(format!("{tag} OK begin TLS negotiation now\r\n").as_bytes());
                 return Next::StartTls;
             }
-            CommandBody::Id { .. } => {
+            CommandBody::Id { parameters } => {
+                self.remember_client_id(parameters.as_deref());
                 out.extend_from_slice(b"* ID (\"name\" \"applianced\" \"version\" \"");
                 out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
                 out.extend_from_slice(b"\")\r\n");
@@ -135,6 +146,7 @@ impl Session {
                 } else {
                     out.extend_from_slice(format!("{tag} OK DEFLATE active\r\n").as_bytes());
                     self.compressed = true;
+                    self.link.set_compress();
                     return Next::Compress;
                 }
             }
@@ -176,6 +188,12 @@ impl Session {
             CommandBody::Move { uid, set, mailbox } => {
                 cmd::copy::run(self, uid, &set, &mailbox, true, out).await
             }
+            CommandBody::XSession { op: XSessionOp::Create } => mapi::xsession::create(self, out),
+            CommandBody::XSession { op: XSessionOp::Status } => mapi::xsession::status(self, out),
+            CommandBody::XSession { op: XSessionOp::End } => mapi::xsession::end(self),
+            CommandBody::XJoin { username, token, replace } => {
+                mapi::xjoin::run(self, &username, &token, replace, out).await
+            }
         };
         // Report what others changed before the tagged response, as servers do at command end.
         if outcome.is_ok() && self.state == State::Selected {
@@ -202,13 +220,39 @@ impl Session {
                 State::NotAuthenticated
             }
             C::Login { .. } | C::Authenticate { .. } => {
-                if self.state == State::NotAuthenticated && !self.secure() {
-                    return Err(Error::No(
-                        Some(Code::PrivacyRequired),
-                        "use STARTTLS or port 993 first".into(),
-                    ));
+                if self.state == State::NotAuthenticated {
+                    self.require_secure()?;
                 }
                 State::NotAuthenticated
+            }
+            // docs/mapi-extension.md §12.1; the extension's commands are unknown when it is off.
+            C::XJoin { .. } | C::XSession { .. } if !self.ctx.config.mapi.enabled => {
+                return Err(Error::Bad(format!("unknown command {}", body.name())));
+            }
+            // §4.2: the state first (BAD), then the connection (the token is not looked at).
+            C::XJoin { .. } => {
+                if self.state != State::NotAuthenticated {
+                    return Err(Error::Bad("XJOIN not allowed now: already authenticated".into()));
+                }
+                self.require_secure()?;
+                State::NotAuthenticated
+            }
+            // §4.1: outside a session, on a connection where a password could have been sent.
+            C::XSession { op: XSessionOp::Create } => {
+                if matches!(self.state, State::Authenticated | State::Selected) {
+                    if self.mapi.is_some() {
+                        return Err(Error::Bad("XSESSION not allowed now: already in a session".into()));
+                    }
+                    self.require_secure()?;
+                }
+                State::Authenticated
+            }
+            // §4.4, §4.5: in a session.
+            C::XSession { .. } => {
+                if matches!(self.state, State::Authenticated | State::Selected) && self.mapi.is_none() {
+                    return Err(Error::Bad(format!("{} not allowed now: not in a session", body.name())));
+                }
+                State::Authenticated
             }
             C::Check
             | C::Close

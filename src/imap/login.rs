@@ -146,6 +146,11 @@ impl Logins {
         }
     }
 
+    /// The login throttle, which XJOIN consults as LOGIN does (docs/mapi-extension.md §4.2).
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Checks a user name and password.
     pub async fn check(&self, ip: IpAddr, user: &str, password: &str) -> Result<Account, LoginError> {
         let storage = |e: StoreError| {

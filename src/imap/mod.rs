@@ -52,6 +52,8 @@ pub struct Context {
     pub traces: Arc<trace::Switch>,
     /// Messages taken as `\Recent` by a session's refresh since the store's record.
     pub recent: Arc<recent::Claims>,
+    /// Every live MAPI session (docs/mapi-extension.md §4); the control socket revokes them.
+    pub sessions: Arc<crate::mapi::registry::Registry>,
 }
 
 impl Context {
@@ -59,6 +61,9 @@ impl Context {
         let reads = Arc::new(Reads::new(store.clone(), config.store.read_limits()));
         let logins = login::Logins::new(reads.clone(), &config.limits);
         let traces = Arc::new(trace::Switch::new(&config.log.trace));
-        Context { store, reads, config, logins, tls_available, traces, recent: Arc::default() }
+        let sessions = Arc::new(crate::mapi::registry::Registry::new(
+            crate::mapi::registry::Limits::from_config(&config.mapi),
+        ));
+        Context { store, reads, config, logins, tls_available, traces, recent: Arc::default(), sessions }
     }
 }

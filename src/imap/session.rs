@@ -4,7 +4,7 @@
 //! state and calls them; nothing here names `cmd/`. `Done`, `Error` and `Code` are re-exported
 //! from `imap::outcome` and `proto::code` for the connection loop (`server::imap`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use smol::channel::Sender;
 use super::outcome::tagged;
 pub use super::outcome::{Done, Error, Outcome, warn};
 use crate::events::Subscription;
+use crate::mapi::link::{Activity, ConnState, Link};
+use crate::mapi::registry::{ClientId, Member};
 pub use crate::proto::code::Code;
 use crate::proto::command::Tag;
 use crate::proto::framing::{Framer, Rejection};
@@ -77,6 +79,35 @@ pub struct Session {
     pub notify: Option<super::changes::Notify>,
     /// While a command runs: where finished parts of a large response go (see `stream`).
     pub(super) sink: Option<Sender<Vec<u8>>>,
+    /// What the connection shows of itself to a MAPI session and the administrator, and the
+    /// signal that closes it (`server::imap` counts its bytes and waits on it).
+    pub link: Arc<Link>,
+    /// The MAPI session this connection is in (docs/mapi-extension.md §4); leaving it is
+    /// dropping it.
+    pub mapi: Option<Member>,
+    /// RFC 2971: what the client said of itself with ID, for a session it creates (§4.1).
+    pub client_id: Option<ClientId>,
+}
+
+/// May secrets (a password, a MAPI token) be sent on a connection from `peer`? Over TLS, or on
+/// loopback when `security.allow_plaintext_loopback` allows it (RFC 9051 §11.1: LOGINDISABLED
+/// otherwise). A function of its inputs alone, so that its answer for an address that is not
+/// loopback can be tested from a loopback connection.
+pub fn may_send_secrets(peer: IpAddr, tls: bool, allow_plaintext_loopback: bool) -> bool {
+    tls || (peer.to_canonical().is_loopback() && allow_plaintext_loopback)
+}
+
+/// RFC 2971 §3.3: at most 30 field-value pairs, fields of at most 30 octets, values of at most
+/// 1024; what a client sends beyond is not kept.
+fn bounded_client_id(params: &[(String, Option<String>)]) -> ClientId {
+    fn cut(s: &str, max: usize) -> String {
+        let mut end = s.len().min(max);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s[..end].to_string()
+    }
+    params.iter().take(30).map(|(k, v)| (cut(k, 30), v.as_deref().map(|v| cut(v, 1024)))).collect()
 }
 
 impl Session {
@@ -96,7 +127,44 @@ impl Session {
             saved: None,
             notify: None,
             sink: None,
+            link: Arc::new(Link::new(peer, tls)),
+            mapi: None,
+            client_id: None,
         }
+    }
+
+    /// ID (RFC 2971) gave the client's parameters: kept for a session this connection creates,
+    /// and handed to the session it created already (docs/mapi-extension.md §4.1).
+    pub fn remember_client_id(&mut self, params: Option<&[(String, Option<String>)]>) {
+        let id = params.map(bounded_client_id);
+        if let (Some(member), Some(id)) = (&self.mapi, &id) {
+            self.ctx.sessions.set_client(member, id.clone());
+        }
+        self.client_id = id;
+    }
+
+    /// The connection's state as `XSESSION STATUS` shows it, when no command runs.
+    pub fn activity(&self) -> Activity {
+        let state = match self.state {
+            State::NotAuthenticated | State::Logout => ConnState::NotAuthenticated,
+            State::Authenticated => ConnState::Authenticated,
+            State::Selected => ConnState::Selected,
+        };
+        let state = if self.idle_tag.is_some() { ConnState::Idle } else { state };
+        Activity { state, command: None, mailbox: self.selected.as_ref().map(|s| s.name.clone()) }
+    }
+
+    /// A command starts (`running`: its name) or ended: what other connections of the session
+    /// see of this one.
+    pub fn publish_activity(&self, running: Option<&'static str>) {
+        let mut a = self.activity();
+        if let Some(name) = running
+            && self.state != State::NotAuthenticated
+        {
+            a.state = ConnState::Running;
+            a.command = Some(name);
+        }
+        self.link.set_activity(a);
     }
 
     /// [`Enabled::enable_reporting`] with the selected mailbox's mod-sequence, if one is selected.
@@ -107,12 +175,26 @@ impl Session {
 
     /// Passwords may be sent: over TLS, or on loopback when the config allows it.
     pub fn secure(&self) -> bool {
-        self.tls || (self.peer.ip().is_loopback() && self.ctx.config.security.allow_plaintext_loopback)
+        may_send_secrets(self.peer.ip(), self.tls, self.ctx.config.security.allow_plaintext_loopback)
+    }
+
+    /// `NO [PRIVACYREQUIRED]` where secrets may not be sent (LOGIN, AUTHENTICATE, XJOIN,
+    /// XSESSION: docs/mapi-extension.md §4.1, §4.2).
+    pub fn require_secure(&self) -> Result<(), Error> {
+        if self.secure() {
+            Ok(())
+        } else {
+            Err(Error::No(Some(Code::PrivacyRequired), "use STARTTLS or port 993 first".into()))
+        }
     }
 
     /// The capability list for the current state (RFC 9051 §7.2.2).
     pub fn capabilities(&self) -> String {
         let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
+        // docs/mapi-extension.md §3: before and after authentication.
+        if self.ctx.config.mapi.enabled {
+            caps.push("XMAPI1");
+        }
         if self.state == State::NotAuthenticated {
             if !self.tls && self.ctx.tls_available {
                 caps.push("STARTTLS");
@@ -203,10 +285,10 @@ impl Session {
         };
         let refuse = |why: &str| Err(Error::Bad(format!("{shown} not allowed now: {why}")));
         match (self.state, name.as_slice()) {
-            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE") if !self.secure() => {
-                Err(Error::No(Some(Code::PrivacyRequired), "use STARTTLS or port 993 first".into()))
+            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE" | b"XJOIN") if !self.secure() => {
+                self.require_secure()
             }
-            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE" | b"ID") => Ok(()),
+            (State::NotAuthenticated, b"LOGIN" | b"AUTHENTICATE" | b"ID" | b"XJOIN") => Ok(()),
             (State::NotAuthenticated, _) => refuse("log in first"),
             (_, b"LOGIN" | b"AUTHENTICATE" | b"STARTTLS") => refuse("already authenticated"),
             (
@@ -373,6 +455,7 @@ impl Session {
 
     pub fn tls_started(&mut self) {
         self.tls = true;
+        self.link.set_tls();
     }
 
     /// The account's change subscription, for IDLE.
@@ -403,6 +486,7 @@ impl Session {
     /// The line that ends IDLE.
     pub fn idle_end(&mut self, line: &[u8], out: &mut Vec<u8>) {
         let tag = self.idle_tag.take();
+        self.publish_activity(None);
         let tag = tag.as_ref().map(|t| t.as_str()).unwrap_or("*");
         if parse_done(line).is_ok() {
             out.extend_from_slice(format!("{tag} OK IDLE terminated\r\n").as_bytes());
@@ -419,6 +503,21 @@ mod tests {
     use crate::events::Hub;
     use crate::proto::command::MailboxName;
     use crate::store::Store;
+
+    /// LOGINDISABLED's rule, which XJOIN and XSESSION share (docs/mapi-extension.md §4.2):
+    /// tests run on loopback, so the addresses that are not loopback are tried here.
+    #[test]
+    fn secrets_need_tls_except_on_loopback_when_allowed() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        for remote in ["198.51.100.7", "10.0.0.1", "2001:db8::1", "::ffff:198.51.100.7"] {
+            assert!(!may_send_secrets(ip(remote), false, true), "{remote}");
+            assert!(may_send_secrets(ip(remote), true, false), "{remote} over TLS");
+        }
+        for local in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
+            assert!(may_send_secrets(ip(local), false, true), "{local}");
+            assert!(!may_send_secrets(ip(local), false, false), "{local}, plaintext loopback off");
+        }
+    }
 
     /// Issue 11 part 4: a handler reached without an account acted on account 0 (whoever that
     /// is). Now it gets `NO [SERVERBUG]` and nothing happens in the store.

@@ -85,6 +85,16 @@ pub enum Code {
     Unseen(u32),
     /// RFC 6154 §6: a special use the server does not support.
     UseAttr,
+    /// docs/mapi-extension.md §13: a command not allowed on the backchannel (`BAD`).
+    XBackchannel,
+    /// docs/mapi-extension.md §13: a heartbeat was not acknowledged in time (`BYE`).
+    XNoAck,
+    /// docs/mapi-extension.md §13: the connection was replaced on purpose (`BYE`).
+    XReplaced,
+    /// docs/mapi-extension.md §13: a sync state or epoch is not valid here (`NO`).
+    XRestart,
+    /// docs/mapi-extension.md §13: the session ended, its token revoked (`BYE`).
+    XRevoked,
 }
 
 impl Code {
@@ -172,6 +182,11 @@ impl Code {
             Code::UnknownCte => atom(out, "UNKNOWN-CTE"),
             Code::Unseen(n) => out.extend_from_slice(format!("UNSEEN {n}").as_bytes()),
             Code::UseAttr => atom(out, "USEATTR"),
+            Code::XBackchannel => atom(out, "XBACKCHANNEL"),
+            Code::XNoAck => atom(out, "XNOACK"),
+            Code::XReplaced => atom(out, "XREPLACED"),
+            Code::XRestart => atom(out, "XRESTART"),
+            Code::XRevoked => atom(out, "XREVOKED"),
         }
     }
 
@@ -255,6 +270,11 @@ mod tests {
                 "BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330",
             ),
             (Code::BadUrl(b"/a]b\r\nc\\\"d".to_vec()), "BADURL /a%5Db%0D%0Ac\\\"d"),
+            (Code::XBackchannel, "XBACKCHANNEL"),
+            (Code::XNoAck, "XNOACK"),
+            (Code::XReplaced, "XREPLACED"),
+            (Code::XRestart, "XRESTART"),
+            (Code::XRevoked, "XREVOKED"),
         ];
         for (code, want) in cases {
             assert_eq!(code.to_string(), want);

@@ -22,6 +22,7 @@ use crate::proto::command::{
 mod catenate;
 mod fetch;
 mod mailbox;
+mod mapi;
 mod search;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -824,6 +825,9 @@ impl<'a> Parser<'a> {
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
             "UID" => self.uid()?,
+            // docs/mapi-extension.md §15: command-nonauth =/ xjoin; command-auth =/ xsession
+            "XJOIN" => self.xjoin()?,
+            "XSESSION" => self.xsession()?,
             "" => return self.fail("missing command name"),
             _ => return self.fail(format!("unknown command {}", shown(name.as_bytes()))),
         };

@@ -22,6 +22,7 @@ use smol::net::unix::{UnixListener, UnixStream};
 
 use crate::admin::{self, Request, Response};
 use crate::imap::trace::Switch;
+use crate::mapi::registry::Registry;
 use crate::migrate::{self, ExportItem};
 use crate::store::Store;
 
@@ -61,6 +62,7 @@ pub async fn serve(
     store: Arc<Store>,
     traces: Arc<Switch>,
     reloader: Arc<super::reload::Reloader>,
+    sessions: Arc<Registry>,
     ex: Arc<smol::Executor<'static>>,
 ) {
     loop {
@@ -69,8 +71,9 @@ pub async fn serve(
                 let store = store.clone();
                 let traces = traces.clone();
                 let reloader = reloader.clone();
+                let sessions = sessions.clone();
                 ex.spawn(async move {
-                    match handle(stream, store, traces, reloader).await {
+                    match handle(stream, store, traces, reloader, sessions).await {
                         // The command went away before reading all of its answer (an export
                         // piped into `head`, a Ctrl-C): its business, not a fault of the server.
                         Err(e)
@@ -100,6 +103,7 @@ async fn handle(
     store: Arc<Store>,
     traces: Arc<Switch>,
     reloader: Arc<super::reload::Reloader>,
+    sessions: Arc<Registry>,
 ) -> std::io::Result<()> {
     let mut reader = smol::io::BufReader::new(stream.clone());
     let mut header = Vec::new();
@@ -115,6 +119,17 @@ async fn handle(
                 Err(e) => Response { lines: vec![e], code: admin::exit::DATAERR },
                 Ok(()) => match req {
                     Request::Export { account } => export(&mut writer, store, account).await?,
+                    Request::Sessions { json } => {
+                        let views = sessions.list();
+                        Response::ok(if json {
+                            vec![admin::sessions_json(&views)]
+                        } else {
+                            admin::sessions_text(&views)
+                        })
+                    }
+                    Request::UserPasswd { .. } | Request::UserDel { .. } => {
+                        smol::unblock(move || account_change(&store, &traces, &sessions, req)).await
+                    }
                     Request::Reload => {
                         let done = smol::unblock(move || reloader.reload("applianced reload")).await;
                         let code = if done.failed { admin::exit::CONFIG } else { admin::exit::OK };
@@ -129,6 +144,28 @@ async fn handle(
     };
     writer.write_all(&response.encode()).await?;
     writer.flush().await
+}
+
+/// `user passwd` and `user del`, with the revocation of the account's MAPI sessions after
+/// (docs/mapi-extension.md §4.3): every connection of them gets `* BYE [XREVOKED]`.
+fn account_change(store: &Store, traces: &Switch, sessions: &Registry, req: Request) -> Response {
+    let (address, why) = match &req {
+        Request::UserDel { address } => (address.clone(), "the account was deleted"),
+        Request::UserPasswd { address, .. } => (address.clone(), "the account's password was changed"),
+        _ => return admin::execute_in_server(store, traces, req),
+    };
+    // Before the change: a deleted account has no id after.
+    let id = store.read().and_then(|r| r.account_id(&address)).ok();
+    let response = admin::execute_in_server(store, traces, req);
+    if response.code == admin::exit::OK
+        && let Some(id) = id
+    {
+        let ended = sessions.revoke_account(id, why);
+        if ended > 0 {
+            log::info!("{address}: {ended} MAPI session(s) revoked: {why}");
+        }
+    }
+    response
 }
 
 /// Streams an account to the client: a thread reads the store from one snapshot, the socket

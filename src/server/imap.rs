@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
 use super::budget::{Budget, CommandMemory, Shortfall};
+use super::counted::{Counted, LinkTally};
 use super::limits::{ConnectionLimits, Permit, Refusal};
 use super::tls::Tls;
 use crate::imap::Context;
@@ -168,6 +170,8 @@ enum Wake {
     Changed,
     /// A newcomer displaced this connection, which had not logged in yet.
     Evicted,
+    /// Its MAPI session asked it to close (REPLACE, revocation, XSESSION END elsewhere).
+    Closed(crate::mapi::link::Closing),
 }
 
 async fn connection(
@@ -182,17 +186,21 @@ async fn connection(
     // The time to log in counts from the connect, whatever the client sends meanwhile (a byte
     // every few seconds must not hold a place forever): TLS handshakes included.
     let login_by = Instant::now() + Duration::from_secs(limits.login_timeout_secs);
+    let session = Session::new(shared.ctx.clone(), peer, implicit_tls);
+    let link = session.link.clone();
+    // Bytes are counted above TLS and below COMPRESS (docs/mapi-extension.md §4.4).
+    let mut counting = Arc::new(AtomicBool::new(true));
     let mut io: Stream = if implicit_tls {
         let Some(tls) = &shared.tls else { return Ok(()) };
         match guarded(tls.acceptor().accept(tcp), left(login_by), &shared.shutdown).await {
-            Event::Done(Ok(s)) => Box::new(s),
+            Event::Done(Ok(s)) => Box::new(Counted::new(s, LinkTally::new(link.clone(), counting.clone()))),
             Event::Done(Err(e)) => return Err(e),
             _ => return Ok(()),
         }
     } else {
-        Box::new(tcp)
+        Box::new(Counted::new(tcp, LinkTally::new(link.clone(), counting.clone())))
     };
-    let mut session = Session::new(shared.ctx.clone(), peer, implicit_tls);
+    let mut session = session;
     // The protocol trace sees the IMAP text: what the framer hands over and what is written.
     let mut trace = Tracer::new(ctx.traces.clone(), peer);
     let mut framer = framer_for(&session);
@@ -234,7 +242,8 @@ async fn connection(
                     std::future::pending().await
                 }
             };
-            smol::future::or(read, smol::future::or(changed, evicted)).await
+            let closed = async { Wake::Closed(link.closing().await) };
+            smol::future::or(read, smol::future::or(changed, smol::future::or(evicted, closed))).await
         };
         let n = match guarded(read, timeout, &shared.shutdown).await {
             Event::Done(Wake::Changed) => {
@@ -253,6 +262,7 @@ async fn connection(
                 let _ = io.flush().await;
                 return Ok(());
             }
+            Event::Done(Wake::Closed(why)) => return say_closed(&mut io, &mut trace, &why).await,
             Event::Done(Wake::Read(r)) => r?,
             Event::TimedOut if waiting => {
                 log::info!("{peer}: closed, not logged in within {}s", limits.login_timeout_secs);
@@ -376,8 +386,13 @@ async fn connection(
                     framer = framer_for(&session);
                     memory.release();
                     let Some(tls) = &shared.tls else { return Ok(()) };
+                    // The plaintext stream's count stops; the TLS stream above it counts now.
+                    counting.store(false, Ordering::Relaxed);
+                    counting = Arc::new(AtomicBool::new(true));
                     io = match guarded(tls.acceptor().accept(io), left(login_by), &shared.shutdown).await {
-                        Event::Done(Ok(s)) => Box::new(s),
+                        Event::Done(Ok(s)) => {
+                            Box::new(Counted::new(s, LinkTally::new(link.clone(), counting.clone())))
+                        }
                         Event::Done(Err(e)) => return Err(e),
                         _ => return Ok(()),
                     };
@@ -434,6 +449,20 @@ fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
+/// Another part of the server closed the connection (its MAPI session): `* BYE [code] text`.
+async fn say_closed(
+    io: &mut Stream,
+    trace: &mut Tracer,
+    why: &crate::mapi::link::Closing,
+) -> std::io::Result<()> {
+    log::info!("closed: {}", why.text);
+    let bye = why.bye();
+    trace.pushed(&bye);
+    let _ = io.write_all(&bye).await;
+    let _ = io.flush().await;
+    Ok(())
+}
+
 /// The server stops while a command waits: what is answered so far, then BYE.
 async fn say_shutdown(io: &mut Stream, trace: &mut Tracer, out: &[u8]) -> std::io::Result<()> {
     trace.server(out);
@@ -472,12 +501,20 @@ async fn idle(
         enum Wake {
             Read(std::io::Result<usize>),
             Changed,
+            Closed(crate::mapi::link::Closing),
         }
+        let link = session.link.clone();
         let wake = guarded(
-            smol::future::or(async { Wake::Read(io.read(buf).await) }, async {
-                let _ = sub.changed().await;
-                Wake::Changed
-            }),
+            smol::future::or(
+                async { Wake::Read(io.read(buf).await) },
+                smol::future::or(
+                    async {
+                        let _ = sub.changed().await;
+                        Wake::Changed
+                    },
+                    async { Wake::Closed(link.closing().await) },
+                ),
+            ),
             timeout,
             &shared.shutdown,
         )
@@ -485,6 +522,10 @@ async fn idle(
         out.clear();
         match wake {
             Event::Done(Wake::Changed) => session.idle_update(out).await,
+            Event::Done(Wake::Closed(why)) => {
+                say_closed(io, trace, &why).await?;
+                return Ok(false);
+            }
             Event::Done(Wake::Read(r)) => {
                 let n = r?;
                 if n == 0 {

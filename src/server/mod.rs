@@ -143,7 +143,15 @@ pub fn serve(config: Config, paths: Paths) -> Result<(), ServeError> {
         traces.clone(),
         notifier.clone(),
     ));
-    ex.spawn(control::serve(control, store.clone(), traces.clone(), reloader.clone(), ex.clone())).detach();
+    ex.spawn(control::serve(
+        control,
+        store.clone(),
+        traces.clone(),
+        reloader.clone(),
+        shared.ctx.sessions.clone(),
+        ex.clone(),
+    ))
+    .detach();
     log::info!(
         "applianced serving {} (control socket {})",
         paths.data_dir.display(),
@@ -222,6 +230,7 @@ async fn notify_loop(n: Arc<notify::Notifier>, limits: Arc<limits::ConnectionLim
 }
 
 pub mod budget;
+pub mod counted;
 pub mod limits;
 pub mod lmtp;
 pub mod tls;

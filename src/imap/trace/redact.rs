@@ -9,13 +9,15 @@
 //!   `\r` / `\n`;
 //! * at most [`LINE_CAP`] bytes of a line, then `...[N more bytes]`;
 //! * never, in place of the bytes (their size only):
-//!   - client: the password of `LOGIN` (`a LOGIN user "***"`), the initial response of
+//!   - client: the password of `LOGIN` (`a LOGIN user "***"`), the token of the MAPI `XJOIN`
+//!     and what follows it (`a XJOIN user ***`, docs/mapi-extension.md §16), the initial response of
 //!     `AUTHENTICATE` and the response lines a SASL exchange sends (`***`, the cancel `*` stays),
 //!     every literal of `APPEND` (`{1234} [literal 1234 bytes]`), a literal that comes before
 //!     the command name is known;
 //!   - server: the value of a message-text FETCH item, that is one following `BODY[...]`,
 //!     `BODY[...]<n>`, `BINARY[...]`, `RFC822`, `RFC822.HEADER` or `RFC822.TEXT`, whether a
-//!     literal or a quoted string (`fetch.rs` quotes short sections). ENVELOPE, BODYSTRUCTURE,
+//!     literal or a quoted string (`fetch.rs` quotes short sections); the atom after `TOKEN`
+//!     (the MAPI `XSESSION` response: `TOKEN ***`). ENVELOPE, BODYSTRUCTURE,
 //!     mailbox names and the like are metadata and stay (capped like any line).
 //!
 //! Memory is bounded whatever the input: the line being built holds at most about
@@ -42,6 +44,8 @@ enum Command {
     /// Its name has not been seen yet.
     Unknown,
     Login,
+    /// MAPI's `XJOIN userid token [REPLACE n]`.
+    XJoin,
     Authenticate,
     Append,
     Other,
@@ -74,6 +78,8 @@ struct Token {
     last: u8,
     /// It started right after a token whose value is secret (a FETCH body item).
     secret_value: bool,
+    /// It is an atom whose bytes are hidden (the value of `TOKEN`), `***` shown instead.
+    hidden_atom: bool,
 }
 
 impl Token {
@@ -114,6 +120,8 @@ pub struct Redactor {
     tokens: u32,
     /// The next token is the value of a FETCH body item.
     secret_next: bool,
+    /// The next token is a MAPI token (after `TOKEN`): hidden whole.
+    secret_atom_next: bool,
     command: Command,
     hidden: Option<Hidden>,
     /// The line is raw (IDLE's `DONE`, a SASL response): a literal announcement at its end is
@@ -135,6 +143,7 @@ impl Redactor {
             token: Token::default(),
             tokens: 0,
             secret_next: false,
+            secret_atom_next: false,
             command: Command::Unknown,
             hidden: None,
             raw: false,
@@ -227,6 +236,8 @@ impl Redactor {
                 self.token_byte(b);
                 if let Mode::Quoted { secret: true, .. } = self.mode {
                     // The opening quote of a hidden string: the placeholder stands for it all.
+                } else if self.in_token && self.token.hidden_atom {
+                    // A MAPI token: `***` was written when it started.
                 } else {
                     self.show_byte(b);
                 }
@@ -241,8 +252,13 @@ impl Redactor {
             if self.in_token {
                 self.end_token();
                 self.secret_next = b == b' ' && self.side == Side::Server && self.token.is_message_text();
+                self.secret_atom_next = b == b' '
+                    && self.side == Side::Server
+                    && self.token.len == 5
+                    && self.token.head().eq_ignore_ascii_case(b"TOKEN");
             } else {
                 self.secret_next = false;
+                self.secret_atom_next = false;
             }
             return;
         }
@@ -268,8 +284,13 @@ impl Redactor {
 
     fn start_token(&mut self) {
         self.in_token = true;
-        self.token = Token { secret_value: self.secret_next, ..Token::default() };
+        self.token =
+            Token { secret_value: self.secret_next, hidden_atom: self.secret_atom_next, ..Token::default() };
         self.secret_next = false;
+        self.secret_atom_next = false;
+        if self.token.hidden_atom {
+            self.show_str("***");
+        }
         let index = self.tokens;
         self.tokens += 1;
         if self.side == Side::Client && self.hidden.is_none() {
@@ -277,6 +298,10 @@ impl Redactor {
             match (self.command, index) {
                 (Command::Login, 3) => {
                     self.show_str("\"***\"");
+                    self.hidden = Some(Hidden::Written);
+                }
+                (Command::XJoin, 3) => {
+                    self.show_str("***");
                     self.hidden = Some(Hidden::Written);
                 }
                 (Command::Authenticate, 3) => {
@@ -296,6 +321,8 @@ impl Redactor {
                 Command::Other
             } else if name.eq_ignore_ascii_case(b"LOGIN") {
                 Command::Login
+            } else if name.eq_ignore_ascii_case(b"XJOIN") {
+                Command::XJoin
             } else if name.eq_ignore_ascii_case(b"AUTHENTICATE") {
                 Command::Authenticate
             } else if name.eq_ignore_ascii_case(b"APPEND") {
@@ -494,6 +521,33 @@ mod tests {
             let lines = run(Side::Server, input, piece);
             assert!(lines.len() == 1 && !lines[0].contains("hunter"), "{lines:?}");
         }
+    }
+
+    /// docs/mapi-extension.md §16: `XJOIN user ***` and `TOKEN ***`, however the bytes come.
+    #[test]
+    fn mapi_tokens_are_hidden() {
+        let tok = "S7QqmmQ1sj2CExmqizSZa0rL7r-ROUcM5FJxegxCI_77FGCO1Tc";
+        check(
+            Side::Client,
+            format!("b1 XJOIN alice@example.com {tok}\r\n").as_bytes(),
+            &["b1 XJOIN alice@example.com ***"],
+        );
+        check(
+            Side::Client,
+            format!("b1 xjoin \"alice@example.com\" {tok} REPLACE 2\r\n").as_bytes(),
+            &["b1 xjoin \"alice@example.com\" ***"],
+        );
+        let line = format!("* XSESSION S7QqmmQ1 (TOKEN {tok} CONNECTION 1 POOL 1 8)\r\n");
+        for piece in [1, 3, 7, 1000] {
+            let got = run(Side::Server, line.as_bytes(), piece);
+            assert_eq!(got, ["* XSESSION S7QqmmQ1 (TOKEN *** CONNECTION 1 POOL 1 8)"], "pieces of {piece}");
+        }
+        // Only the atom after TOKEN: the rest of the line stays.
+        check(
+            Side::Server,
+            b"* XSESSION S7QqmmQ1 (CONNECTION 2 POOL 2 8)\r\n",
+            &["* XSESSION S7QqmmQ1 (CONNECTION 2 POOL 2 8)"],
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod datetime;
 mod fetch;
 mod flag;
 mod mailbox;
+mod mapi;
 mod notify;
 mod quota;
 mod search;
@@ -50,6 +51,7 @@ pub use datetime::*;
 pub use fetch::*;
 pub use flag::*;
 pub use mailbox::*;
+pub use mapi::*;
 pub use notify::*;
 pub use quota::*;
 pub use search::*;
@@ -221,6 +223,16 @@ pub enum CommandBody {
         charset: String,
         search: SearchKey,
     },
+    /// docs/mapi-extension.md §4.1, §4.4, §4.5.
+    XSession {
+        op: XSessionOp,
+    },
+    /// docs/mapi-extension.md §4.2.
+    XJoin {
+        username: String,
+        token: Token,
+        replace: Option<ConnId>,
+    },
 }
 
 impl CommandBody {
@@ -302,6 +314,10 @@ impl CommandBody {
             C::Sort { uid: true, .. } => "UID SORT",
             C::Thread { uid: false, .. } => "THREAD",
             C::Thread { uid: true, .. } => "UID THREAD",
+            C::XSession { op: XSessionOp::Create } => "XSESSION",
+            C::XSession { op: XSessionOp::Status } => "XSESSION STATUS",
+            C::XSession { op: XSessionOp::End } => "XSESSION END",
+            C::XJoin { .. } => "XJOIN",
         }
     }
 }

@@ -1413,3 +1413,48 @@ fn rfc5267_contexts() {
     err("B06 CANCELUPDATE\r\n");
     err("B07 CANCELUPDATE B01\r\n");
 }
+
+/// docs/mapi-extension.md §4.2, §15: `xjoin`, with any atom as the token.
+#[test]
+fn mapi_xjoin() {
+    let tok = "S7QqmmQ1sj2CExmqizSZa0rL7r-ROUcM5FJxegxCI_77FGCO1Tc";
+    assert_eq!(
+        body(&format!("b1 XJOIN alice@example.com {tok}\r\n")),
+        CommandBody::XJoin {
+            username: "alice@example.com".into(),
+            token: Token::new(tok.into()),
+            replace: None
+        }
+    );
+    assert_eq!(
+        body("b1 xjoin \"alice@example.com\" not-a-token replace 2\r\n"),
+        CommandBody::XJoin {
+            username: "alice@example.com".into(),
+            token: Token::new("not-a-token".into()),
+            replace: Some(nz(2)),
+        }
+    );
+    for bad in [
+        "b1 XJOIN alice\r\n",
+        "b1 XJOIN alice \"quoted\"\r\n",
+        "b1 XJOIN alice tok REPLACE 0\r\n",
+        "b1 XJOIN alice tok REPLACE\r\n",
+        "b1 XJOIN alice tok KEEP 2\r\n",
+        "b1 XJOIN alice tok extra\r\n",
+    ] {
+        assert_eq!(err(bad).tag.map(|t| t.to_string()), Some("b1".into()), "{bad}");
+    }
+    // The token never shows in a debug print (logs).
+    assert_eq!(format!("{:?}", Token::new(tok.into())), "Token(<51 bytes>)");
+}
+
+/// docs/mapi-extension.md §4.1, §4.4, §4.5: `xsession`.
+#[test]
+fn mapi_xsession() {
+    assert_eq!(body("a4 XSESSION\r\n"), CommandBody::XSession { op: XSessionOp::Create });
+    assert_eq!(body("a4 XSESSION status\r\n"), CommandBody::XSession { op: XSessionOp::Status });
+    assert_eq!(body("a4 XSESSION END\r\n"), CommandBody::XSession { op: XSessionOp::End });
+    for bad in ["a4 XSESSION STOP\r\n", "a4 XSESSION \r\n", "a4 XSESSION END END\r\n"] {
+        assert!(err(bad).tag.is_some(), "{bad}");
+    }
+}
