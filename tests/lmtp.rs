@@ -302,12 +302,6 @@ fn many_recipients_in_one_transaction() {
     assert!(messages(&s, USER).contains("\t1 messages"), "{}", messages(&s, USER));
 }
 
-fn add_user(s: &Server, name: &str) {
-    let pw = s.dir.join("pw-other");
-    std::fs::write(&pw, "x").expect("pw");
-    let o = s.cli(&["user", "add", name, "--password-file", pw.to_str().expect("path")], b"");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
 
 /// Starts a transaction for `rcpt` and reads up to the 354.
 fn start_data<S: Read + Write>(c: &mut Lmtp<S>, rcpt: &str) {
@@ -329,7 +323,7 @@ fn a_dot_after_a_read_boundary_does_not_end_the_data() {
     // The RFC's line limit (1000 octets with CRLF): the message is read to its real end and
     // refused; the session stays in step.
     let s = Server::start("lmtp-smuggle", "lmtp.listen = [\"127.0.0.1:0\"]");
-    add_user(&s, "alice@mail.test");
+    s.add_user("alice@mail.test", "x");
     let mut c = tcp(s.lmtp);
     c.send("LHLO mx.test\r\n");
     c.reply();
@@ -349,7 +343,7 @@ fn a_dot_after_a_read_boundary_does_not_end_the_data() {
     // Long lines allowed: bob gets the whole stream as one message, alice still nothing.
     let s =
         Server::start("lmtp-smuggle-long", "lmtp.listen = [\"127.0.0.1:0\"]\nlmtp.max_line_length = 2000000");
-    add_user(&s, "alice@mail.test");
+    s.add_user("alice@mail.test", "x");
     let mut c = tcp(s.lmtp);
     c.send("LHLO mx.test\r\n");
     c.reply();

@@ -157,6 +157,12 @@ impl Session {
                 "quotas are set in applianced.toml by the administrator".into(),
             )),
             CommandBody::Notify { set } => cmd::notify::run(self, set.as_ref(), out).await,
+            CommandBody::XSync { mailbox, state, options } => {
+                crate::mapi::xsync::run(self, &mailbox, state.as_deref(), &options, out).await
+            }
+            CommandBody::XHierarchy { state } => {
+                crate::mapi::xhierarchy::run(self, state.as_deref(), out).await
+            }
             CommandBody::Close => cmd::expunge::close(self).await,
             CommandBody::CancelUpdate { tags } => cmd::cancelupdate::run(self, &tags),
             CommandBody::Unselect => {
@@ -226,7 +232,9 @@ impl Session {
                 State::NotAuthenticated
             }
             // docs/mapi-extension.md §12.1; the extension's commands are unknown when it is off.
-            C::XJoin { .. } | C::XSession { .. } if !self.ctx.config.mapi.enabled => {
+            C::XJoin { .. } | C::XSession { .. } | C::XSync { .. } | C::XHierarchy { .. }
+                if !self.ctx.config.mapi.enabled =>
+            {
                 return Err(Error::Bad(format!("unknown command {}", body.name())));
             }
             // §4.2: the state first (BAD), then the connection (the token is not looked at).

@@ -6,66 +6,9 @@ use crate::imap::fetchdata::summary::{self, Summary, SummaryAddress};
 use crate::imap::fetchdata::thread_keys::ThreadKeys;
 use crate::imap::response;
 use crate::imap::shared::format_internal_date;
+use crate::proto::command::SummaryField as Field;
 use crate::proto::string::{write_nstring, write_string_utf8};
 use crate::store::{MessageRecord, Reader, StoreError};
-
-/// A summary field a client may ask for (`field` of §15); FLAGS and MODSEQ are always sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u16)]
-pub enum Field {
-    Flags = 1,
-    ModSeq = 1 << 1,
-    InternalDate = 1 << 2,
-    Rfc822Size = 1 << 3,
-    EmailId = 1 << 4,
-    ThreadId = 1 << 5,
-    Envelope = 1 << 6,
-    BodyStructure = 1 << 7,
-    XFrom = 1 << 8,
-    XTo = 1 << 9,
-    XSubject = 1 << 10,
-    XAttach = 1 << 11,
-}
-
-impl Field {
-    /// In the order a summary lists them.
-    const ALL: [Field; 12] = [
-        Field::Flags,
-        Field::ModSeq,
-        Field::InternalDate,
-        Field::Rfc822Size,
-        Field::EmailId,
-        Field::ThreadId,
-        Field::Envelope,
-        Field::BodyStructure,
-        Field::XFrom,
-        Field::XTo,
-        Field::XSubject,
-        Field::XAttach,
-    ];
-
-    /// The field's name as §15 spells it, in any case.
-    pub fn from_name(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Flags => "FLAGS",
-            Field::ModSeq => "MODSEQ",
-            Field::InternalDate => "INTERNALDATE",
-            Field::Rfc822Size => "RFC822.SIZE",
-            Field::EmailId => "EMAILID",
-            Field::ThreadId => "THREADID",
-            Field::Envelope => "ENVELOPE",
-            Field::BodyStructure => "BODYSTRUCTURE",
-            Field::XFrom => "XFROM",
-            Field::XTo => "XTO",
-            Field::XSubject => "XSUBJECT",
-            Field::XAttach => "XATTACH",
-        }
-    }
-}
 
 /// A set of [`Field`]s; FLAGS and MODSEQ are in every set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +16,7 @@ pub struct Fields(u16);
 
 impl Fields {
     /// `FIELDS ()`: FLAGS and MODSEQ only.
-    pub const MINIMAL: Fields = Fields(Field::Flags as u16 | Field::ModSeq as u16);
+    pub const MINIMAL: Fields = Fields(1 | 2);
 
     /// §9's default: FLAGS MODSEQ INTERNALDATE RFC822.SIZE EMAILID THREADID XFROM XSUBJECT XATTACH.
     pub fn default_set() -> Fields {
@@ -89,11 +32,11 @@ impl Fields {
     }
 
     pub fn of(fields: &[Field]) -> Fields {
-        Fields(fields.iter().fold(Fields::MINIMAL.0, |acc, f| acc | *f as u16))
+        Fields(fields.iter().fold(Fields::MINIMAL.0, |acc, f| acc | bit(*f)))
     }
 
     pub fn contains(self, f: Field) -> bool {
-        self.0 & f as u16 != 0
+        self.0 & bit(f) != 0
     }
 
     /// Whether anything beyond the message record is needed (the FETCH data): every field
@@ -101,6 +44,11 @@ impl Fields {
     fn needs_fetch_data(self) -> bool {
         Field::ALL.into_iter().skip_while(|f| *f != Field::ThreadId).any(|f| self.contains(f))
     }
+}
+
+/// A field's bit: its place in [`Field::ALL`] (FLAGS 1, MODSEQ 2, ...).
+fn bit(f: Field) -> u16 {
+    1 << Field::ALL.iter().position(|g| *g == f).unwrap_or(0)
 }
 
 /// `(FLAGS (...) MODSEQ (m))`: what a change to a held message carries (§7.2 part 1, XFLAGS).
@@ -210,6 +158,7 @@ mod tests {
     fn field_names_and_sets() {
         assert_eq!(Field::from_name("rfc822.size"), Some(Field::Rfc822Size));
         assert_eq!(Field::from_name("XBODY"), None);
+        assert_eq!(Fields::MINIMAL, Fields::of(&[Field::Flags, Field::ModSeq]));
         let d = Fields::default_set();
         assert!(d.contains(Field::Flags) && d.contains(Field::ModSeq) && d.contains(Field::XAttach));
         assert!(!d.contains(Field::Envelope) && !d.contains(Field::XTo));

@@ -27,6 +27,7 @@ mod search;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
+mod xsync;
 
 /// The deepest nesting of search keys (`NOT`, `OR`, parentheses) accepted.
 pub const MAX_DEPTH: usize = 64;
@@ -811,6 +812,9 @@ impl<'a> Parser<'a> {
             }
             "GETQUOTAROOT" => CommandBody::GetQuotaRoot { mailbox: self.sp_mailbox()? },
             "SETQUOTA" => self.setquota()?,
+            // docs/mapi-extension.md §15: command-auth =/ xsync / xhierarchy
+            "XSYNC" => self.xsync()?,
+            "XHIERARCHY" => self.xhierarchy()?,
             // command-select
             "CHECK" => CommandBody::Check,
             "CLOSE" => CommandBody::Close,

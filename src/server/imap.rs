@@ -300,7 +300,13 @@ async fn connection(
                         while let Ok(piece) = pieces.recv().await {
                             if result.is_ok() {
                                 trace.server(&piece);
-                                result = io.write_all(&piece).await;
+                                // Flushed, the COMPRESS stream included: a streamed piece (an
+                                // XSYNC batch, a part of a long FETCH) reaches the client whole,
+                                // not when the command ends (docs/mapi-extension.md §7.3).
+                                result = match io.write_all(&piece).await {
+                                    Ok(()) => io.flush().await,
+                                    e => e,
+                                };
                             }
                         }
                         result

@@ -132,6 +132,21 @@ impl Server {
         Client::connect(self.imap)
     }
 
+    /// Adds an account with `password` (`applianced user add`).
+    pub fn add_user(&self, name: &str, password: &str) {
+        let pw = self.dir.join(format!("pw-{name}"));
+        std::fs::write(&pw, password).expect("pw");
+        let o = self.cli(&["user", "add", name, "--password-file", pw.to_str().expect("path")], b"");
+        assert!(o.status.success(), "user add: {}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// A client logged in as `name`.
+    pub fn login_as(&self, name: &str, password: &str) -> Client {
+        let mut c = self.connect();
+        c.run(&format!("C: L1 LOGIN {name} {password}\nS: L1 OK *"));
+        c
+    }
+
     /// A logged-in client.
     pub fn login(&self) -> Client {
         let mut c = self.connect();

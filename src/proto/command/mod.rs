@@ -43,6 +43,7 @@ mod notify;
 mod quota;
 mod search;
 mod sequence;
+mod xsync;
 
 pub use catenate::*;
 pub use compress::*;
@@ -56,6 +57,7 @@ pub use notify::*;
 pub use quota::*;
 pub use search::*;
 pub use sequence::*;
+pub use xsync::*;
 
 // Commands
 
@@ -162,6 +164,16 @@ pub enum CommandBody {
     SetQuota {
         root: String,
         limits: Vec<(QuotaResource, u64)>,
+    },
+    /// docs/mapi-extension.md §7: `None` for the empty state `""`.
+    XSync {
+        mailbox: MailboxRef,
+        state: Option<String>,
+        options: SyncOptions,
+    },
+    /// docs/mapi-extension.md §8.
+    XHierarchy {
+        state: Option<String>,
     },
     // command-select
     /// RFC 3501 only.
@@ -294,6 +306,8 @@ impl CommandBody {
             C::GetQuota { .. } => "GETQUOTA",
             C::GetQuotaRoot { .. } => "GETQUOTAROOT",
             C::SetQuota { .. } => "SETQUOTA",
+            C::XSync { .. } => "XSYNC",
+            C::XHierarchy { .. } => "XHIERARCHY",
             C::Check => "CHECK",
             C::Close => "CLOSE",
             C::Unselect => "UNSELECT",
