@@ -164,6 +164,10 @@ fn every_bad_token_gets_the_same_answer() {
         let (_, lines) = join(&s, user, tok, "");
         assert_eq!(lines, [format!("j1 {BAD_TOKEN}")], "{user} {tok}");
     }
+    // §12.2: COMPRESS pipelined after a failed XJOIN gets BAD (the connection is not logged in).
+    let mut c = s.connect();
+    c.send(format!("b1 XJOIN {USER} wrong\r\nb2 COMPRESS DEFLATE\r\n").as_bytes());
+    c.run(&format!("S: b1 {BAD_TOKEN}\nS: b2 BAD *log in first"));
     // The right ones still work.
     assert!(join(&s, CAROL, &carols, "").1[1].starts_with("j1 OK"));
     assert!(join(&s, USER, &token, "").1[1].starts_with("j1 OK"));

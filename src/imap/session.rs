@@ -155,8 +155,11 @@ impl Session {
     }
 
     /// A command starts (`running`: its name) or ended: what other connections of the session
-    /// see of this one.
+    /// see of this one. Only a connection in a session is shown anywhere, so the others skip it.
     pub fn publish_activity(&self, running: Option<&'static str>) {
+        if self.mapi.is_none() {
+            return;
+        }
         let mut a = self.activity();
         if let Some(name) = running
             && self.state != State::NotAuthenticated

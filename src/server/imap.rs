@@ -262,7 +262,7 @@ async fn connection(
                 let _ = io.flush().await;
                 return Ok(());
             }
-            Event::Done(Wake::Closed(why)) => return say_closed(&mut io, &mut trace, &why).await,
+            Event::Done(Wake::Closed(why)) => return say_closed(&mut io, &mut trace, peer, &why).await,
             Event::Done(Wake::Read(r)) => r?,
             Event::TimedOut if waiting => {
                 log::info!("{peer}: closed, not logged in within {}s", limits.login_timeout_secs);
@@ -459,9 +459,10 @@ fn left(deadline: Instant) -> Duration {
 async fn say_closed(
     io: &mut Stream,
     trace: &mut Tracer,
+    peer: SocketAddr,
     why: &crate::mapi::link::Closing,
 ) -> std::io::Result<()> {
-    log::info!("closed: {}", why.text);
+    log::info!("{peer}: closed by its MAPI session: {}", why.text);
     let bye = why.bye();
     trace.pushed(&bye);
     let _ = io.write_all(&bye).await;
@@ -529,7 +530,7 @@ async fn idle(
         match wake {
             Event::Done(Wake::Changed) => session.idle_update(out).await,
             Event::Done(Wake::Closed(why)) => {
-                say_closed(io, trace, &why).await?;
+                say_closed(io, trace, session.peer, &why).await?;
                 return Ok(false);
             }
             Event::Done(Wake::Read(r)) => {
