@@ -302,7 +302,6 @@ fn many_recipients_in_one_transaction() {
     assert!(messages(&s, USER).contains("\t1 messages"), "{}", messages(&s, USER));
 }
 
-
 /// Starts a transaction for `rcpt` and reads up to the 354.
 fn start_data<S: Read + Write>(c: &mut Lmtp<S>, rcpt: &str) {
     c.send(&format!("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"));

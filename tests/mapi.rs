@@ -91,7 +91,7 @@ fn a_session_is_created_and_joined_without_a_password_check() {
         let line = &lines[0];
         assert!(
             common::matches(
-                "* XSESSION * (TOKEN * CONNECTION 1 POOL 1 8 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)",
+                "* XSESSION * (TOKEN * EPOCH * CHANGE * CONNECTION 1 POOL 1 8 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)",
                 line
             ),
             "{line}"
@@ -99,6 +99,11 @@ fn a_session_is_created_and_joined_without_a_password_check() {
         let w: Vec<&str> = line.split(' ').collect();
         (w[2].to_string(), w[4].to_string())
     };
+    // §4.1: the epoch (11 base64url characters, Appendix A) and the account's change number.
+    let w: Vec<&str> = lines[0].split(' ').collect();
+    let (epoch, change) = (w[6].to_string(), w[8].parse::<u64>().expect("CHANGE"));
+    assert_eq!(epoch.len(), 11, "{epoch}");
+    c1.run("C: cr CREATE Made-since\nS: cr OK *");
     // Appendix A: 8 characters of selector, 51 in all, base64url.
     assert_eq!((id.len(), token.len()), (8, 51), "{id} {token}");
     assert!(token.starts_with(&id));
@@ -107,8 +112,11 @@ fn a_session_is_created_and_joined_without_a_password_check() {
     let (mut c2, lines) = join(&s, USER, &token, "");
     assert_eq!(
         lines[0],
-        format!("* XSESSION {id} (CONNECTION 2 POOL 2 8 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)"),
-        "no TOKEN in a join's answer"
+        format!(
+            "* XSESSION {id} (EPOCH {epoch} CHANGE {} CONNECTION 2 POOL 2 8 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)",
+            change + 1
+        ),
+        "no TOKEN in a join's answer; the same epoch, the change number since the CREATE"
     );
     assert!(common::matches("j1 OK [CAPABILITY * XMAPI1*] XJOIN completed", &lines[1]), "{lines:?}");
     // Logged in as the session's account.
@@ -236,9 +244,14 @@ fn the_pool_is_capped_and_replace_makes_room() {
     let (_, lines) = join(&s, USER, &token, " REPLACE 9");
     assert!(lines[0].starts_with("j1 NO [LIMIT]"), "{lines:?}");
     let (mut c3, lines) = join(&s, USER, &token, " REPLACE 2");
-    assert_eq!(
-        lines[0],
-        format!("* XSESSION {id} (CONNECTION 3 POOL 2 2 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)")
+    assert!(
+        common::matches(
+            &format!(
+                "* XSESSION {id} (EPOCH * CHANGE * CONNECTION 3 POOL 2 2 GRACE 600 WINDOW 1000 HEARTBEAT 30 1740)"
+            ),
+            &lines[0]
+        ),
+        "{lines:?}"
     );
     expect_bye(&mut c2, "* BYE [XREPLACED]");
     c3.run("C: n NOOP\nS: n OK *");
@@ -393,10 +406,7 @@ fn the_trace_hides_tokens() {
     let (mut c2, _) = join(&s, USER, &token, " REPLACE 7");
     c2.run("C: n NOOP\nS: n OK *");
     let log = s.wait_log(&format!("C: j1 XJOIN {USER} ***"));
-    assert!(
-        log.iter().any(|l| l.contains("S: * XSESSION ") && l.contains("(TOKEN *** CONNECTION 1")),
-        "{log:#?}"
-    );
+    assert!(log.iter().any(|l| l.contains("S: * XSESSION ") && l.contains("(TOKEN *** EPOCH ")), "{log:#?}");
     let hits: Vec<&String> = log.iter().filter(|l| l.contains(&token[8..])).collect();
     assert!(hits.is_empty(), "the token in the log: {hits:#?}");
 }

@@ -20,7 +20,6 @@ fn uids_of(lines: &[String]) -> Vec<u32> {
         .collect()
 }
 
-
 #[test]
 fn xsync_streams_newest_first_and_resumes_from_its_state() {
     let s = Server::start("xsync-basic", "");

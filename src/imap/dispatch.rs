@@ -194,8 +194,8 @@ impl Session {
             CommandBody::Move { uid, set, mailbox } => {
                 cmd::copy::run(self, uid, &set, &mailbox, true, out).await
             }
-            CommandBody::XSession { op: XSessionOp::Create } => mapi::xsession::create(self, out),
-            CommandBody::XSession { op: XSessionOp::Status } => mapi::xsession::status(self, out),
+            CommandBody::XSession { op: XSessionOp::Create } => mapi::xsession::create(self, out).await,
+            CommandBody::XSession { op: XSessionOp::Status } => mapi::xsession::status(self, out).await,
             CommandBody::XSession { op: XSessionOp::End } => mapi::xsession::end(self),
             CommandBody::XJoin { username, token, replace } => {
                 mapi::xjoin::run(self, &username, &token, replace, out).await

@@ -12,7 +12,7 @@ use crate::imap::login::Account;
 use crate::imap::outcome::{Code, Done, Error, Outcome};
 use crate::imap::session::Session;
 use crate::mapi::registry::JoinError;
-use crate::mapi::response;
+use crate::mapi::response::{self, History};
 use crate::proto::command::{ConnId, Token};
 
 pub async fn run(
@@ -55,7 +55,11 @@ pub async fn run(
             log::info!("{}: joined MAPI session {} as connection {}", s.peer, admitted.id, admitted.conn);
             s.logged_in(Account { id: admitted.account_id, name: admitted.account_name.clone() });
             s.mapi = Some(member);
-            response::admitted(out, &admitted, None, &ctx.config.mapi);
+            // A store that cannot be read now is reported as such (the connection stays in the
+            // session, logged in; the client may retry on it or drop it).
+            let account = admitted.account_id;
+            let history = s.read_cheap(move |r| History::read(r, account)).await?;
+            response::admitted(out, &admitted, None, &history, &ctx.config.mapi);
             Ok(Done::with_code(Code::Capability(s.capabilities()), "XJOIN completed"))
         }
     }

@@ -7,18 +7,20 @@ use crate::imap::session::Session;
 use crate::imap::shared::wire_name;
 use crate::mapi::link::ConnState;
 use crate::mapi::registry::{ConnView, CreateError};
-use crate::mapi::response;
+use crate::mapi::response::{self, History};
 use crate::proto::string::{write_nstring, write_string};
 
 /// §4.1: a session of the connection's account with this connection in it; the token is sent
 /// here, once.
-pub fn create(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
+pub async fn create(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
     let id = s.account_id()?;
     let name = s.account.as_ref().map(|a| a.name.clone()).unwrap_or_default();
+    // Read before the session exists: CHANGE is at or before every snapshot that follows (§11.3).
+    let history = s.read_cheap(move |r| History::read(r, id)).await?;
     match s.ctx.sessions.create(id, &name, s.client_id.clone(), &s.link) {
         Ok((member, admitted, token)) => {
             log::info!("{}: created MAPI session {} for {name}", s.peer, admitted.id);
-            response::admitted(out, &admitted, Some(&token), &s.ctx.config.mapi);
+            response::admitted(out, &admitted, Some(&token), &history, &s.ctx.config.mapi);
             s.mapi = Some(member);
             Ok(Done::text("XSESSION completed"))
         }
@@ -37,7 +39,9 @@ pub fn create(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
 }
 
 /// §4.4: the session, then one `XCONN` per connection, the asker's marked `SELF 1`.
-pub fn status(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
+pub async fn status(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
+    let account = s.account_id()?;
+    let history = s.read_cheap(move |r| History::read(r, account)).await?;
     let Some(member) = &s.mapi else { return Err(Error::Bad("not in a session".into())) };
     let Some(view) = s.ctx.sessions.status(member) else {
         // Revoked a moment ago: the connection's BYE is on its way.
@@ -64,7 +68,7 @@ pub fn status(s: &mut Session, out: &mut Vec<u8>) -> Outcome {
         }
     }
     out.extend_from_slice(format!(" AGE {} ", view.age_secs).as_bytes());
-    // EPOCH and CHANGE: added with the store's sync key (format 3)
+    history.write(out);
     response::limits(out, view.conns.len(), m);
     out.extend_from_slice(b")\r\n");
     let utf8 = s.enabled.utf8();
