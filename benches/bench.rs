@@ -8,6 +8,7 @@ mod cpu;
 mod crash_child;
 mod imap;
 mod logins;
+mod mapi;
 mod store;
 
 use argh::FromArgs;
@@ -28,6 +29,7 @@ enum Cmd {
     CrashChild(crash_child::CrashChild),
     Imap(imap::ImapBench),
     Logins(logins::LoginsBench),
+    Mapi(mapi::MapiBench),
     Store(store::StoreBench),
 }
 
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Cmd::CrashChild(c) => crash_child::run(c),
         Cmd::Imap(b) => imap::run(b),
         Cmd::Logins(b) => logins::run(b),
+        Cmd::Mapi(b) => mapi::run(b),
         Cmd::Store(b) => store::run(b),
     };
     match r {

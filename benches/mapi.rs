@@ -1,0 +1,306 @@
+//! `applianced-bench mapi`: the MAPI extension's folder sync (docs/mapi-extension.md §7, issue
+//! 13) against plain IMAP's first sync of the same folder, applianced and Dovecot side by side
+//! in the same run, loopback.
+//!
+//! On each server, an INBOX of `--messages` corpus messages:
+//! * plain IMAP, as a desktop client syncs: SELECT, then the newest 1,000 messages' `UID FLAGS
+//!   INTERNALDATE RFC822.SIZE ENVELOPE`, then the same for every message;
+//! * applianced only, XSYNC: the first window (`XSYNC INBOX "" WINDOW 1000 BATCHES 1`: time to
+//!   the first row and to its XSTATE), the full sync in windows of 1,000 (time, bytes, bytes per
+//!   summary, what COMPRESS=DEFLATE would make of them, the state's size, the server's memory
+//!   while it streams), a sync cut after 10 batches and resumed from the last state (messages
+//!   sent twice), and the cost of a pool connection: XJOIN against LOGIN (argon2, then LOGIN's
+//!   cache of a recent success).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+
+use crate::imap::{Conn, PASSWORD, R, Server, USER, memory_mb, on_both_servers};
+
+/// XSYNC against plain IMAP's first sync of a big folder, applianced and Dovecot.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "mapi")]
+pub struct MapiBench {
+    /// messages in the INBOX (default 100000)
+    #[argh(option, default = "100_000")]
+    messages: usize,
+    /// XSYNC window (default 1000)
+    #[argh(option, default = "1000")]
+    window: usize,
+    /// joins and logins timed (default 20)
+    #[argh(option, default = "20")]
+    joins: usize,
+    /// measure applianced only
+    #[argh(switch)]
+    skip_dovecot: bool,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn exists(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .find(|l| l.ends_with(" EXISTS"))
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `command` and reads to its tagged OK: (time to the first untagged line matching
+/// `row`, time to the end, bytes, rows).
+fn timed(c: &mut Conn, command: &str, row: &[u8]) -> R<(Duration, Duration, usize, usize)> {
+    let t = Instant::now();
+    let tag = c.start(command)?;
+    let (mut first, mut bytes, mut rows) = (None, 0, 0);
+    loop {
+        let l = c.line()?;
+        bytes += l.len();
+        if l.starts_with(format!("{tag} ").as_bytes()) {
+            if !l[tag.len() + 1..].starts_with(b"OK") {
+                return Err(format!("{command}: {}", String::from_utf8_lossy(&l)));
+            }
+            return Ok((first.unwrap_or_default(), t.elapsed(), bytes, rows));
+        }
+        if l.starts_with(row) {
+            rows += 1;
+            first.get_or_insert_with(|| t.elapsed());
+        }
+    }
+}
+
+fn plain_imap(server: &Server) -> R<()> {
+    let mut c = Conn::login(server.port)?;
+    let t = Instant::now();
+    let n = exists(&c.cmd("SELECT INBOX")?);
+    let from = n.saturating_sub(999).max(1);
+    let (_, took, bytes, rows) =
+        timed(&mut c, &format!("FETCH {from}:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"), b"* ")?;
+    println!(
+        "{}: plain IMAP, SELECT + newest {rows}: {:.1} ms ({:.1} ms of it the FETCH), {bytes} bytes",
+        server.name,
+        ms(t.elapsed()),
+        ms(took)
+    );
+    let (_, took, bytes, rows) =
+        timed(&mut c, "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)", b"* ")?;
+    println!(
+        "{}: plain IMAP, all {rows} (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE): {:.0} ms, {:.1} MB, {:.0} bytes/message",
+        server.name,
+        ms(took),
+        bytes as f64 / 1e6,
+        bytes as f64 / rows.max(1) as f64
+    );
+    Ok(())
+}
+
+/// What COMPRESS=DEFLATE (RFC 4978: raw deflate, a sync flush per response burst) would send
+/// for `batches`, each flushed as the server flushes each XSYNC batch.
+fn deflated(batches: &[Vec<u8>]) -> usize {
+    let mut z = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut total = 0;
+    for b in batches {
+        let mut input = &b[..];
+        loop {
+            out.clear();
+            out.reserve(b.len() + 1024);
+            let before = z.total_in();
+            let _ = z.compress_vec(input, &mut out, flate2::FlushCompress::Sync);
+            let taken = (z.total_in() - before) as usize;
+            total += out.len();
+            input = &input[taken..];
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+        }
+    }
+    total
+}
+
+/// What a full XSYNC brought: XMSG rows, bytes, the last state, time to the first row and in
+/// all, each batch's bytes, the UIDs sent, the bytes of the XMSG lines.
+struct Sync {
+    rows: usize,
+    bytes: usize,
+    state: String,
+    first_row: Duration,
+    took: Duration,
+    batch_bytes: Vec<Vec<u8>>,
+    uids: Vec<u32>,
+    row_bytes: usize,
+}
+
+/// An XSYNC from `state`, batch by batch; stops after `cut` batches when given (the caller then
+/// drops the connection without reading further).
+fn xsync(c: &mut Conn, state: &str, window: usize, cut: Option<usize>) -> R<Sync> {
+    let t = Instant::now();
+    let tag = c.start(&format!("XSYNC INBOX {state} WINDOW {window}"))?;
+    let mut s = Sync {
+        rows: 0,
+        bytes: 0,
+        state: String::new(),
+        first_row: Duration::ZERO,
+        took: Duration::ZERO,
+        batch_bytes: Vec::new(),
+        uids: Vec::new(),
+        row_bytes: 0,
+    };
+    let mut current = Vec::new();
+    loop {
+        let l = c.line()?;
+        s.bytes += l.len();
+        current.extend_from_slice(&l);
+        if l.starts_with(format!("{tag} ").as_bytes()) {
+            if !l[tag.len() + 1..].starts_with(b"OK") {
+                return Err(format!("XSYNC: {}", String::from_utf8_lossy(&l)));
+            }
+            s.took = t.elapsed();
+            return Ok(s);
+        }
+        if let Some(rest) = l.strip_prefix(b"* XMSG ") {
+            if s.rows == 0 {
+                s.first_row = t.elapsed();
+            }
+            s.rows += 1;
+            s.row_bytes += l.len();
+            let uid =
+                rest.split(|b| *b == b' ').next().and_then(|u| std::str::from_utf8(u).ok()?.parse().ok());
+            s.uids.push(uid.unwrap_or(0));
+        } else if let Some(rest) = l.strip_prefix(b"* XSTATE ") {
+            let text = String::from_utf8_lossy(rest);
+            s.state = text.split(' ').next().unwrap_or_default().to_string();
+            s.batch_bytes.push(std::mem::take(&mut current));
+            if cut.is_some_and(|n| s.batch_bytes.len() >= n) {
+                s.took = t.elapsed();
+                return Ok(s);
+            }
+        }
+    }
+}
+
+fn xsync_measures(server: &Server, b: &MapiBench) -> R<()> {
+    let port = server.port;
+    let mut c = Conn::login(port)?;
+    // The first window: a connector's first screen.
+    let (first, took, bytes, rows) =
+        timed(&mut c, &format!("XSYNC INBOX \"\" WINDOW {} BATCHES 1", b.window), b"* XMSG ")?;
+    println!(
+        "applianced: XSYNC first window of {rows}: first row after {:.1} ms, its XSTATE after {:.1} ms, {bytes} bytes",
+        ms(first),
+        ms(took)
+    );
+    // The full sync, with the server's memory sampled meanwhile.
+    let (rss_before, _) = memory_mb(server.pid, false);
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (done, pid) = (done.clone(), server.pid);
+        std::thread::spawn(move || {
+            let mut peak = 0f64;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(memory_mb(pid, false).0);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let full = xsync(&mut c, "\"\"", b.window, None)?;
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().map_err(|_| "sampler panicked")?;
+    let z = deflated(&full.batch_bytes);
+    println!(
+        "applianced: XSYNC full, {} rows in {} batches: {:.0} ms (first row {:.1} ms), {:.1} MB, {:.0} bytes/summary \
+         ({:.0} with COMPRESS=DEFLATE, {:.1} MB in all); state {} octets; server RSS {:.1} MB before, peak {:.1} MB",
+        full.rows,
+        full.batch_bytes.len(),
+        ms(full.took),
+        ms(full.first_row),
+        full.bytes as f64 / 1e6,
+        full.row_bytes as f64 / full.rows.max(1) as f64,
+        z as f64 / full.rows.max(1) as f64,
+        z as f64 / 1e6,
+        full.state.len(),
+        rss_before,
+        peak
+    );
+    // Nothing changed: the next run from the final state.
+    let (_, took, bytes, rows) =
+        timed(&mut c, &format!("XSYNC INBOX {} WINDOW {}", full.state, b.window), b"* XMSG ")?;
+    println!("applianced: XSYNC from the final state: {rows} rows, {:.1} ms, {bytes} bytes", ms(took));
+    // Cut after 10 batches (the connection dropped), resumed from the last state received.
+    let mut cut = Conn::login(port)?;
+    let part = xsync(&mut cut, "\"\"", b.window, Some(10))?;
+    drop(cut);
+    let mut c2 = Conn::login(port)?;
+    let rest = xsync(&mut c2, &part.state, b.window, None)?;
+    let seen: std::collections::HashSet<u32> = part.uids.iter().copied().collect();
+    let twice = rest.uids.iter().filter(|u| seen.contains(u)).count();
+    println!(
+        "applianced: XSYNC cut after {} rows, resumed: {} more rows in {:.0} ms, {twice} sent twice",
+        part.rows,
+        rest.rows,
+        ms(rest.took)
+    );
+    joins(port, b.joins)
+}
+
+/// XJOIN against LOGIN, each on a fresh connection: connect, greeting, one command.
+fn joins(port: u16, n: usize) -> R<()> {
+    let mut owner = Conn::login(port)?;
+    let lines = owner.cmd("XSESSION")?;
+    let line = lines.iter().find(|l| l.starts_with("* XSESSION ")).ok_or("no XSESSION response")?;
+    let token = line.split(' ').nth(4).ok_or("no token")?.to_string();
+    let mut join_times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut c = Conn::connect(port)?;
+        c.cmd(&format!("XJOIN {USER} {token}"))?;
+        join_times.push(ms(t.elapsed()));
+        // Keep the pool under its cap: each joined connection leaves again.
+        c.cmd("LOGOUT").ok();
+    }
+    let mut login_times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut c = Conn::connect(port)?;
+        c.cmd(&format!("LOGIN {USER} {PASSWORD}"))?;
+        login_times.push(ms(t.elapsed()));
+        c.cmd("LOGOUT").ok();
+    }
+    // A password the server has not seen verified lately costs its argon2 hash.
+    let fresh = {
+        let t = Instant::now();
+        let mut c = Conn::connect(port)?;
+        let tag = c.start(&format!("LOGIN {USER} wrong-{PASSWORD}"))?;
+        let _ = c.until(&tag);
+        ms(t.elapsed())
+    };
+    join_times.sort_by(f64::total_cmp);
+    login_times.sort_by(f64::total_cmp);
+    println!(
+        "applianced: connect + XJOIN median {:.2} ms (max {:.2}); connect + LOGIN of a recent password median {:.2} ms; \
+         a password check that hashes (argon2) {:.0} ms",
+        join_times[join_times.len() / 2],
+        join_times.last().copied().unwrap_or_default(),
+        login_times[login_times.len() / 2],
+        fresh
+    );
+    owner.cmd("LOGOUT").ok();
+    Ok(())
+}
+
+fn measure(server: &Server, b: &MapiBench) -> R<()> {
+    plain_imap(server)?;
+    if server.name == "applianced" {
+        xsync_measures(server, b)?;
+    }
+    Ok(())
+}
+
+pub fn run(b: MapiBench) -> R<()> {
+    on_both_servers("mapi", b.messages, 50, b.skip_dovecot, None, |server| measure(server, &b))
+}
