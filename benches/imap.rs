@@ -175,7 +175,7 @@ fn number_after(line: &str, word: &str) -> Option<u64> {
 }
 
 /// `* n EXISTS` in SELECT's answer.
-fn exists(lines: &[String]) -> u64 {
+pub(crate) fn exists(lines: &[String]) -> u64 {
     lines
         .iter()
         .find(|l| l.ends_with(" EXISTS"))

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::imap::{Conn, PASSWORD, R, Server, USER, memory_mb, on_both_servers};
+use crate::imap::{Conn, PASSWORD, R, Server, USER, exists, memory_mb, on_both_servers};
 
 /// XSYNC against plain IMAP's first sync of a big folder, applianced and Dovecot.
 #[derive(FromArgs)]
@@ -40,15 +40,6 @@ pub struct MapiBench {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn exists(lines: &[String]) -> usize {
-    lines
-        .iter()
-        .find(|l| l.ends_with(" EXISTS"))
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Sends `command` and reads to its tagged OK: (time to the first untagged line matching
@@ -76,7 +67,7 @@ fn timed(c: &mut Conn, command: &str, row: &[u8]) -> R<(Duration, Duration, usiz
 fn plain_imap(server: &Server) -> R<()> {
     let mut c = Conn::login(server.port)?;
     let t = Instant::now();
-    let n = exists(&c.cmd("SELECT INBOX")?);
+    let n = exists(&c.cmd("SELECT INBOX")?) as usize;
     let from = n.saturating_sub(999).max(1);
     let (_, took, bytes, rows) =
         timed(&mut c, &format!("FETCH {from}:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"), b"* ")?;
