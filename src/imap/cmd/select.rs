@@ -102,10 +102,10 @@ pub async fn run(
     }
     Code::UidValidity(rec.uidvalidity).untagged_ok(out, "UIDs valid");
     Code::UidNext(rec.uidnext).untagged_ok(out, "predicted next UID");
+    // RFC 7162 §3.1.2.1: HIGHESTMODSEQ once CONDSTORE is enabled. Not NOMODSEQ otherwise: that
+    // code (§3.1.2.2) says the mailbox keeps no mod-sequences, which every mailbox here does.
     if s.enabled.condstore() {
         Code::HighestModseq(rec.highest_modseq).untagged_ok(out, "highest");
-    } else {
-        Code::NoModseq.untagged_ok(out, "ask with CONDSTORE for MODSEQs");
     }
     if s.enabled.rev2() {
         out.extend_from_slice(b"* LIST () \"/\" ");
