@@ -178,6 +178,18 @@ impl Replica {
 /// One XSYNC command: batches until the run ends or `cut_after` batches were applied; the batch
 /// after those is made and lost (a cut in flight). Returns the batches applied.
 fn sync(f: &Folder, rep: &mut Replica, window: usize, cut_after: Option<usize>) -> usize {
+    sync_with(f, rep, window, cut_after, |_| {})
+}
+
+/// [`sync`], with `between(i)` run after the `i`-th batch was applied (changes made while a
+/// run is under way).
+fn sync_with(
+    f: &Folder,
+    rep: &mut Replica,
+    window: usize,
+    cut_after: Option<usize>,
+    mut between: impl FnMut(usize),
+) -> usize {
     let r = f.store.read().expect("read");
     let key = r.sync_key().expect("key");
     let rec = r.mailbox(f.mailbox).expect("mailbox");
@@ -218,11 +230,13 @@ fn sync(f: &Folder, rep: &mut Replica, window: usize, cut_after: Option<usize>) 
                 "{text}"
             );
         }
+        assert_eq!(batch.stated, !text.is_empty(), "a batch is an XSTATE's worth");
         rep.apply(&text);
-        applied += 1;
+        applied += usize::from(batch.stated);
         if batch.done {
             return applied;
         }
+        between(applied);
     }
 }
 
@@ -266,6 +280,28 @@ fn a_cut_first_sync_resumes_without_starting_over() {
     assert_eq!(rep.msgs, f.truth());
     let twice = rep.full.values().filter(|n| **n > 1).count();
     assert!(twice <= 100, "at most one window sent twice, got {twice}");
+}
+
+/// §7.2: "changes made during a long first sync are delivered afterwards, not lost": new
+/// messages, flag changes of messages already sent and of messages not yet sent, and expunges
+/// on both sides of the run's position, made between its batches, are all in the replica when
+/// the run (one command, at most three cycles) ends.
+#[test]
+fn changes_during_a_run_reach_the_replica_in_the_same_run() {
+    let f = Folder::new();
+    f.deliver(500, 3);
+    let mut rep = Replica::default();
+    sync_with(&f, &mut rep, 50, None, |i| match i {
+        1 => f.deliver(7, 4),
+        2 => f.flag(499, true),
+        3 => f.flag(3, true),
+        4 => f.expunge(498),
+        5 => f.expunge(10),
+        6 => f.deliver(1, 5),
+        _ => {}
+    });
+    assert!(rep.complete);
+    assert_eq!(rep.msgs, f.truth());
 }
 
 #[derive(Clone, Debug)]

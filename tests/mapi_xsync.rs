@@ -189,3 +189,66 @@ fn xhierarchy_full_then_changes_by_mailboxid() {
     );
     c.run_exact("C: h4 XHIERARCHY AAAA\nS: h4 NO [XRESTART] *");
 }
+
+/// §11.1: a connector's first screen in one flight after the greeting: login, ENABLE, ID,
+/// XSESSION, XHIERARCHY and the first window of INBOX, pipelined, all answered in order.
+#[test]
+fn the_first_screen_is_one_pipelined_flight() {
+    let s = Server::start("xsync-first-screen", "");
+    for i in 1..=3 {
+        s.deliver(USER, &mail(&format!("m{i}"), "x"));
+    }
+    let mut c = s.connect();
+    c.send(
+        format!(
+            "a1 LOGIN {USER} {}\r\na2 ENABLE UTF8=ACCEPT\r\na3 ID (\"name\" \"mirror\")\r\na4 XSESSION\r\n\
+             a5 XHIERARCHY \"\"\r\na6 XSYNC INBOX \"\" WINDOW 200 BATCHES 1\r\n",
+            common::PASSWORD
+        )
+        .as_bytes(),
+    );
+    let mut all = Vec::new();
+    for tag in ["a1", "a2", "a3", "a4", "a5", "a6"] {
+        let lines = c.until(tag);
+        assert!(lines.last().is_some_and(|l| l.starts_with(&format!("{tag} OK"))), "{lines:?}");
+        all.extend(lines);
+    }
+    assert!(all.iter().any(|l| l.starts_with("* XSESSION ") && l.contains("(TOKEN ")), "{all:?}");
+    assert!(
+        all.iter().any(|l| l.starts_with("* XMAILBOX ") && l.contains("\" INBOX (MESSAGES 3 ")),
+        "{all:?}"
+    );
+    let rows: Vec<&String> = all.iter().filter(|l| l.starts_with("* XMSG ")).collect();
+    assert_eq!(rows.len(), 3, "{all:?}");
+    assert!(all.iter().any(|l| l.starts_with("* XSTATE ") && l.ends_with(" COMPLETE")), "{all:?}");
+}
+
+/// §8, §11.2: a FETCH on one connection is never queued behind a long XSYNC on another, even
+/// one whose client has stopped reading (its batches wait in its own bounded stream; no read
+/// thread is held meanwhile); the stalled sync then completes, nothing lost.
+#[test]
+fn a_fetch_is_not_queued_behind_a_stalled_xsync() {
+    let s = Server::start("xsync-stalled", "");
+    common::fill(&s, "INBOX", 15_000);
+    let mut syncing = s.login();
+    // About 10 MB of summaries: more than the socket buffers hold, so the server's stream stalls.
+    syncing.send(b"x XSYNC INBOX \"\" WINDOW 1000 FIELDS (ENVELOPE BODYSTRUCTURE XFROM XSUBJECT)\r\n");
+    let mut other = s.login();
+    other.run("C: s EXAMINE INBOX\nS: s OK *");
+    // Five FETCH round trips on the other connection while the sync waits for its reader:
+    // each is answered at once.
+    for round in 0..5 {
+        let t = std::time::Instant::now();
+        let lines = other.cmd(&format!("f{round}"), "UID FETCH 1:5 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+        assert!(lines.last().is_some_and(|l| l.contains(" OK ")), "{lines:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "round {round}: {:?}", t.elapsed());
+    }
+    let lines = syncing.until("x");
+    let rows = lines.iter().filter(|l| l.starts_with("* XMSG ")).count();
+    assert_eq!(rows, 15_000);
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("x OK XSYNC completed (15 batches)")),
+        "{:?}",
+        lines.last()
+    );
+}

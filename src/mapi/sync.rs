@@ -77,6 +77,9 @@ pub struct Batch {
     pub items: usize,
     /// The run is over: nothing more to send.
     pub done: bool,
+    /// The batch ended with an `XSTATE` (one that sent nothing and changed nothing, the check
+    /// that a last cycle has nothing, writes none and is no batch to the client).
+    pub stated: bool,
 }
 
 impl Run {
@@ -188,10 +191,11 @@ impl Run {
             out.extend_from_slice(b"\r\n");
         }
         let done = self.phase == Phase::Done;
-        if items > 0 || self.state != before || !self.stated {
+        let stated = items > 0 || self.state != before || !self.stated;
+        if stated {
             self.write_state(out, key, account, mailbox, &rec);
         }
-        Ok(Batch { items, done })
+        Ok(Batch { items, done, stated })
     }
 
     /// Part 1 within one batch: at most `room` items, at most `room * SCAN_PER_ITEM` index

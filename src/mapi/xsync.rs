@@ -74,7 +74,7 @@ pub async fn run(
         out.append(&mut chunk);
         match result {
             Ok(batch) => {
-                sent += 1;
+                sent += u64::from(batch.stated);
                 s.stream_now(out).await;
                 if batch.done || sent >= limit {
                     break;
