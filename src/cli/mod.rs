@@ -36,6 +36,7 @@ mod import;
 mod import_imap;
 mod init;
 mod mbox;
+mod mirror;
 mod probe;
 mod progress;
 pub mod sink;
@@ -100,6 +101,7 @@ pub enum Command {
     Import(import::ImportCmd),
     Export(import::ExportCmd),
     Probe(probe::ProbeCmd),
+    Mirror(mirror::MirrorCmd),
     Trace(trace::TraceCmd),
     Reload(ReloadCmd),
     Sessions(SessionsCmd),
@@ -204,6 +206,11 @@ pub fn run(mut args: Args) -> u8 {
         init_logging("warn");
         return probe::run(cmd);
     }
+    // So is the mirror: a client of a server, anywhere.
+    if let Some(Command::Mirror(cmd)) = args.command.take_if(|c| matches!(c, Command::Mirror(_))) {
+        init_logging("warn");
+        return mirror::run(cmd);
+    }
     let config_file = Paths::config_file(args.data_dir.as_deref(), args.config.as_deref());
     let (config, paths) = match load(&config_file, args.data_dir.as_deref()) {
         Ok(c) => c,
@@ -289,6 +296,10 @@ pub fn run(mut args: Args) -> u8 {
         Some(Command::Probe(cmd)) => {
             init_logging("warn");
             probe::run(cmd)
+        }
+        Some(Command::Mirror(cmd)) => {
+            init_logging("warn");
+            mirror::run(cmd)
         }
     }
 }

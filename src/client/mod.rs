@@ -1,5 +1,5 @@
-//! A small IMAP client, for `import imap` and `probe`: the other end of what `server/` and
-//! `imap/` serve.
+//! A small IMAP client, for `import imap`, `probe` and `mirror`: the other end of what `server/`
+//! and `imap/` serve.
 //!
 //! * [`response`] (`proto::response`, re-exported) parses server responses (RFC 9051 §7 and the
 //!   grammar of §9) from bytes, with no IO: framing of lines and literals with caps, then typed
@@ -8,8 +8,12 @@
 //! * [`tls`] builds the rustls client configuration (system roots, `--ca`, `--insecure`).
 //! * [`conn`] is the thin async layer: TCP, implicit TLS or STARTTLS, COMPRESS=DEFLATE, tagged
 //!   commands, literals, IDLE. It is the only part of this module that touches sockets.
+//! * [`mapi`] types the MAPI extension's responses (docs/mapi-extension.md), no IO; [`replica`]
+//!   keeps a connector's local copy of an account by the extension's merge rules (§10).
 
 pub mod conn;
+pub mod mapi;
+pub mod replica;
 pub mod tls;
 pub mod url;
 

@@ -1,0 +1,159 @@
+//! `applianced mirror --once` (issue 14, first part): the replica of an account, built with
+//! XHIERARCHY and XSYNC alone, equals what a plain IMAP listing of every folder shows (UIDs,
+//! flags, sizes, subjects), the first time and after deliveries, flag changes, expunges and
+//! folders created, renamed and deleted; a second run transfers only the changes.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use applianced::client::replica::Replica;
+use common::{Client, PASSWORD, Server, USER, mail};
+
+/// Folder name → UID → (flags, size, subject).
+type Listing = BTreeMap<String, BTreeMap<u32, (Vec<String>, u64, String)>>;
+
+/// The account as plain IMAP lists it.
+fn listing(c: &mut Client) -> Listing {
+    let mut out = BTreeMap::new();
+    let lines = c.cmd("l", "LIST \"\" *");
+    let names: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("* LIST "))
+        .map(|l| l.rsplit(' ').next().expect("name").trim_matches('"').to_string())
+        .collect();
+    for name in names {
+        let mut msgs = BTreeMap::new();
+        c.run(&format!("C: e EXAMINE \"{name}\"\nS: e OK *"));
+        for l in c.cmd("f", "UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])") {
+            let Some(rest) = l.strip_prefix("* ").filter(|r| r.contains(" FETCH (")) else { continue };
+            let uid: u32 = rest
+                .split("UID ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .expect("uid")
+                .parse()
+                .expect("uid");
+            let flags_text = &rest[rest.find("FLAGS (").expect("flags") + 7..];
+            let flags: Vec<String> = flags_text[..flags_text.find(')').expect(")")]
+                .split(' ')
+                .filter(|f| !f.is_empty() && *f != "\\Recent")
+                .map(str::to_string)
+                .collect();
+            let size: u64 = rest
+                .split("RFC822.SIZE ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .expect("size")
+                .parse()
+                .expect("size");
+            let subject = rest
+                .split("Subject: ")
+                .nth(1)
+                .map(|s| s.split("\r\n").next().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            msgs.insert(uid, (flags, size, subject));
+        }
+        out.insert(name, msgs);
+    }
+    out
+}
+
+/// The same from the replica file.
+fn replica_listing(path: &std::path::Path) -> Listing {
+    let r = Replica::open(path).expect("replica");
+    let mut out = BTreeMap::new();
+    for (id, folder) in r.folders().expect("folders") {
+        assert!(folder.complete, "{id} complete");
+        let mut msgs = BTreeMap::new();
+        for (uid, m) in r.messages(&id).expect("messages") {
+            assert!(!m.flags.iter().any(|f| f == "\\Recent"), "§9: never \\Recent");
+            msgs.insert(uid, (m.flags.clone(), m.size.expect("size"), m.subject.clone().unwrap_or_default()));
+        }
+        out.insert(String::from_utf8(folder.info.name.clone()).expect("utf-8 name"), msgs);
+    }
+    out
+}
+
+fn mirror(s: &Server, dir: &std::path::Path) -> String {
+    let pw = s.dir.join("mirror-pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    let url = format!("imap://{}@127.0.0.1:{}", USER.replace('@', "%40"), s.imap);
+    let o = std::process::Command::new(common::BIN)
+        .args(["mirror", &url, "--replica"])
+        .arg(dir)
+        .arg("--password-file")
+        .arg(&pw)
+        .args(["--once", "--plain", "--json"])
+        .output()
+        .expect("mirror");
+    assert!(o.status.success(), "mirror: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn number(json: &str, key: &str) -> u64 {
+    let at = json.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {json}")) + key.len() + 3;
+    json[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("number")
+}
+
+#[test]
+fn a_replica_equals_the_imap_listing_before_and_after_changes() {
+    let s = Server::start("mirror-once", "");
+    let mut c = s.login();
+    c.run("C: a CREATE Lists/rust\nS: a OK *\nC: b CREATE Old\nS: b OK *");
+    for i in 0..30 {
+        s.deliver(USER, &mail(&format!("inbox-{i}"), "x"));
+    }
+    for i in 0..5 {
+        s.deliver(&USER.replace('@', "+Lists/rust@"), &mail(&format!("rust-{i}"), "y"));
+        s.deliver(&USER.replace('@', "+Old@"), &mail(&format!("old-{i}"), "z"));
+    }
+    c.run("C: s SELECT INBOX\nS: s OK *\nC: f STORE 1:10 +FLAGS (\\Seen $Work)\nS: f OK *");
+    let dir = s.dir.join("replica");
+    let first = mirror(&s, &dir);
+    let file = dir.join(format!("{USER}.redb"));
+    assert_eq!(replica_listing(&file), listing(&mut c), "{first}");
+    assert_eq!(number(&first, "messages"), 40, "{first}");
+
+    // Changes of every kind, then a second run.
+    c.run("C: s2 SELECT INBOX\nS: s2 OK *");
+    c.run("C: g STORE 11:12 +FLAGS (\\Flagged)\nS: g OK *\nC: h STORE 3 +FLAGS (\\Deleted)\nS: h OK *");
+    c.run(
+        "C: x EXPUNGE\nS: x OK *\nC: r RENAME Lists/rust Archive/rust\nS: r OK *\nC: d DELETE Old\nS: d OK *",
+    );
+    c.run("C: n CREATE New\nS: n OK *");
+    s.deliver(USER, &mail("late", "x"));
+    c.run("C: u UNSELECT\nS: u OK *");
+    let second = mirror(&s, &dir);
+    assert_eq!(replica_listing(&file), listing(&mut c), "{second}");
+    assert_eq!(number(&second, "messages"), 1, "only the new message's summary again: {second}");
+    assert_eq!(number(&second, "restarted"), 0, "{second}");
+    // Nothing changed: a third run sends no summary at all.
+    let third = mirror(&s, &dir);
+    assert_eq!(number(&third, "messages"), 0, "{third}");
+    assert!(number(&third, "bytes_in") < number(&first, "bytes_in"), "{third} vs {first}");
+}
+
+#[test]
+fn mirror_refuses_what_it_cannot_do_with_a_clear_error() {
+    let s = Server::start("mirror-usage", "");
+    let url = format!("imap://{}@127.0.0.1:{}", USER.replace('@', "%40"), s.imap);
+    let o = std::process::Command::new(common::BIN)
+        .args(["mirror", &url, "--replica"])
+        .arg(s.dir.join("r"))
+        .output()
+        .expect("mirror");
+    assert_eq!(o.status.code(), Some(64), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--once"));
+    let pw = s.dir.join("bad-pw");
+    std::fs::write(&pw, "wrong").expect("pw");
+    let o = std::process::Command::new(common::BIN)
+        .args(["mirror", &url, "--replica"])
+        .arg(s.dir.join("r"))
+        .arg("--password-file")
+        .arg(&pw)
+        .args(["--once", "--plain"])
+        .output()
+        .expect("mirror");
+    assert_eq!(o.status.code(), Some(77), "a wrong password: {}", String::from_utf8_lossy(&o.stderr));
+}
