@@ -15,6 +15,7 @@
 //!   at a time, no IO), `summary.rs` (message summaries, §9), `folder.rs` (folder-info, counts,
 //!   MAILBOXID references).
 
+pub mod backchannel;
 pub mod folder;
 pub mod link;
 pub mod registry;
@@ -22,6 +23,8 @@ pub mod response;
 pub mod state;
 pub mod summary;
 pub mod sync;
+pub mod xack;
+pub mod xbackchannel;
 pub mod xhierarchy;
 pub mod xjoin;
 pub mod xsession;

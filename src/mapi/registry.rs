@@ -422,6 +422,31 @@ impl Registry {
         Ok((member, admitted))
     }
 
+    /// XBACKCHANNEL (§5.1): `member`'s connection becomes its session's backchannel; a former
+    /// one leaves the session and is closed with `BYE [XREPLACED]`. False when the session has
+    /// ended meanwhile.
+    pub fn become_backchannel(&self, member: &Member) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.sessions.get_mut(&member.selector) else { return false };
+        if !e.conns.iter().any(|c| c.id == member.conn) {
+            return false;
+        }
+        e.conns.retain(|c| {
+            let old = c.role == Role::Backchannel && c.id != member.conn;
+            if old {
+                c.link.close(Closing {
+                    code: Code::XReplaced,
+                    text: "another connection of the session is the backchannel now".into(),
+                });
+            }
+            !old
+        });
+        for c in e.conns.iter_mut().filter(|c| c.id == member.conn) {
+            c.role = Role::Backchannel;
+        }
+        true
+    }
+
     /// A connection closed (its [`Member`] dropped): the grace period starts with the last.
     fn leave(&self, selector: &str, conn: u32, link: &Arc<Link>) {
         let mut inner = self.lock();
