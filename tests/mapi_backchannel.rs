@@ -302,6 +302,15 @@ fn heartbeats_are_answered_and_an_unanswered_one_closes_the_link() {
     let bye = until(&mut bc, "* BYE ");
     assert!(bye.last().is_some_and(|l| l.starts_with("* BYE [XNOACK]")), "{bye:?}");
     assert!(at.elapsed() < Duration::from_millis(2500), "{:?}", at.elapsed());
+    // A pool connection of a session with a backchannel may be silent for two intervals.
+    let mut ses = session(&s, &u, &p);
+    let (_bc, ..) = ses.backchannel(&s, 0, 1);
+    ses.pool.run("C: n NOOP\nS: n OK *");
+    let at = Instant::now();
+    let bye = ses.pool.line();
+    assert!(bye.starts_with("* BYE [XNOACK]"), "{bye}");
+    let waited = at.elapsed();
+    assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4), "{waited:?}");
     // The granted interval is the proposal clamped.
     let ses = session(&s, &u, &p);
     let mut c = ses.join(&s);

@@ -17,6 +17,12 @@ impl Session {
         self.backchannel.is_some()
     }
 
+    /// On a pool connection of a session with a backchannel, how long it may be silent between
+    /// commands before it is closed with `BYE [XNOACK]` (§6: two heartbeat intervals).
+    pub fn pool_silence(&self) -> Option<std::time::Duration> {
+        self.mapi.as_ref().and_then(|m| self.ctx.sessions.pool_silence(m))
+    }
+
     /// When the next heartbeat is due, on a backchannel.
     pub fn heartbeat_due(&self) -> Option<Instant> {
         self.backchannel.as_ref().map(|b| b.beats.next_due())

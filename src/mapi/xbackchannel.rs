@@ -34,7 +34,7 @@ pub async fn run(s: &mut Session, args: &XBackchannelArgs, out: &mut Vec<u8>) ->
         m.burst_events as usize,
     );
     let Some(member) = &s.mapi else { return Err(Error::Bad("not in a session".into())) };
-    if !s.ctx.sessions.become_backchannel(member) {
+    if !s.ctx.sessions.become_backchannel(member, Duration::from_secs(granted)) {
         // Revoked a moment ago: the connection's BYE is on its way.
         return Err(Error::No(None, "the session has ended".into()));
     }

@@ -222,7 +222,13 @@ async fn connection(
             // A large response grew the buffer; an idle connection should not keep it.
             out = Vec::with_capacity(4096);
         }
-        let (timeout, waiting) = if logged_in { (session.timeout(), false) } else { (left(login_by), true) };
+        let (mut timeout, waiting) =
+            if logged_in { (session.timeout(), false) } else { (left(login_by), true) };
+        // A pool connection of a session with a backchannel: two heartbeat intervals (§6).
+        let pool_silence = session.pool_silence().filter(|d| *d < timeout);
+        if let Some(d) = pool_silence {
+            timeout = d;
+        }
         // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4); so are a
         // backchannel's events (docs/mapi-extension.md §5.3), and its heartbeats at their time.
         let notify =
@@ -302,6 +308,18 @@ async fn connection(
                 log::info!("{peer}: closed, not logged in within {}s", limits.login_timeout_secs);
                 trace.pushed(LOGIN_TIMEOUT);
                 let _ = io.write_all(LOGIN_TIMEOUT).await;
+                return Ok(());
+            }
+            Event::TimedOut if pool_silence.is_some() => {
+                log::info!("{peer}: pool connection closed after {}s of silence", timeout.as_secs());
+                let bye = crate::mapi::link::Closing {
+                    code: session::Code::XNoAck,
+                    text: "silent for two heartbeat intervals".into(),
+                }
+                .bye();
+                trace.pushed(&bye);
+                let _ = io.write_all(&bye).await;
+                let _ = io.flush().await;
                 return Ok(());
             }
             Event::TimedOut => {
