@@ -200,6 +200,8 @@ impl Session {
             CommandBody::XJoin { username, token, replace } => {
                 mapi::xjoin::run(self, &username, &token, replace, out).await
             }
+            CommandBody::XBackchannel(args) => mapi::xbackchannel::run(self, &args, out).await,
+            CommandBody::XAck { heartbeat, applied } => mapi::xack::run(self, heartbeat, applied),
         };
         // Report what others changed before the tagged response, as servers do at command end.
         if outcome.is_ok() && self.state == State::Selected {
@@ -214,6 +216,24 @@ impl Session {
     /// The one place where session state is checked (STYLE.md §5).
     fn allowed(&self, body: &CommandBody) -> Result<(), Error> {
         use CommandBody as C;
+        // docs/mapi-extension.md §5.7, §12.1: the backchannel answers these only, so that no
+        // long command delays its pushes and heartbeats; the rest changes nothing.
+        if self.backchannel.is_some()
+            && !matches!(
+                body,
+                C::XAck { .. }
+                    | C::Noop
+                    | C::Capability
+                    | C::Id { .. }
+                    | C::Logout
+                    | C::XSession { op: XSessionOp::Status | XSessionOp::End }
+            )
+        {
+            return Err(Error::BadCode(
+                Code::XBackchannel,
+                format!("{} is not allowed on the backchannel: use a pool connection", body.name()),
+            ));
+        }
         let needs = match body {
             C::Capability | C::Noop | C::Logout | C::Id { .. } => return Ok(()),
             C::StartTls => {
@@ -232,7 +252,12 @@ impl Session {
                 State::NotAuthenticated
             }
             // docs/mapi-extension.md §12.1; the extension's commands are unknown when it is off.
-            C::XJoin { .. } | C::XSession { .. } | C::XSync { .. } | C::XHierarchy { .. }
+            C::XJoin { .. }
+            | C::XSession { .. }
+            | C::XSync { .. }
+            | C::XHierarchy { .. }
+            | C::XBackchannel(_)
+            | C::XAck { .. }
                 if !self.ctx.config.mapi.enabled =>
             {
                 return Err(Error::Bad(format!("unknown command {}", body.name())));
@@ -259,6 +284,31 @@ impl Session {
             C::XSession { .. } => {
                 if matches!(self.state, State::Authenticated | State::Selected) && self.mapi.is_none() {
                     return Err(Error::Bad(format!("{} not allowed now: not in a session", body.name())));
+                }
+                State::Authenticated
+            }
+            // §5.1, §12.1: logged in, in a session, no mailbox selected, NOTIFY off.
+            C::XBackchannel(_) => {
+                if self.state == State::Selected {
+                    return Err(Error::Bad(
+                        "XBACKCHANNEL not allowed now: a mailbox is selected (UNSELECT first)".into(),
+                    ));
+                }
+                if self.state == State::Authenticated {
+                    if self.mapi.is_none() {
+                        return Err(Error::Bad("XBACKCHANNEL not allowed now: not in a session".into()));
+                    }
+                    if self.notify.is_some() {
+                        return Err(Error::Bad("XBACKCHANNEL not allowed now: NOTIFY is active".into()));
+                    }
+                }
+                State::Authenticated
+            }
+            // §6, §12.1: on the backchannel only (which the check above has let through).
+            C::XAck { .. } => {
+                if self.backchannel.is_none() && matches!(self.state, State::Authenticated | State::Selected)
+                {
+                    return Err(Error::Bad("XACK not allowed now: not the backchannel".into()));
                 }
                 State::Authenticated
             }

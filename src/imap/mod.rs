@@ -12,6 +12,7 @@
 //!   `response` (flag lists, sets, keyword announcements), `trace` (the per-account protocol
 //!   trace; `server::imap` feeds it the bytes).
 
+pub mod backchannel;
 pub mod catenate;
 pub mod changes;
 pub mod cmd;

@@ -13,6 +13,9 @@ pub enum Error {
     No(Option<Code>, String),
     /// `BAD text`
     Bad(String),
+    /// `BAD [code] text`: a refusal the client can act on by its code (docs/mapi-extension.md
+    /// §13: `BAD [XBACKCHANNEL]`).
+    BadCode(Code, String),
 }
 
 impl Error {
@@ -62,6 +65,7 @@ pub fn warn(out: &mut Vec<u8>, e: Error) {
     let (code, text) = match e {
         Error::No(code, text) => (code, text),
         Error::Bad(text) => (None, text),
+        Error::BadCode(code, text) => (Some(code), text),
     };
     match code {
         Some(c) => out.extend_from_slice(format!("* NO [{c}] {text}\r\n").as_bytes()),

@@ -87,6 +87,9 @@ pub struct Session {
     pub mapi: Option<Member>,
     /// RFC 2971: what the client said of itself with ID, for a session it creates (§4.1).
     pub client_id: Option<ClientId>,
+    /// The connection is its session's backchannel (docs/mapi-extension.md §5): its event
+    /// stream and heartbeats, which the connection loop drives between commands.
+    pub backchannel: Option<crate::mapi::backchannel::Backchannel>,
 }
 
 /// May secrets (a password, a MAPI token) be sent on a connection from `peer`? Over TLS, or on
@@ -130,6 +133,7 @@ impl Session {
             link: Arc::new(Link::new(peer, tls)),
             mapi: None,
             client_id: None,
+            backchannel: None,
         }
     }
 
@@ -368,6 +372,7 @@ impl Session {
                 tagged(out, tag, "NO", code.as_ref(), &text);
             }
             Err(Error::Bad(text)) => out.extend_from_slice(format!("{tag} BAD {text}\r\n").as_bytes()),
+            Err(Error::BadCode(code, text)) => tagged(out, tag, "BAD", Some(&code), &text),
         }
         Next::Continue
     }

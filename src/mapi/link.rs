@@ -81,6 +81,8 @@ pub struct Link {
     /// Milliseconds from `started` to the last byte received.
     last_in_ms: AtomicU64,
     activity: Mutex<Activity>,
+    /// Set once the connection is its session's backchannel (§4.4 `HEARTBEAT SENT ACKED RTT`).
+    backchannel: Mutex<Option<BackchannelFigures>>,
     /// Capacity 1: the first reason to close wins; the connection reads it between commands.
     close_tx: Sender<Closing>,
     close_rx: Receiver<Closing>,
@@ -103,6 +105,7 @@ impl Link {
                 command: None,
                 mailbox: None,
             }),
+            backchannel: Mutex::new(None),
             close_tx,
             close_rx,
         }
@@ -141,6 +144,11 @@ impl Link {
         *self.activity.lock().unwrap_or_else(|e| e.into_inner()) = activity;
     }
 
+    /// The connection is a backchannel, with these figures now.
+    pub fn set_backchannel(&self, figures: BackchannelFigures) {
+        *self.backchannel.lock().unwrap_or_else(|e| e.into_inner()) = Some(figures);
+    }
+
     /// Asks the connection to close with `* BYE` `why`, at its next wait for the client (best
     /// effort: a connection already closing keeps its first reason).
     pub fn close(&self, why: Closing) {
@@ -174,8 +182,22 @@ impl Link {
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
             activity: self.activity.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            backchannel: *self.backchannel.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
+}
+
+/// What a backchannel shows of itself (§4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackchannelFigures {
+    /// The granted interval, in seconds.
+    pub heartbeat: u64,
+    /// The cursor: every change up to it dealt with (§5.4).
+    pub sent: u64,
+    /// The last change number the client acknowledged (§6).
+    pub acked: u64,
+    /// The last heartbeat's round trip in milliseconds, once one was answered.
+    pub rtt_ms: Option<u64>,
 }
 
 /// A copy of a [`Link`]'s figures at one moment.
@@ -190,13 +212,15 @@ pub struct LinkView {
     pub bytes_out: u64,
     pub queued: u64,
     pub activity: Activity,
+    pub backchannel: Option<BackchannelFigures>,
 }
 
 impl LinkView {
     /// The figures of §4.4 after `ADDRESS`, by their item names, in the order `XCONN` sends
-    /// them (booleans as 0 and 1): one list for the IMAP response and the administrator's views.
-    pub fn figures(&self) -> [(&'static str, u64); 7] {
-        [
+    /// them (booleans as 0 and 1), a backchannel's last: one list for the IMAP response and the
+    /// administrator's views.
+    pub fn figures(&self) -> Vec<(&'static str, u64)> {
+        let mut v = vec![
             ("TLS", u64::from(self.tls)),
             ("COMPRESS", u64::from(self.compress)),
             ("AGE", self.age_secs),
@@ -204,7 +228,12 @@ impl LinkView {
             ("IN", self.bytes_in),
             ("OUT", self.bytes_out),
             ("QUEUED", self.queued),
-        ]
+        ];
+        if let Some(b) = self.backchannel {
+            v.extend([("HEARTBEAT", b.heartbeat), ("SENT", b.sent), ("ACKED", b.acked)]);
+            v.extend(b.rtt_ms.map(|r| ("RTT", r)));
+        }
+        v
     }
 }
 

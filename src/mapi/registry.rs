@@ -71,6 +71,9 @@ struct Conn {
     id: u32,
     role: Role,
     link: Arc<Link>,
+    /// A backchannel's granted heartbeat interval: the session's pool connections may be
+    /// silent for two of them (§6).
+    heartbeat: Option<Duration>,
 }
 
 struct Entry {
@@ -351,7 +354,7 @@ impl Registry {
                 verifier_hash: sha256(verifier),
                 client,
                 created: now,
-                conns: vec![Conn { id: 1, role: Role::Pool, link: link.clone() }],
+                conns: vec![Conn { id: 1, role: Role::Pool, link: link.clone(), heartbeat: None }],
                 next_conn: 2,
                 grace_until: None,
             },
@@ -408,7 +411,7 @@ impl Registry {
         }
         let conn = e.next_conn;
         e.next_conn = e.next_conn.saturating_add(1);
-        e.conns.push(Conn { id: conn, role: Role::Pool, link: link.clone() });
+        e.conns.push(Conn { id: conn, role: Role::Pool, link: link.clone(), heartbeat: None });
         e.grace_until = None;
         let admitted = Admitted {
             id: selector.to_string(),
@@ -420,6 +423,42 @@ impl Registry {
         let member =
             Member { registry: self.clone(), selector: selector.to_string(), conn, link: link.clone() };
         Ok((member, admitted))
+    }
+
+    /// XBACKCHANNEL (§5.1): `member`'s connection becomes its session's backchannel; a former
+    /// one leaves the session and is closed with `BYE [XREPLACED]`. False when the session has
+    /// ended meanwhile.
+    pub fn become_backchannel(&self, member: &Member, heartbeat: Duration) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.sessions.get_mut(&member.selector) else { return false };
+        if !e.conns.iter().any(|c| c.id == member.conn) {
+            return false;
+        }
+        e.conns.retain(|c| {
+            let old = c.role == Role::Backchannel && c.id != member.conn;
+            if old {
+                c.link.close(Closing {
+                    code: Code::XReplaced,
+                    text: "another connection of the session is the backchannel now".into(),
+                });
+            }
+            !old
+        });
+        for c in e.conns.iter_mut().filter(|c| c.id == member.conn) {
+            c.role = Role::Backchannel;
+            c.heartbeat = Some(heartbeat);
+        }
+        true
+    }
+
+    /// How long `member`'s connection, a pool connection, may be silent between commands: two
+    /// heartbeat intervals of its session's backchannel (§6); `None` when the session has no
+    /// backchannel or `member` is it.
+    pub fn pool_silence(&self, member: &Member) -> Option<Duration> {
+        let inner = self.lock();
+        let e = inner.sessions.get(&member.selector)?;
+        let bc = e.conns.iter().find(|c| c.role == Role::Backchannel)?;
+        (bc.id != member.conn).then(|| bc.heartbeat.map(|h| h.saturating_mul(2))).flatten()
     }
 
     /// A connection closed (its [`Member`] dropped): the grace period starts with the last.

@@ -116,6 +116,8 @@ fn conn(s: &Session, c: &ConnView, utf8: bool, out: &mut Vec<u8>) {
 /// logged in, outside any session.
 pub fn end(s: &mut Session) -> Outcome {
     let Some(member) = s.mapi.take() else { return Err(Error::Bad("not in a session".into())) };
+    // Outside the session, the backchannel is an ordinary connection again (§4.5).
+    s.backchannel = None;
     log::info!("{}: ended MAPI session {}", s.peer, member.session_id());
     s.ctx.sessions.end(member);
     Ok(Done::text("XSESSION END completed"))

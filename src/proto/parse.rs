@@ -832,6 +832,9 @@ impl<'a> Parser<'a> {
             // docs/mapi-extension.md §15: command-nonauth =/ xjoin; command-auth =/ xsession
             "XJOIN" => self.xjoin()?,
             "XSESSION" => self.xsession()?,
+            // §15: command-auth =/ xbackchannel / xack
+            "XBACKCHANNEL" => self.xbackchannel()?,
+            "XACK" => self.xack()?,
             "" => return self.fail("missing command name"),
             _ => return self.fail(format!("unknown command {}", shown(name.as_bytes()))),
         };

@@ -172,6 +172,8 @@ enum Wake {
     Evicted,
     /// Its MAPI session asked it to close (REPLACE, revocation, XSESSION END elsewhere).
     Closed(crate::mapi::link::Closing),
+    /// A backchannel's next heartbeat is due (docs/mapi-extension.md §6).
+    Heartbeat,
 }
 
 async fn connection(
@@ -220,9 +222,18 @@ async fn connection(
             // A large response grew the buffer; an idle connection should not keep it.
             out = Vec::with_capacity(4096);
         }
-        let (timeout, waiting) = if logged_in { (session.timeout(), false) } else { (left(login_by), true) };
-        // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4).
-        let notify = if session.notify_active() { session.subscription() } else { None };
+        let (mut timeout, waiting) =
+            if logged_in { (session.timeout(), false) } else { (left(login_by), true) };
+        // A pool connection of a session with a backchannel: two heartbeat intervals (§6).
+        let pool_silence = session.pool_silence().filter(|d| *d < timeout);
+        if let Some(d) = pool_silence {
+            timeout = d;
+        }
+        // With NOTIFY on, changes are pushed while the client is quiet (RFC 5465 §4); so are a
+        // backchannel's events (docs/mapi-extension.md §5.3), and its heartbeats at their time.
+        let notify =
+            if session.notify_active() || session.is_backchannel() { session.subscription() } else { None };
+        let heartbeat = session.heartbeat_due();
         let read = async {
             let read = async { Wake::Read(io.read(&mut buf).await) };
             let changed = async {
@@ -243,9 +254,38 @@ async fn connection(
                 }
             };
             let closed = async { Wake::Closed(link.closing().await) };
-            smol::future::or(read, smol::future::or(changed, smol::future::or(evicted, closed))).await
+            let beat = async {
+                match heartbeat {
+                    Some(at) => {
+                        async_io::Timer::at(at).await;
+                        Wake::Heartbeat
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            smol::future::or(
+                read,
+                smol::future::or(changed, smol::future::or(evicted, smol::future::or(closed, beat))),
+            )
+            .await
         };
         let n = match guarded(read, timeout, &shared.shutdown).await {
+            Event::Done(Wake::Changed) if session.is_backchannel() => {
+                session.backchannel_changed();
+                if !pump(&mut io, &mut session, &mut out, &mut trace).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            Event::Done(Wake::Heartbeat) => {
+                // Changes a failed step left behind go first: SENT then covers them (§5.4).
+                if !pump(&mut io, &mut session, &mut out, &mut trace).await?
+                    || !beat(&mut io, &mut session, &mut out, &mut trace).await?
+                {
+                    return Ok(());
+                }
+                continue;
+            }
             Event::Done(Wake::Changed) => {
                 session.notify_update(&mut out).await;
                 if !out.is_empty() {
@@ -268,6 +308,18 @@ async fn connection(
                 log::info!("{peer}: closed, not logged in within {}s", limits.login_timeout_secs);
                 trace.pushed(LOGIN_TIMEOUT);
                 let _ = io.write_all(LOGIN_TIMEOUT).await;
+                return Ok(());
+            }
+            Event::TimedOut if pool_silence.is_some() => {
+                log::info!("{peer}: pool connection closed after {}s of silence", timeout.as_secs());
+                let bye = crate::mapi::link::Closing {
+                    code: session::Code::XNoAck,
+                    text: "silent for two heartbeat intervals".into(),
+                }
+                .bye();
+                trace.pushed(&bye);
+                let _ = io.write_all(&bye).await;
+                let _ = io.flush().await;
                 return Ok(());
             }
             Event::TimedOut => {
@@ -446,6 +498,70 @@ async fn connection(
             trace.server(&out);
             io.write_all(&out).await?;
             io.flush().await?;
+        }
+        // A new backchannel's replay follows its tagged OK (docs/mapi-extension.md §5.1).
+        if session.backchannel_pending() && !pump(&mut io, &mut session, &mut out, &mut trace).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// A backchannel's event stream until it has caught up with the log: each step (at most
+/// `mapi.backchannel_batch` changes) is written and flushed, the COMPRESS stream included,
+/// before the next is read, so the connection holds one batch at most; a heartbeat that falls
+/// due meanwhile goes between two steps (§6: behind at most one batch). Returns false when the
+/// connection must close.
+async fn pump(
+    io: &mut Stream,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+    trace: &mut Tracer,
+) -> std::io::Result<bool> {
+    while session.backchannel_pending() {
+        out.clear();
+        let more = session.backchannel_step(out).await;
+        if !out.is_empty() {
+            trace.pushed(out);
+            io.write_all(out).await?;
+            io.flush().await?;
+        }
+        if session.heartbeat_due().is_some_and(|t| t <= Instant::now())
+            && !beat(io, session, out, trace).await?
+        {
+            return Ok(false);
+        }
+        if !more {
+            break;
+        }
+    }
+    out.clear();
+    Ok(true)
+}
+
+/// A backchannel's heartbeat is due: sent and flushed, or, when the previous one went
+/// unanswered, `* BYE [XNOACK]` (best effort) and false: the connection closes (§6).
+async fn beat(
+    io: &mut Stream,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+    trace: &mut Tracer,
+) -> std::io::Result<bool> {
+    out.clear();
+    match session.heartbeat(out).await {
+        Ok(()) => {
+            trace.pushed(out);
+            io.write_all(out).await?;
+            io.flush().await?;
+            out.clear();
+            Ok(true)
+        }
+        Err(why) => {
+            log::info!("{}: backchannel closed: {}", session.peer, why.text);
+            let bye = why.bye();
+            trace.pushed(&bye);
+            let _ = io.write_all(&bye).await;
+            let _ = io.flush().await;
+            Ok(false)
         }
     }
 }

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use redb::{Database, ReadableTable};
 
 pub use error::{Result, StoreError};
-pub use read::{Reader, records_read};
+pub use read::{LogRead, Reader, records_read};
 pub use reads::{Lane, ReadLimits, Reads};
 pub use records::{AccountRecord, ChangeKind, ChangeRecord, MailboxRecord, MessageRecord, SpecialUse, flag};
 pub use write::{FlagOp, HIERARCHY_DELIMITER, NewMessage, Tables, canonical_name};

@@ -378,6 +378,36 @@ impl Reader {
         Ok(Some(out))
     }
 
+    /// At most `limit` entries of the account's change log after `since`, in order: the
+    /// bounded read of a backchannel step (docs/mapi-extension.md §5.3), which never holds more
+    /// than one batch of the log. When the entry `since + 1` is no longer in the log (trimmed,
+    /// or never there), nothing is returned but the number of the last change lost: the one
+    /// before the oldest entry after `since`, or the account's last when none is left.
+    pub fn account_changes_after(&self, account: u64, since: u64, limit: usize) -> Result<LogRead> {
+        let last = self.account(account)?.last_change;
+        let mut read = LogRead { last, lost_to: None, entries: Vec::new() };
+        if since >= last {
+            return Ok(read);
+        }
+        let Some(t) = open(&self.txn, CHANGES)? else {
+            read.lost_to = Some(last);
+            return Ok(read);
+        };
+        for e in t.range((account, since + 1)..=(account, u64::MAX))?.take(limit.max(1)) {
+            let (k, v) = e?;
+            let n = k.value().1;
+            if read.entries.is_empty() && n != since + 1 {
+                read.lost_to = Some(n - 1);
+                return Ok(read);
+            }
+            read.entries.push((n, ChangeRecord::decode(v.value())?));
+        }
+        if read.entries.is_empty() {
+            read.lost_to = Some(last);
+        }
+        Ok(read)
+    }
+
     pub fn blob(&self, blob: u64) -> Result<BlobRecord> {
         let t = self.blobs_table()?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
         let v = t.get(blob)?.ok_or_else(|| StoreError::Corrupt(format!("blob {blob} missing")))?;
@@ -468,4 +498,15 @@ impl Reader {
         }
         Ok(Ok(()))
     }
+}
+
+/// What [`Reader::account_changes_after`] read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRead {
+    /// The account's last change number in this snapshot.
+    pub last: u64,
+    /// The log no longer holds the next change: changes up to this number are lost.
+    pub lost_to: Option<u64>,
+    /// The entries read, consecutive from `since + 1`.
+    pub entries: Vec<(u64, ChangeRecord)>,
 }

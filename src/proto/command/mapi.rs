@@ -1,7 +1,10 @@
-//! The MAPI extension (`XMAPI1`, docs/mapi-extension.md): the session layer's commands, §4.
+//! The MAPI extension (`XMAPI1`, docs/mapi-extension.md): the session layer's commands (§4)
+//! and the backchannel's (§5, §6).
 
 use std::fmt;
 use std::num::NonZeroU32;
+
+use super::SummaryField;
 
 /// A session's token as the client sent it: any atom (`token-arg`, §15), checked by the session
 /// registry, never by the parser (a malformed one gets `NO [AUTHENTICATIONFAILED]`, not `BAD`).
@@ -37,3 +40,16 @@ pub enum XSessionOp {
 
 /// `conn-id = nz-number`: a connection of a session (§4).
 pub type ConnId = NonZeroU32;
+
+/// `xbackchannel = "XBACKCHANNEL" SP "FROM" SP change-number SP "EPOCH" SP epoch SP "HEARTBEAT"
+/// SP nz-number [SP fields]` (§5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XBackchannelArgs {
+    pub from: u64,
+    /// Any atom: one that is not the account's epoch gets `NO [XRESTART]`, never `BAD`.
+    pub epoch: String,
+    /// The interval the client proposes, in seconds (clamped by the server).
+    pub heartbeat: NonZeroU32,
+    /// `None`: the default set (§9).
+    pub fields: Option<Vec<SummaryField>>,
+}

@@ -245,6 +245,13 @@ pub enum CommandBody {
         token: Token,
         replace: Option<ConnId>,
     },
+    /// docs/mapi-extension.md §5.1.
+    XBackchannel(XBackchannelArgs),
+    /// docs/mapi-extension.md §6: `XACK hb-id change-number`.
+    XAck {
+        heartbeat: u64,
+        applied: u64,
+    },
 }
 
 impl CommandBody {
@@ -332,6 +339,8 @@ impl CommandBody {
             C::XSession { op: XSessionOp::Status } => "XSESSION STATUS",
             C::XSession { op: XSessionOp::End } => "XSESSION END",
             C::XJoin { .. } => "XJOIN",
+            C::XBackchannel(_) => "XBACKCHANNEL",
+            C::XAck { .. } => "XACK",
         }
     }
 }

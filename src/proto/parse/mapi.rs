@@ -1,7 +1,8 @@
-//! The MAPI extension's commands (docs/mapi-extension.md §15): XJOIN and XSESSION.
+//! The MAPI extension's commands (docs/mapi-extension.md §15): XJOIN, XSESSION, XBACKCHANNEL
+//! and XACK.
 
 use super::{PResult, Parser};
-use crate::proto::command::{CommandBody, Token, XSessionOp};
+use crate::proto::command::{CommandBody, Token, XBackchannelArgs, XSessionOp};
 
 impl Parser<'_> {
     /// `xjoin = "XJOIN" SP userid SP token-arg [SP "REPLACE" SP conn-id]` ;
@@ -36,5 +37,39 @@ impl Parser<'_> {
             }
         };
         Ok(CommandBody::XSession { op })
+    }
+
+    /// `xbackchannel = "XBACKCHANNEL" SP "FROM" SP change-number SP "EPOCH" SP epoch
+    /// SP "HEARTBEAT" SP nz-number [SP fields]` ; `change-number = number64`
+    pub(super) fn xbackchannel(&mut self) -> PResult<CommandBody> {
+        self.sp()?;
+        self.keyword("FROM")?;
+        self.sp()?;
+        let from = self.number64()?;
+        self.sp()?;
+        self.keyword("EPOCH")?;
+        self.sp()?;
+        // Any atom: one that is not the account's epoch is refused by the handler (NO [XRESTART]).
+        let epoch = String::from_utf8_lossy(self.atom()?).into_owned();
+        self.sp()?;
+        self.keyword("HEARTBEAT")?;
+        self.sp()?;
+        let heartbeat = self.nz_number()?;
+        let fields = if self.eat(b' ') {
+            self.keyword("FIELDS")?;
+            Some(self.summary_fields()?)
+        } else {
+            None
+        };
+        Ok(CommandBody::XBackchannel(XBackchannelArgs { from, epoch, heartbeat, fields }))
+    }
+
+    /// `xack = "XACK" SP hb-id SP change-number` ; `hb-id = number64`
+    pub(super) fn xack(&mut self) -> PResult<CommandBody> {
+        self.sp()?;
+        let heartbeat = self.number64()?;
+        self.sp()?;
+        let applied = self.number64()?;
+        Ok(CommandBody::XAck { heartbeat, applied })
     }
 }

@@ -1458,3 +1458,53 @@ fn mapi_xsession() {
         assert!(err(bad).tag.is_some(), "{bad}");
     }
 }
+
+/// docs/mapi-extension.md §5.1, §6, §15: `xbackchannel` and `xack`.
+#[test]
+fn mapi_xbackchannel_and_xack() {
+    use crate::proto::command::{SummaryField, XBackchannelArgs};
+    assert_eq!(
+        body("c1 XBACKCHANNEL FROM 4500 EPOCH mW6QOYsW5Y4 HEARTBEAT 120\r\n"),
+        CommandBody::XBackchannel(XBackchannelArgs {
+            from: 4500,
+            epoch: "mW6QOYsW5Y4".into(),
+            heartbeat: nz(120),
+            fields: None,
+        })
+    );
+    assert_eq!(
+        body("c1 xbackchannel from 0 epoch e-_1 heartbeat 1 fields (XSUBJECT EMAILID)\r\n"),
+        CommandBody::XBackchannel(XBackchannelArgs {
+            from: 0,
+            epoch: "e-_1".into(),
+            heartbeat: nz(1),
+            fields: Some(vec![SummaryField::XSubject, SummaryField::EmailId]),
+        })
+    );
+    assert_eq!(
+        body("c1 XBACKCHANNEL FROM 9223372036854775807 EPOCH x HEARTBEAT 30 FIELDS ()\r\n"),
+        CommandBody::XBackchannel(XBackchannelArgs {
+            from: i64::MAX as u64,
+            epoch: "x".into(),
+            heartbeat: nz(30),
+            fields: Some(vec![]),
+        })
+    );
+    assert_eq!(body("d1 XACK 3 4610\r\n"), CommandBody::XAck { heartbeat: 3, applied: 4610 });
+    assert_eq!(body("d1 xack 0 0\r\n"), CommandBody::XAck { heartbeat: 0, applied: 0 });
+    for bad in [
+        "c1 XBACKCHANNEL\r\n",
+        "c1 XBACKCHANNEL FROM 1 EPOCH e\r\n",
+        "c1 XBACKCHANNEL FROM 1 EPOCH e HEARTBEAT 0\r\n",
+        "c1 XBACKCHANNEL FROM -1 EPOCH e HEARTBEAT 30\r\n",
+        "c1 XBACKCHANNEL EPOCH e FROM 1 HEARTBEAT 30\r\n",
+        "c1 XBACKCHANNEL FROM 1 EPOCH \"e\" HEARTBEAT 30\r\n",
+        "c1 XBACKCHANNEL FROM 1 EPOCH e HEARTBEAT 30 FIELDS (NOPE)\r\n",
+        "c1 XBACKCHANNEL FROM 1 EPOCH e HEARTBEAT 30 WINDOW 3\r\n",
+        "d1 XACK 1\r\n",
+        "d1 XACK 1 2 3\r\n",
+        "d1 XACK a 2\r\n",
+    ] {
+        assert_eq!(err(bad).tag.map(|t| t.to_string()), Some(bad[..2].to_string()), "{bad}");
+    }
+}
