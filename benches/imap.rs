@@ -99,7 +99,7 @@ impl Conn {
         Ok(c)
     }
 
-    fn tag(&mut self) -> String {
+    pub(crate) fn tag(&mut self) -> String {
         self.next += 1;
         format!("a{}", self.next)
     }
@@ -295,6 +295,8 @@ pub(crate) struct Server {
     pub(crate) partial: bool,
     /// (RSS, PSS) in MB right after start, before any client.
     fresh: (f64, f64),
+    /// applianced's data directory (for `applianced user add` in a benchmark).
+    pub(crate) data: Option<PathBuf>,
     child: Child,
 }
 
@@ -364,6 +366,9 @@ pub(crate) fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
                 format!("max_connections = {limit}\n")
             } else if l.starts_with("max_connections_per_ip =") {
                 format!("max_connections_per_ip = {limit}\n")
+            } else if l.starts_with("sessions_per_account =") {
+                // MAPI sessions of the benchmark's one account.
+                format!("sessions_per_account = {limit}\n")
             } else if l.starts_with("max_unauthenticated =") || l.starts_with("max_unauthenticated_per_ip =")
             {
                 // The clients connect 50 at a time from one address, as no real crowd does.
@@ -459,7 +464,7 @@ pub(crate) fn setup_applianced(dir: &Path, b: &ImapBench) -> R<Server> {
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(500));
     let fresh = memory_mb(pid, false);
-    Ok(Server { name: "applianced", port, pid, tree: false, partial: true, fresh, child })
+    Ok(Server { name: "applianced", port, pid, tree: false, partial: true, fresh, data: Some(data), child })
 }
 
 /// (uid, gid) of a user from /etc/passwd.
@@ -639,8 +644,16 @@ protocol imap {{
         .spawn()
         .map_err(e("start dovecot"))?;
     let pid = child.id();
-    let mut server =
-        Server { name: "Dovecot", port, pid, tree: true, partial: false, fresh: (0.0, 0.0), child };
+    let mut server = Server {
+        name: "Dovecot",
+        port,
+        pid,
+        tree: true,
+        partial: false,
+        fresh: (0.0, 0.0),
+        data: None,
+        child,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if Conn::connect(port).is_ok() {
@@ -688,7 +701,7 @@ protocol imap {{
 // The measurements. Each returns a figure with its unit, or an error that becomes "failed" in
 // the table.
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
 }
