@@ -380,3 +380,50 @@ fn a_store_over_thousands_of_messages_is_coalesced_with_bounded_output() {
     let last: Vec<&str> = changed[1].split(' ').collect();
     assert_eq!((last[2], last[5]), (&*(current + 2000).to_string(), &*top), "{changed:?}");
 }
+
+/// §6: a backchannel whose client stops reading is freed within two heartbeat intervals even
+/// while the server has more for it than the sockets hold: a write waits for its client one
+/// interval at most, then the connection is closed (its queue with it).
+#[test]
+fn a_backchannel_that_stops_reading_is_freed() {
+    let s = Server::start("bc-no-read", "mapi.heartbeat_min_secs = 1");
+    let (u, p) = users(&s).remove(0);
+    let ses = session(&s, &u, &p);
+    let mut bc = ses.join(&s);
+    // Large events: ENVELOPE carries the whole Subject (100 KB here); the client reads the
+    // tagged OK and then nothing more.
+    bc.run(&format!(
+        "C: b XBACKCHANNEL FROM {} EPOCH {} HEARTBEAT 1 FIELDS (ENVELOPE)\nS: * XBACKCHANNEL *\nS: b OK *",
+        ses.change, ses.epoch
+    ));
+    let mut writer = s.login_as(&u, &p);
+    let subject = "x".repeat(100_000);
+    for round in 0..6 {
+        let mut cmd = format!("w{round} APPEND INBOX").into_bytes();
+        for i in 0..20 {
+            let m = format!("Subject: {subject}\r\nMessage-ID: <{round}-{i}@x>\r\n\r\nbody\r\n");
+            cmd.extend_from_slice(format!(" {{{}+}}\r\n", m.len()).as_bytes());
+            cmd.extend_from_slice(m.as_bytes());
+        }
+        cmd.extend_from_slice(b"\r\n");
+        writer.send(&cmd);
+        let done = writer.until(&format!("w{round}"));
+        assert!(done.last().is_some_and(|l| l.contains(" OK ")), "{done:?}");
+    }
+    // About 12 MB of events wait for a reader that takes none: the server gives up on it.
+    let t = Instant::now();
+    loop {
+        let o = s.cli(&["sessions", "--json"], b"");
+        assert!(o.status.success());
+        if !String::from_utf8_lossy(&o.stdout).contains("\"role\":\"BACKCHANNEL\"") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "the backchannel is still held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // What the client could still read ends in EOF: the connection is closed.
+    bc.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut sink = Vec::new();
+    let read = std::io::Read::read_to_end(&mut bc.stream, &mut sink);
+    assert!(read.is_ok(), "{read:?}");
+}

@@ -23,6 +23,15 @@ impl Session {
         self.mapi.as_ref().and_then(|m| self.ctx.sessions.pool_silence(m))
     }
 
+    /// How long a write on the backchannel may wait for its client: one heartbeat interval
+    /// (docs/mapi-extension.md §6; the longest granted when this is not a backchannel).
+    pub fn backchannel_write_limit(&self) -> std::time::Duration {
+        match &self.backchannel {
+            Some(b) => b.beats.interval(),
+            None => std::time::Duration::from_secs(self.ctx.config.mapi.heartbeat_max_secs),
+        }
+    }
+
     /// When the next heartbeat is due, on a backchannel.
     pub fn heartbeat_due(&self) -> Option<Instant> {
         self.backchannel.as_ref().map(|b| b.beats.next_due())

@@ -522,8 +522,7 @@ async fn pump(
         let more = session.backchannel_step(out).await;
         if !out.is_empty() {
             trace.pushed(out);
-            io.write_all(out).await?;
-            io.flush().await?;
+            push(io, out, session.backchannel_write_limit()).await?;
         }
         if session.heartbeat_due().is_some_and(|t| t <= Instant::now())
             && !beat(io, session, out, trace).await?
@@ -547,11 +546,11 @@ async fn beat(
     trace: &mut Tracer,
 ) -> std::io::Result<bool> {
     out.clear();
+    let within = session.backchannel_write_limit();
     match session.heartbeat(out).await {
         Ok(()) => {
             trace.pushed(out);
-            io.write_all(out).await?;
-            io.flush().await?;
+            push(io, out, within).await?;
             out.clear();
             Ok(true)
         }
@@ -559,11 +558,29 @@ async fn beat(
             log::info!("{}: backchannel closed: {}", session.peer, why.text);
             let bye = why.bye();
             trace.pushed(&bye);
-            let _ = io.write_all(&bye).await;
-            let _ = io.flush().await;
+            let _ = push(io, &bye, within).await;
             Ok(false)
         }
     }
+}
+
+/// Writes and flushes `bytes` on a backchannel within `within` (its heartbeat interval): a
+/// client that does not take what it is sent (a link stalled under a stream of events, a peer
+/// that stopped reading) is not waited for past §6's two intervals; the error closes the
+/// connection, whatever was queued for it.
+async fn push(io: &mut Stream, bytes: &[u8], within: Duration) -> std::io::Result<()> {
+    let write = async {
+        io.write_all(bytes).await?;
+        io.flush().await
+    };
+    let expired = async {
+        async_io::Timer::after(within).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the backchannel's client took nothing for a heartbeat interval",
+        ))
+    };
+    smol::future::or(write, expired).await
 }
 
 /// Time left until `deadline` (zero once it has passed).
