@@ -143,8 +143,8 @@ fn mirror_refuses_what_it_cannot_do_with_a_clear_error() {
         .arg(s.dir.join("r"))
         .output()
         .expect("mirror");
-    assert_eq!(o.status.code(), Some(64), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--once"));
+    assert_eq!(o.status.code(), Some(64), "no password given: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--password-file"));
     let pw = s.dir.join("bad-pw");
     std::fs::write(&pw, "wrong").expect("pw");
     let o = std::process::Command::new(common::BIN)
@@ -156,4 +156,91 @@ fn mirror_refuses_what_it_cannot_do_with_a_clear_error() {
         .output()
         .expect("mirror");
     assert_eq!(o.status.code(), Some(77), "a wrong password: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The live mirror (issue 14): after its first sync it follows the session's backchannel
+/// (deliveries into several folders, a flag change, an expunge, a new folder and mail into
+/// it), acknowledges heartbeats only for what it stored, and on SIGTERM stops cleanly with a
+/// replica equal to the plain IMAP listing.
+#[test]
+fn the_live_mirror_follows_the_backchannel_and_stops_cleanly() {
+    use std::io::BufRead;
+    let s = Server::start("mirror-live", "mapi.heartbeat_min_secs = 1");
+    let mut c = s.login();
+    c.run("C: a CREATE Work\nS: a OK *");
+    for i in 0..5 {
+        s.deliver(USER, &mail(&format!("first-{i}"), "x"));
+    }
+    let dir = s.dir.join("live");
+    let pw = s.dir.join("mirror-pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    let url = format!("imap://{}@127.0.0.1:{}", USER.replace('@', "%40"), s.imap);
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["mirror", &url, "--replica"])
+        .arg(&dir)
+        .arg("--password-file")
+        .arg(&pw)
+        .args(["--plain", "--json", "--heartbeat", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mirror");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |want: &dyn Fn(&str) -> bool| loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("a progress line in 30 s");
+        if want(&line) {
+            return line;
+        }
+    };
+    wait_for(&|l| l.contains("\"live\":"));
+    for i in 0..5 {
+        s.deliver(USER, &mail(&format!("late-{i}"), "x"));
+        s.deliver(&USER.replace('@', "+Work@"), &mail(&format!("work-{i}"), "y"));
+    }
+    c.run("C: s SELECT INBOX\nS: s OK *\nC: f STORE 1 +FLAGS (\\Flagged)\nS: f OK *");
+    c.run("C: d STORE 2 +FLAGS (\\Deleted)\nS: d OK *\nC: x EXPUNGE\nS: x OK *\nC: n CREATE New\nS: n OK *");
+    s.deliver(&USER.replace('@', "+New@"), &mail("in-new", "z"));
+    // The account's current change number, from another session's XSESSION.
+    let target: u64 = {
+        let mut p = s.login();
+        let lines = p.cmd("t", "XSESSION");
+        let l = lines.iter().find(|l| l.starts_with("* XSESSION ")).expect("XSESSION");
+        let w: Vec<&str> = l.split(' ').collect();
+        w[w.iter().position(|x| *x == "CHANGE").expect("CHANGE") + 1].parse().expect("number")
+    };
+    wait_for(&|l| {
+        l.split("\"applied\":")
+            .nth(1)
+            .and_then(|n| n.trim_end_matches('}').parse::<u64>().ok())
+            .is_some_and(|n| n >= target)
+    });
+    // Its heartbeats are answered with what it stored: the server shows it acknowledged.
+    let t = std::time::Instant::now();
+    loop {
+        let o = s.cli(&["sessions", "--json"], b"");
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let acked = text
+            .split("\"acked\":")
+            .skip(1)
+            .filter_map(|r| {
+                r.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u64>().ok()
+            })
+            .max();
+        if acked.is_some_and(|a| a >= target) {
+            break;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "no XACK of {target}: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "SIGTERM: a clean stop, {status:?}");
+    c.run("C: u UNSELECT\nS: u OK *");
+    assert_eq!(replica_listing(&dir.join(format!("{USER}.redb"))), listing(&mut c));
 }

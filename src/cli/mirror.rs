@@ -4,8 +4,12 @@
 //! with its state in one local transaction (§7.4, §10), so a run cut anywhere resumes where it
 //! stopped. One redb file per account in DIR (`client::replica`).
 //!
-//! So far the command syncs once and exits (`--once`); staying up to date from the backchannel
-//! comes with it (issue 13's §5).
+//! With `--once` it syncs and exits. Without, it stays: a session per account (XSESSION), a
+//! pool connection joined with the token for the syncs, and the session's backchannel opened
+//! `FROM` the last change applied, whose events are applied as they come (§5, §10); heartbeats
+//! are answered after what they cover is stored; a link that carries nothing for two intervals
+//! is dead (§6); it reconnects with exponential backoff and jitter (0.5 s doubling to 60 s,
+//! reset after a minute of health); SIGTERM or SIGINT stops it cleanly, its state saved.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,7 +19,7 @@ use argh::FromArgs;
 use super::fail;
 use super::import_imap::read_password;
 use crate::admin::{exit, json_string};
-use crate::client::mapi::{HierarchyItem, SyncItem, hierarchy_item, sync_item};
+use crate::client::mapi::{Event, HierarchyItem, SyncItem, event, hierarchy_item, sync_item};
 use crate::client::replica::{Batch, Replica};
 use crate::client::tls::TlsOptions;
 use crate::client::{ClientError, Cond, Connection, Response, ServerUrl};
@@ -34,9 +38,12 @@ pub struct MirrorCmd {
     /// APPLIANCED_IMPORT_PASSWORD variable)
     #[argh(option)]
     password_file: Option<PathBuf>,
-    /// sync once and exit (required for now: the live mode needs the backchannel)
+    /// sync once and exit (default: stay, kept up to date by the backchannel)
     #[argh(switch)]
     once: bool,
+    /// heartbeat interval to propose, in seconds (default 60; the server clamps it)
+    #[argh(option, default = "60")]
+    heartbeat: u64,
     /// print one JSON object per account instead of a line
     #[argh(switch)]
     json: bool,
@@ -67,12 +74,6 @@ pub fn run(cmd: MirrorCmd) -> u8 {
     if cmd.urls.is_empty() {
         return fail(exit::USAGE, "give at least one imaps://LOGIN@HOST URL");
     }
-    if !cmd.once {
-        return fail(
-            exit::USAGE,
-            "only --once is available yet: staying up to date needs the backchannel (issue 13)",
-        );
-    }
     let passwords: Vec<String> = match cmd.password_file.as_deref() {
         Some(f) => match std::fs::read_to_string(f) {
             Ok(t) => t.lines().map(str::to_string).filter(|l| !l.is_empty()).collect(),
@@ -90,24 +91,19 @@ pub fn run(cmd: MirrorCmd) -> u8 {
         return fail(exit::CANTCREAT, format!("{}: {e}", cmd.replica.display()));
     }
     let tls = TlsOptions { insecure: cmd.insecure, ca: cmd.ca.clone() };
+    let accounts = match accounts(&cmd, &passwords, &tls) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if !cmd.once {
+        return live_all(accounts);
+    }
     let mut worst = exit::OK;
-    for (i, text) in cmd.urls.iter().enumerate() {
-        let url = match ServerUrl::parse(text) {
-            Ok(u) => u,
-            Err(e) => return fail(exit::USAGE, e),
-        };
-        let Some(login) = url.login.clone() else {
-            return fail(exit::USAGE, format!("{text}: the URL needs the login: imaps://LOGIN@HOST"));
-        };
-        let password = &passwords[if passwords.len() == 1 { 0 } else { i }];
-        let file = cmd.replica.join(format!("{}.redb", file_name(&login)));
-        let replica = match Replica::open(&file) {
-            Ok(r) => r,
-            Err(e) => return fail(exit::CANTCREAT, format!("{}: {e}", file.display())),
-        };
-        let result = smol::block_on(sync_account(&url, &tls, cmd.plain, &login, password, &replica));
+    for a in &accounts {
+        let (login, file) = (&a.login, &a.file);
+        let result = smol::block_on(sync_account(&a.url, &a.tls, a.plain, login, &a.password, &a.replica));
         match result {
-            Ok(r) => print_report(&login, &file, &r, cmd.json),
+            Ok(r) => print_report(login, file, &r, cmd.json),
             Err(e) => {
                 eprintln!("applianced: {login}: {e}");
                 worst = worst.max(match e {
@@ -206,69 +202,7 @@ async fn sync_account(
     if c.has("UTF8=ACCEPT") {
         c.ok("ENABLE UTF8=ACCEPT").await?;
     }
-    hierarchy(&mut c, replica).await?;
-    let mut folders = replica.folders().map_err(replica_err)?;
-    // INBOX first: the first screen.
-    folders.sort_by_key(|(_, f)| f.info.name != b"INBOX");
-    report.folders = folders.len();
-    for (id, folder) in folders {
-        let mut state = folder.state.clone();
-        loop {
-            let arg = if state.is_empty() { "\"\"".to_string() } else { state.clone() };
-            let tag = c.send(&format!("XSYNC ({id}) {arg} WINDOW 1000")).await?;
-            let mut batch = Batch::default();
-            let mut failed = None;
-            let (status, code, text) = answer(&mut c, &tag, |u| {
-                match sync_item(u) {
-                    None | Some(Ok(SyncItem::Header { .. })) => {}
-                    Some(Err(e)) => return Err(ClientError::Protocol(e.0)),
-                    Some(Ok(SyncItem::Msg { uid, summary })) => batch.messages.push((uid, *summary)),
-                    Some(Ok(SyncItem::Vanished { modseq, uids })) => {
-                        batch.vanished.extend(uids.into_iter().map(|u| (modseq, u)));
-                    }
-                    Some(Ok(SyncItem::State { state, modseq, complete, .. })) => {
-                        let done = std::mem::take(&mut batch);
-                        let applied = Batch { state, modseq, complete, ..done };
-                        report.messages += applied.messages.iter().filter(|(_, s)| s.full).count();
-                        report.batches += 1;
-                        if report.first_screen.is_none() {
-                            report.first_screen = Some(started.elapsed());
-                        }
-                        if failed.is_none()
-                            && let Err(e) = replica.apply_batch(&id, &applied)
-                        {
-                            failed = Some(e);
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-            if let Some(e) = failed {
-                // §10 rule 2: the local copy is damaged; sync the folder again from "".
-                log::warn!("{login}: {id}: {e}; syncing it again");
-                replica.restart_folder(&id).map_err(replica_err)?;
-                state.clear();
-                report.restarted += 1;
-                continue;
-            }
-            match (status, code.as_deref()) {
-                (Cond::Ok, _) => break,
-                (Cond::No, Some("XRESTART")) if !state.is_empty() => {
-                    replica.restart_folder(&id).map_err(replica_err)?;
-                    state.clear();
-                    report.restarted += 1;
-                }
-                (Cond::No, Some("NONEXISTENT")) => {
-                    // Deleted since the hierarchy was read: the next XHIERARCHY says so.
-                    break;
-                }
-                _ => {
-                    return Err(ClientError::Refused { command: "XSYNC".into(), status, text });
-                }
-            }
-        }
-    }
+    sync_all(&mut c, replica, &mut report, started, login).await?;
     report.bytes_in = c.wire_bytes_read();
     c.logout().await;
     report.took = started.elapsed();
@@ -301,5 +235,383 @@ async fn hierarchy(c: &mut Connection, replica: &Replica) -> Result<(), ClientEr
             (Cond::No, Some("XRESTART")) if !hstate.is_empty() => hstate.clear(),
             _ => return Err(ClientError::Refused { command: "XHIERARCHY".into(), status, text }),
         }
+    }
+}
+
+/// The folder tree, then every folder from its last state, INBOX first (the first screen).
+async fn sync_all(
+    c: &mut Connection,
+    replica: &Replica,
+    report: &mut Report,
+    started: Instant,
+    login: &str,
+) -> Result<(), ClientError> {
+    hierarchy(c, replica).await?;
+    let mut folders = replica.folders().map_err(replica_err)?;
+    folders.sort_by_key(|(_, f)| f.info.name != b"INBOX");
+    report.folders = folders.len();
+    for (id, _) in folders {
+        sync_folder(c, replica, &id, report, started, login).await?;
+    }
+    Ok(())
+}
+
+/// XSYNC of one folder from its stored state until the run ends, each batch applied with its
+/// state; again from "" after `NO [XRESTART]` or a damaged copy (§10 rule 2).
+async fn sync_folder(
+    c: &mut Connection,
+    replica: &Replica,
+    id: &str,
+    report: &mut Report,
+    started: Instant,
+    login: &str,
+) -> Result<(), ClientError> {
+    let mut state = replica
+        .folders()
+        .map_err(replica_err)?
+        .into_iter()
+        .find(|(f, _)| f == id)
+        .map(|(_, f)| f.state)
+        .unwrap_or_default();
+    loop {
+        let arg = if state.is_empty() { "\"\"".to_string() } else { state.clone() };
+        let tag = c.send(&format!("XSYNC ({id}) {arg} WINDOW 1000")).await?;
+        let mut batch = Batch::default();
+        let mut failed = None;
+        let (status, code, text) = answer(c, &tag, |u| {
+            match sync_item(u) {
+                None | Some(Ok(SyncItem::Header { .. })) => {}
+                Some(Err(e)) => return Err(ClientError::Protocol(e.0)),
+                Some(Ok(SyncItem::Msg { uid, summary })) => batch.messages.push((uid, *summary)),
+                Some(Ok(SyncItem::Vanished { modseq, uids })) => {
+                    batch.vanished.extend(uids.into_iter().map(|u| (modseq, u)));
+                }
+                Some(Ok(SyncItem::State { state, modseq, complete, .. })) => {
+                    let done = std::mem::take(&mut batch);
+                    let applied = Batch { state, modseq, complete, ..done };
+                    report.messages += applied.messages.iter().filter(|(_, s)| s.full).count();
+                    report.batches += 1;
+                    if report.first_screen.is_none() {
+                        report.first_screen = Some(started.elapsed());
+                    }
+                    if failed.is_none()
+                        && let Err(e) = replica.apply_batch(id, &applied)
+                    {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        if let Some(e) = failed {
+            log::warn!("{login}: {id}: {e}; syncing it again");
+            replica.restart_folder(id).map_err(replica_err)?;
+            state.clear();
+            report.restarted += 1;
+            continue;
+        }
+        match (status, code.as_deref()) {
+            (Cond::Ok, _) => return Ok(()),
+            (Cond::No, Some("XRESTART")) if !state.is_empty() => {
+                replica.restart_folder(id).map_err(replica_err)?;
+                state.clear();
+                report.restarted += 1;
+            }
+            // Deleted since the hierarchy was read: the next XHIERARCHY says so.
+            (Cond::No, Some("NONEXISTENT")) => return Ok(()),
+            _ => return Err(ClientError::Refused { command: "XSYNC".into(), status, text }),
+        }
+    }
+}
+
+/// One account to mirror: how to reach it, and its replica.
+struct Account {
+    url: ServerUrl,
+    tls: TlsOptions,
+    plain: bool,
+    login: String,
+    password: String,
+    replica: Replica,
+    file: PathBuf,
+    heartbeat: u64,
+    json: bool,
+}
+
+/// The accounts the URLs name, each with its password and its replica opened.
+fn accounts(cmd: &MirrorCmd, passwords: &[String], tls: &TlsOptions) -> Result<Vec<Account>, u8> {
+    let mut out = Vec::new();
+    for (i, text) in cmd.urls.iter().enumerate() {
+        let url = ServerUrl::parse(text).map_err(|e| fail(exit::USAGE, e))?;
+        let Some(login) = url.login.clone() else {
+            return Err(fail(exit::USAGE, format!("{text}: the URL needs the login: imaps://LOGIN@HOST")));
+        };
+        let password = passwords[if passwords.len() == 1 { 0 } else { i }].clone();
+        let file = cmd.replica.join(format!("{}.redb", file_name(&login)));
+        let replica =
+            Replica::open(&file).map_err(|e| fail(exit::CANTCREAT, format!("{}: {e}", file.display())))?;
+        out.push(Account {
+            url,
+            tls: tls.clone(),
+            plain: cmd.plain,
+            login,
+            password,
+            replica,
+            file,
+            heartbeat: cmd.heartbeat,
+            json: cmd.json,
+        });
+    }
+    Ok(out)
+}
+
+/// The live mode: one thread per account, each reconnecting until SIGTERM or SIGINT.
+fn live_all(accounts: Vec<Account>) -> u8 {
+    let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+    let mut threads = Vec::new();
+    for account in accounts {
+        let stop = stop_rx.clone();
+        threads.push(std::thread::spawn(move || smol::block_on(live(&account, stop))));
+    }
+    let signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int]);
+    let Ok(mut signals) = signals else { return fail(exit::SOFTWARE, "cannot watch for SIGTERM") };
+    smol::block_on(async {
+        use smol::stream::StreamExt;
+        let _ = signals.next().await;
+    });
+    drop(stop_tx);
+    let mut worst = exit::OK;
+    for t in threads {
+        if t.join().map_or(true, |code| code != exit::OK) {
+            worst = exit::TEMPFAIL;
+        }
+    }
+    worst
+}
+
+/// Reconnects with exponential backoff and jitter (0.5 s doubling to 60 s, back to 0.5 s after
+/// a minute of health) until `stop` closes; a wrong password or a usage error ends it.
+async fn live(a: &Account, stop: smol::channel::Receiver<()>) -> u8 {
+    let login = a.login.as_str();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let began = Instant::now();
+        let run = live_once(a);
+        let stopped = async {
+            let _ = stop.recv().await;
+            Ok(())
+        };
+        match smol::future::or(stopped, run).await {
+            Ok(()) => return exit::OK,
+            Err(ClientError::Refused { ref command, .. }) if command == "LOGIN" => {
+                eprintln!("applianced: {login}: the login was refused");
+                return exit::NOPERM;
+            }
+            Err(ClientError::Usage(e)) => {
+                eprintln!("applianced: {login}: {e}");
+                return exit::USAGE;
+            }
+            Err(e) => {
+                if began.elapsed() >= Duration::from_secs(60) {
+                    backoff = Duration::from_millis(500);
+                }
+                // Jitter: a quarter either way, from the clock's nanoseconds.
+                let nanos = u64::from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .subsec_nanos(),
+                );
+                let quarter = backoff.as_millis() as u64 / 4;
+                let wait =
+                    Duration::from_millis(backoff.as_millis() as u64 - quarter + nanos % (2 * quarter + 1));
+                eprintln!("applianced: {login}: {e}; reconnecting in {:.1} s", wait.as_secs_f64());
+                let slept = async {
+                    async_io::Timer::after(wait).await;
+                    false
+                };
+                let stopped = async {
+                    let _ = stop.recv().await;
+                    true
+                };
+                if smol::future::or(stopped, slept).await {
+                    return exit::OK;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// One connected life: a session, its pool connection, the sync, then the backchannel's events
+/// until an error (the caller reconnects).
+async fn live_once(a: &Account) -> Result<(), ClientError> {
+    let Account { url, tls, plain, login, password, replica, heartbeat, json, .. } = a;
+    let (plain, heartbeat, json, login) = (*plain, *heartbeat, *json, login.as_str());
+    let started = Instant::now();
+    let (mut bc, _) = Connection::open(url, tls, plain, Duration::from_secs(120)).await?;
+    bc.login(login, password).await?;
+    if !bc.has("XMAPI1") {
+        return Err(ClientError::Usage(format!("{} does not offer XMAPI1", url.display_server())));
+    }
+    if bc.has("UTF8=ACCEPT") {
+        bc.ok("ENABLE UTF8=ACCEPT").await?;
+    }
+    // The session first: its CHANGE is at or before the snapshot of every sync that follows
+    // (§11.3), so the backchannel opened FROM it misses nothing.
+    let tag = bc.send("XSESSION").await?;
+    let mut items: Vec<(String, String)> = Vec::new();
+    let (status, _, text) = answer(&mut bc, &tag, |u| {
+        if let crate::client::Untagged::Other { keyword, rest, .. } = u
+            && keyword == "XSESSION"
+            && let Some(list) = rest.get(1).and_then(crate::client::Value::as_list)
+        {
+            for pair in list.chunks(2) {
+                if let [k, v] = pair
+                    && let (Some(k), Some(v)) = (k.as_bytes(), v.as_bytes())
+                {
+                    items.push((
+                        String::from_utf8_lossy(&k).into_owned(),
+                        String::from_utf8_lossy(&v).into_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if status != Cond::Ok {
+        return Err(ClientError::Refused { command: "XSESSION".into(), status, text });
+    }
+    let item = |k: &str| items.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let (Some(token), Some(epoch), Some(change)) = (item("TOKEN"), item("EPOCH"), item("CHANGE")) else {
+        return Err(ClientError::Protocol("the XSESSION response lacks TOKEN, EPOCH or CHANGE".into()));
+    };
+    // Another history of the account (a restore, the account made again): start over (§4.1).
+    if replica.meta("epoch").map_err(replica_err)?.is_some_and(|e| e != epoch) {
+        replica.clear().map_err(replica_err)?;
+    }
+    replica.set_meta("epoch", &epoch).map_err(replica_err)?;
+    let mut applied: u64 = match replica.meta("applied").map_err(replica_err)? {
+        Some(a) => a.parse().unwrap_or(0),
+        None => change.parse().unwrap_or(0),
+    };
+    let (mut pool, _) = Connection::open(url, tls, plain, Duration::from_secs(120)).await?;
+    pool.ok(&format!("XJOIN {login} {token}")).await?;
+    if pool.has("UTF8=ACCEPT") {
+        pool.ok("ENABLE UTF8=ACCEPT").await?;
+    }
+    let mut report = Report::default();
+    sync_all(&mut pool, replica, &mut report, started, login).await?;
+    let tag = bc.send(&format!("XBACKCHANNEL FROM {applied} EPOCH {epoch} HEARTBEAT {heartbeat}")).await?;
+    let mut granted = heartbeat;
+    let (status, code, text) = answer(&mut bc, &tag, |u| {
+        if let crate::client::Untagged::Other { keyword, rest, .. } = u
+            && keyword == "XBACKCHANNEL"
+        {
+            granted = rest.get(1).and_then(crate::client::Value::as_u64).unwrap_or(heartbeat);
+        }
+        Ok(())
+    })
+    .await?;
+    match (status, code.as_deref()) {
+        (Cond::Ok, _) => {}
+        (Cond::No, Some("XRESTART")) => {
+            replica.clear().map_err(replica_err)?;
+            return Err(ClientError::Protocol(
+                "the replica belonged to another history: synced again".into(),
+            ));
+        }
+        _ => return Err(ClientError::Refused { command: "XBACKCHANNEL".into(), status, text }),
+    }
+    // §6: no heartbeat for two intervals after the previous one means the link is dead.
+    bc.timeout = Duration::from_secs(granted.saturating_mul(2).max(1));
+    let mut last_noop = Instant::now();
+    loop {
+        let response = bc.read_response().await?;
+        let event = match &response {
+            Response::Untagged(u) => match event(u) {
+                Some(Ok(e)) => e,
+                Some(Err(e)) => return Err(ClientError::Protocol(e.0)),
+                None => {
+                    if let crate::client::Untagged::Cond { status: Cond::Bye, text, .. } = u {
+                        return Err(ClientError::Closed(text.clone()));
+                    }
+                    continue;
+                }
+            },
+            // The answers to our XACKs.
+            Response::Tagged { status: Cond::Ok, .. } => continue,
+            Response::Tagged { status, text, .. } => {
+                return Err(ClientError::Refused {
+                    command: "XACK".into(),
+                    status: *status,
+                    text: text.clone(),
+                });
+            }
+            Response::Continue(_) => return Err(ClientError::Protocol("an unexpected continuation".into())),
+        };
+        match &event {
+            Event::New { mailbox, uid, summary, .. } | Event::Flags { mailbox, uid, summary, .. } => {
+                let known = replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                if !known || replica.apply_events(mailbox, &[(*uid, (**summary).clone())], &[]).is_err() {
+                    // A folder it missed, or a change of a message it never held: sync that.
+                    if !known {
+                        hierarchy(&mut pool, replica).await?;
+                    } else {
+                        replica.restart_folder(mailbox).map_err(replica_err)?;
+                    }
+                    sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
+                }
+            }
+            Event::Expunge { mailbox, uid, modseq, .. } => {
+                replica.apply_events(mailbox, &[], &[(*modseq, *uid)]).map_err(replica_err)?;
+            }
+            Event::Folder { mailbox, info, .. } => {
+                let created = info.is_some()
+                    && !replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                replica.update_folder(mailbox, info.as_ref()).map_err(replica_err)?;
+                if created {
+                    sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
+                }
+            }
+            Event::Changed { mailbox, .. } | Event::Resync { mailbox: Some(mailbox), .. } => {
+                sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
+            }
+            Event::Resync { mailbox: None, .. } => {
+                sync_all(&mut pool, replica, &mut report, started, login).await?;
+            }
+            Event::Counts { .. } => {}
+            Event::Live(c) => {
+                applied = applied.max(*c);
+                replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
+                progress(login, json, "live", applied);
+            }
+            Event::Heartbeat { id, sent, .. } => {
+                // Everything up to SENT has been dealt with and is stored: acknowledge it.
+                applied = applied.max(*sent);
+                replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
+                bc.send(&format!("XACK {id} {applied}")).await?;
+                // §6: a pool connection kept open is not left silent for an interval.
+                if last_noop.elapsed() >= Duration::from_secs(granted) / 2 {
+                    pool.ok("NOOP").await?;
+                    last_noop = Instant::now();
+                }
+            }
+        }
+        if let Some(c) = event.change() {
+            applied = applied.max(c);
+            replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
+            progress(login, json, "applied", applied);
+        }
+    }
+}
+
+/// One progress line: `{"account":..,"applied":n}` with --json, else `login: applied n`.
+fn progress(login: &str, json: bool, what: &str, n: u64) {
+    if json {
+        println!("{{\"account\":{},\"{what}\":{n}}}", json_string(login));
+    } else {
+        println!("{login}: {what} {n}");
     }
 }

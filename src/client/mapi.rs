@@ -240,6 +240,108 @@ pub fn hierarchy_item(u: &Untagged) -> Option<Result<HierarchyItem, BadResponse>
     })
 }
 
+/// What the backchannel sends (§5.2, §6): events, which carry a change number, and signals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `XNEW c mbox uid summary`
+    New { change: u64, mailbox: String, uid: u32, summary: Box<Summary> },
+    /// `XFLAGS c mbox uid (FLAGS (...) MODSEQ (m))`
+    Flags { change: u64, mailbox: String, uid: u32, summary: Box<Summary> },
+    /// `XEXPUNGE c mbox uid m`
+    Expunge { change: u64, mailbox: String, uid: u32, modseq: u64 },
+    /// `XFOLDER c mbox CREATED|CHANGED folder-info` (`Some`) or `DELETED` (`None`).
+    Folder { change: u64, mailbox: String, info: Option<FolderInfo> },
+    /// `XCHANGED c mbox m1 m2`: sync the folder to at least MODSEQ `m2`.
+    Changed { change: u64, mailbox: String, to: u64 },
+    /// `XRESYNC c mbox m` (`Some(mbox)`) or `XRESYNC c HIERARCHY` (`None`).
+    Resync { change: u64, mailbox: Option<String> },
+    /// `XCOUNTS c mbox (counts)`: for display.
+    Counts { change: u64, mailbox: String, counts: Vec<(String, u64)> },
+    /// `XLIVE c`
+    Live(u64),
+    /// `XHEARTBEAT id SENT s CURRENT c`
+    Heartbeat { id: u64, sent: u64, current: u64 },
+}
+
+impl Event {
+    /// The change number an event (not a signal) carries.
+    pub fn change(&self) -> Option<u64> {
+        match self {
+            Event::New { change, .. }
+            | Event::Flags { change, .. }
+            | Event::Expunge { change, .. }
+            | Event::Folder { change, .. }
+            | Event::Changed { change, .. } => Some(*change),
+            _ => None,
+        }
+    }
+}
+
+/// The backchannel response `u` is, `None` for another response.
+pub fn event(u: &Untagged) -> Option<Result<Event, BadResponse>> {
+    let Untagged::Other { keyword, number: None, rest } = u else { return None };
+    let n = |i: usize| rest.get(i).and_then(Value::as_u64);
+    let t = |i: usize| rest.get(i).and_then(text);
+    let e = match keyword.as_str() {
+        "XNEW" | "XFLAGS" => {
+            match (n(0), t(1), rest.get(2).and_then(Value::as_u32), rest.get(3).and_then(summary)) {
+                (Some(change), Some(mailbox), Some(uid), Some(s)) => {
+                    let summary = Box::new(s);
+                    if keyword == "XNEW" {
+                        Event::New { change, mailbox, uid, summary }
+                    } else {
+                        Event::Flags { change, mailbox, uid, summary }
+                    }
+                }
+                _ => return Some(bad(keyword, rest)),
+            }
+        }
+        "XEXPUNGE" => match (n(0), t(1), rest.get(2).and_then(Value::as_u32), n(3)) {
+            (Some(change), Some(mailbox), Some(uid), Some(modseq)) => {
+                Event::Expunge { change, mailbox, uid, modseq }
+            }
+            _ => return Some(bad(keyword, rest)),
+        },
+        "XFOLDER" => match (n(0), t(1), t(2).map(|k| k.to_ascii_uppercase())) {
+            (Some(change), Some(mailbox), Some(k)) if k == "DELETED" => {
+                Event::Folder { change, mailbox, info: None }
+            }
+            (Some(change), Some(mailbox), Some(k)) if k == "CREATED" || k == "CHANGED" => {
+                match folder_info(rest.get(3..).unwrap_or_default()) {
+                    Some(info) => Event::Folder { change, mailbox, info: Some(info) },
+                    None => return Some(bad(keyword, rest)),
+                }
+            }
+            _ => return Some(bad(keyword, rest)),
+        },
+        "XCHANGED" => match (n(0), t(1), n(3)) {
+            (Some(change), Some(mailbox), Some(to)) => Event::Changed { change, mailbox, to },
+            _ => return Some(bad(keyword, rest)),
+        },
+        "XRESYNC" => match (n(0), t(1)) {
+            (Some(change), Some(m)) if m.eq_ignore_ascii_case("HIERARCHY") => {
+                Event::Resync { change, mailbox: None }
+            }
+            (Some(change), Some(m)) => Event::Resync { change, mailbox: Some(m) },
+            _ => return Some(bad(keyword, rest)),
+        },
+        "XCOUNTS" => match (n(0), t(1), rest.get(2).and_then(counts)) {
+            (Some(change), Some(mailbox), Some(counts)) => Event::Counts { change, mailbox, counts },
+            _ => return Some(bad(keyword, rest)),
+        },
+        "XLIVE" => match n(0) {
+            Some(c) => Event::Live(c),
+            None => return Some(bad(keyword, rest)),
+        },
+        "XHEARTBEAT" => match (n(0), n(2), n(4)) {
+            (Some(id), Some(sent), Some(current)) => Event::Heartbeat { id, sent, current },
+            _ => return Some(bad(keyword, rest)),
+        },
+        _ => return None,
+    };
+    Some(Ok(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +392,36 @@ mod tests {
         assert_eq!(info.count("messages"), Some(7));
         let u = untagged("* XMAILBOX M9 DELETED\r\n");
         assert_eq!(hierarchy_item(&u), Some(Ok(HierarchyItem::Mailbox { id: "M9".into(), info: None })));
+        let u = untagged("* XNEW 4501 M7 4711 (FLAGS () MODSEQ (9001) XSUBJECT \"Invoice\" XATTACH 1)\r\n");
+        let Some(Ok(Event::New { change, mailbox, uid, summary })) = event(&u) else { panic!("{u:?}") };
+        assert_eq!((change, mailbox.as_str(), uid, summary.modseq), (4501, "M7", 4711, 9001));
+        let u = untagged(
+            "* XFOLDER 4540 M31 CREATED (\\Subscribed) \"/\" \"Projects/2025\" (MESSAGES 0 UIDNEXT 1)\r\n",
+        );
+        let Some(Ok(Event::Folder { info: Some(info), .. })) = event(&u) else { panic!("{u:?}") };
+        assert_eq!(info.name, b"Projects/2025");
+        assert_eq!(
+            event(&untagged("* XFOLDER 4542 M31 DELETED\r\n")),
+            Some(Ok(Event::Folder { change: 4542, mailbox: "M31".into(), info: None }))
+        );
+        assert_eq!(
+            event(&untagged("* XEXPUNGE 4650 M1 100001 250177\r\n")),
+            Some(Ok(Event::Expunge { change: 4650, mailbox: "M1".into(), uid: 100001, modseq: 250177 }))
+        );
+        assert_eq!(
+            event(&untagged("* XCHANGED 54650 M9 60000 110000\r\n")),
+            Some(Ok(Event::Changed { change: 54650, mailbox: "M9".into(), to: 110000 }))
+        );
+        assert_eq!(
+            event(&untagged("* XRESYNC 9 HIERARCHY\r\n")),
+            Some(Ok(Event::Resync { change: 9, mailbox: None }))
+        );
+        assert_eq!(
+            event(&untagged("* XHEARTBEAT 1 SENT 54650 CURRENT 54651\r\n")),
+            Some(Ok(Event::Heartbeat { id: 1, sent: 54650, current: 54651 }))
+        );
+        assert_eq!(event(&untagged("* XLIVE 4533\r\n")), Some(Ok(Event::Live(4533))));
+        assert!(event(&untagged("* XNEW x\r\n")).is_some_and(|r| r.is_err()));
         let u = untagged("* XHIERARCHY CHANGES CHANGE 4612\r\n");
         assert_eq!(hierarchy_item(&u), Some(Ok(HierarchyItem::Start { full: false, change: 4612 })));
     }

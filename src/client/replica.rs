@@ -176,14 +176,7 @@ impl Replica {
                 let f = Folder { state: String::new(), complete: false, ..f };
                 folders.insert(id, encode_folder(&f).as_slice()).map_err(err)?;
             }
-            txn.open_table(MESSAGES)
-                .map_err(err)?
-                .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
-                .map_err(err)?;
-            txn.open_table(TOMBSTONES)
-                .map_err(err)?
-                .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
-                .map_err(err)?;
+            drop_messages(&txn, id)?;
         }
         txn.commit().map_err(err)
     }
@@ -196,33 +189,7 @@ impl Replica {
         {
             let mut messages = txn.open_table(MESSAGES).map_err(err)?;
             let mut tombstones = txn.open_table(TOMBSTONES).map_err(err)?;
-            for (uid, s) in &batch.messages {
-                let held = messages.get((folder, *uid)).map_err(err)?.and_then(|v| decode_message(v.value()));
-                let dead =
-                    tombstones.get((folder, *uid)).map_err(err)?.is_some_and(|m| m.value() >= s.modseq);
-                if dead {
-                    continue;
-                }
-                let next = match held {
-                    Some(h) if h.modseq >= s.modseq => continue,
-                    // A change of a held message: its flags and MODSEQ, the rest kept.
-                    Some(h) if !s.full => Message { flags: s.flags.clone(), modseq: s.modseq, ..h },
-                    Some(_) => s.clone(),
-                    None if s.full => s.clone(),
-                    // §10 rule 2: a change of a message never held; the copy is damaged. The
-                    // caller syncs the folder again from "".
-                    None => return Err(ReplicaError(format!("{folder}: a change of UID {uid}, never held"))),
-                };
-                messages.insert((folder, *uid), encode_message(&next).as_slice()).map_err(err)?;
-            }
-            for (modseq, uid) in &batch.vanished {
-                let held = messages.get((folder, *uid)).map_err(err)?.and_then(|v| decode_message(v.value()));
-                if held.is_some_and(|h| h.modseq >= *modseq) {
-                    continue;
-                }
-                messages.remove((folder, *uid)).map_err(err)?;
-                tombstones.insert((folder, *uid), *modseq).map_err(err)?;
-            }
+            merge(folder, &mut messages, &mut tombstones, &batch.messages, &batch.vanished)?;
             tombstones.retain_in((folder, 0)..=(folder, u32::MAX), |_, m| m > batch.modseq).map_err(err)?;
             let mut folders = txn.open_table(FOLDERS).map_err(err)?;
             let old = folders.get(folder).map_err(err)?.and_then(|v| decode_folder(v.value()));
@@ -232,6 +199,109 @@ impl Replica {
         }
         txn.commit().map_err(err)
     }
+
+    /// Applies backchannel events of one folder (§10: the same rules as a batch), leaving its
+    /// sync state alone.
+    pub fn apply_events(
+        &self,
+        folder: &str,
+        messages: &[(u32, Summary)],
+        vanished: &[(u64, u32)],
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut m = txn.open_table(MESSAGES).map_err(err)?;
+            let mut t = txn.open_table(TOMBSTONES).map_err(err)?;
+            merge(folder, &mut m, &mut t, messages, vanished)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// A folder created, changed or deleted (an `XFOLDER` event): its record, or, deleted, its
+    /// record and messages gone; the hierarchy state stays (the next XHIERARCHY reconciles).
+    pub fn update_folder(&self, id: &str, info: Option<&FolderInfo>) -> Result<()> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut folders = txn.open_table(FOLDERS).map_err(err)?;
+            match info {
+                Some(info) => {
+                    let old = folders.get(id).map_err(err)?.and_then(|v| decode_folder(v.value()));
+                    let f = Folder { info: info.clone(), ..old.unwrap_or_default() };
+                    folders.insert(id, encode_folder(&f).as_slice()).map_err(err)?;
+                }
+                None => {
+                    folders.remove(id).map_err(err)?;
+                    drop_messages(&txn, id)?;
+                }
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Forgets everything (the account's history changed: another EPOCH, §4.1).
+    pub fn clear(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            txn.open_table(FOLDERS).map_err(err)?.retain(|_, _| false).map_err(err)?;
+            txn.open_table(MESSAGES).map_err(err)?.retain(|_, _| false).map_err(err)?;
+            txn.open_table(TOMBSTONES).map_err(err)?.retain(|_, _| false).map_err(err)?;
+            let mut meta = txn.open_table(META).map_err(err)?;
+            for k in ["hstate", "epoch", "applied"] {
+                meta.remove(k).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)
+    }
+}
+
+/// A folder's messages and tombstones, gone.
+fn drop_messages(txn: &redb::WriteTransaction, id: &str) -> Result<()> {
+    txn.open_table(MESSAGES).map_err(err)?.retain_in((id, 0)..=(id, u32::MAX), |_, _| false).map_err(err)?;
+    txn.open_table(TOMBSTONES)
+        .map_err(err)?
+        .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
+        .map_err(err)?;
+    Ok(())
+}
+
+type Messages<'t> = redb::Table<'t, (&'static str, u32), &'static [u8]>;
+type Tombstones<'t> = redb::Table<'t, (&'static str, u32), u64>;
+
+/// §10 rule 1 for `incoming` and `vanished` of `folder`: the higher MODSEQ wins; an expunge
+/// leaves a tombstone. A partial summary for a UID never held is rule 2's damage: an error, and
+/// the caller syncs the folder again from "".
+fn merge(
+    folder: &str,
+    messages: &mut Messages<'_>,
+    tombstones: &mut Tombstones<'_>,
+    incoming: &[(u32, Summary)],
+    vanished: &[(u64, u32)],
+) -> Result<()> {
+    for (uid, s) in incoming {
+        let held = messages.get((folder, *uid)).map_err(err)?.and_then(|v| decode_message(v.value()));
+        let dead = tombstones.get((folder, *uid)).map_err(err)?.is_some_and(|m| m.value() >= s.modseq);
+        if dead {
+            continue;
+        }
+        let next = match held {
+            Some(h) if h.modseq >= s.modseq => continue,
+            // A change of a held message: its flags and MODSEQ, the rest kept.
+            Some(h) if !s.full => Message { flags: s.flags.clone(), modseq: s.modseq, ..h },
+            Some(_) => s.clone(),
+            None if s.full => s.clone(),
+            None => return Err(ReplicaError(format!("{folder}: a change of UID {uid}, never held"))),
+        };
+        messages.insert((folder, *uid), encode_message(&next).as_slice()).map_err(err)?;
+    }
+    for (modseq, uid) in vanished {
+        let held = messages.get((folder, *uid)).map_err(err)?.and_then(|v| decode_message(v.value()));
+        if held.is_some_and(|h| h.modseq >= *modseq) {
+            continue;
+        }
+        messages.remove((folder, *uid)).map_err(err)?;
+        tombstones.insert((folder, *uid), *modseq).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// One XSYNC batch as the client received it, up to and including its XSTATE.
