@@ -4,6 +4,8 @@
 //! folders created, renamed and deleted; a second run transfers only the changes.
 
 mod common;
+#[path = "support/proxy.rs"]
+mod proxy;
 
 use std::collections::BTreeMap;
 
@@ -47,10 +49,17 @@ fn listing(c: &mut Client) -> Listing {
                 .expect("size")
                 .parse()
                 .expect("size");
+            // The field as stored, unfolded and RFC 2047-decoded as a summary's XSUBJECT is.
             let subject = rest
-                .split("Subject: ")
-                .nth(1)
-                .map(|s| s.split("\r\n").next().unwrap_or_default().to_string())
+                .find("Subject: ")
+                .map(|at| {
+                    let field = &rest[at..];
+                    let end = field.find("\r\n\r\n").map_or(field.len(), |e| e + 4);
+                    mail_parser::MessageParser::default()
+                        .parse_headers(&field.as_bytes()[..end])
+                        .and_then(|m| m.subject().map(str::to_string))
+                        .unwrap_or_default()
+                })
                 .unwrap_or_default();
             msgs.insert(uid, (flags, size, subject));
         }
@@ -243,4 +252,139 @@ fn the_live_mirror_follows_the_backchannel_and_stops_cleanly() {
     assert!(status.success(), "SIGTERM: a clean stop, {status:?}");
     c.run("C: u UNSELECT\nS: u OK *");
     assert_eq!(replica_listing(&dir.join(format!("{USER}.redb"))), listing(&mut c));
+}
+
+/// A mirror process with its progress lines (stdout) and errors (stderr) on channels.
+struct Running {
+    child: std::process::Child,
+    out: std::sync::mpsc::Receiver<String>,
+    err: std::sync::mpsc::Receiver<String>,
+}
+
+fn spawn_mirror(s: &Server, port: u16, dir: &std::path::Path, extra: &[&str]) -> Running {
+    use std::io::BufRead;
+    let pw = s.dir.join("mirror-pw");
+    std::fs::write(&pw, PASSWORD).expect("pw");
+    let url = format!("imap://{}@127.0.0.1:{port}", USER.replace('@', "%40"));
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["mirror", &url, "--replica"])
+        .arg(dir)
+        .arg("--password-file")
+        .arg(&pw)
+        .args(["--plain", "--json"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mirror");
+    let lines = |r: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let out = lines(Box::new(child.stdout.take().expect("stdout")));
+    let err = lines(Box::new(child.stderr.take().expect("stderr")));
+    Running { child, out, err }
+}
+
+fn wait_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    within: std::time::Duration,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no such line within {within:?}"));
+        if want(&line) {
+            return line;
+        }
+    }
+}
+
+fn applied(line: &str) -> Option<u64> {
+    line.split("\"applied\":").nth(1).and_then(|n| n.trim_end_matches('}').parse().ok())
+}
+
+/// §6 on the client's side: a link that stops carrying packets without closing (the proxy
+/// stalls it both ways) is found dead within two heartbeat intervals; the mirror reconnects
+/// (new connections get through) and what was delivered meanwhile reaches the replica.
+#[test]
+fn a_stalled_link_is_found_within_two_intervals_and_the_mirror_reconnects() {
+    let s = Server::start("mirror-stall", "mapi.heartbeat_min_secs = 1");
+    s.deliver(USER, &mail("before", "x"));
+    let p = proxy::Proxy::start(s.imap);
+    let dir = s.dir.join("stall");
+    let mut m = spawn_mirror(&s, p.port, &dir, &["--heartbeat", "1"]);
+    wait_line(&m.out, std::time::Duration::from_secs(30), |l| l.contains("\"live\":"));
+    let stalled = std::time::Instant::now();
+    p.stall(true, true);
+    wait_line(&m.err, std::time::Duration::from_secs(10), |l| l.contains("reconnecting"));
+    let found = stalled.elapsed();
+    assert!(
+        found <= std::time::Duration::from_millis(3000),
+        "two intervals of 1 s, and the read's slack: {found:?}"
+    );
+    s.deliver(USER, &mail("during", "x"));
+    let mut c = s.login();
+    let target: u64 = {
+        let lines = c.cmd("t", "XSESSION");
+        let l = lines.iter().find(|l| l.starts_with("* XSESSION ")).expect("XSESSION");
+        let w: Vec<&str> = l.split(' ').collect();
+        w[w.iter().position(|x| *x == "CHANGE").expect("CHANGE") + 1].parse().expect("number")
+    };
+    wait_line(&m.out, std::time::Duration::from_secs(30), |l| {
+        applied(l).is_some_and(|n| n >= target) || l.contains(&format!("\"live\":{target}"))
+    });
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(m.child.id().to_string()).status();
+    assert!(m.child.wait().expect("wait").success());
+    let mut c = s.login();
+    assert_eq!(replica_listing(&dir.join(format!("{USER}.redb"))), listing(&mut c));
+}
+
+/// A first sync cut in the middle (the proxy closes the link while a slow link carries a
+/// 3,000-message folder): the next run resumes from the last batch stored, fetching only the
+/// messages not yet held, and the replica ends equal to the folder.
+#[test]
+fn a_first_sync_cut_in_the_middle_resumes_from_the_last_batch() {
+    let s = Server::start("mirror-cut", "");
+    common::fill(&s, "INBOX", 3000);
+    let p = proxy::Proxy::start(s.imap);
+    // About 250 octets a summary: 750 KB in all, 3 s at 250 KB/s; the first window of 1,000
+    // arrives after a second.
+    p.set_rate_down(250_000);
+    // And a WAN's latency, 25 ms each way.
+    p.set_delay(std::time::Duration::from_millis(25));
+    let dir = s.dir.join("cut");
+    let mut m = spawn_mirror(&s, p.port, &dir, &["--once"]);
+    let t = std::time::Instant::now();
+    while p.down.load(std::sync::atomic::Ordering::Relaxed) < 400_000 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "the sync did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.cut();
+    let status = m.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(75), "a cut link is a temporary failure");
+    let file = dir.join(format!("{USER}.redb"));
+    let held: usize = {
+        let r = Replica::open(&file).expect("replica");
+        let inbox = r
+            .folders()
+            .expect("folders")
+            .into_iter()
+            .find(|(_, f)| f.info.name == b"INBOX")
+            .expect("INBOX")
+            .0;
+        r.messages(&inbox).expect("messages").len()
+    };
+    assert!((1000..3000).contains(&held), "the batches before the cut are kept: {held}");
+    let o = mirror(&s, &dir);
+    assert_eq!(number(&o, "messages") as usize, 3000 - held, "only what was not held: {o}");
+    assert_eq!(number(&o, "restarted"), 0, "{o}");
+    let mut c = s.login();
+    assert_eq!(replica_listing(&file), listing(&mut c));
 }
