@@ -526,88 +526,134 @@ async fn live_once(a: &Account) -> Result<(), ClientError> {
     }
     // §6: no heartbeat for two intervals after the previous one means the link is dead.
     bc.timeout = Duration::from_secs(granted.saturating_mul(2).max(1));
-    let mut last_noop = Instant::now();
-    loop {
-        let response = bc.read_response().await?;
-        let event = match &response {
-            Response::Untagged(u) => match event(u) {
-                Some(Ok(e)) => e,
-                Some(Err(e)) => return Err(ClientError::Protocol(e.0)),
+    // The syncs events ask for run on the pool connection beside the backchannel's reading
+    // (§6: a client keeps reading while it applies), fed by a queue; an idle pool gets a NOOP
+    // every half interval so that it is never silent for one (§6).
+    let (queue, jobs) = smol::channel::unbounded::<Job>();
+    let half = Duration::from_secs(granted).max(Duration::from_secs(1)) / 2;
+    let syncs = async {
+        loop {
+            let next = async { jobs.recv().await.ok() };
+            let idle = async {
+                async_io::Timer::after(half).await;
+                None
+            };
+            match smol::future::or(next, idle).await {
                 None => {
-                    if let crate::client::Untagged::Cond { status: Cond::Bye, text, .. } = u {
-                        return Err(ClientError::Closed(text.clone()));
-                    }
+                    pool.ok("NOOP").await?;
                     continue;
                 }
-            },
-            // The answers to our XACKs.
-            Response::Tagged { status: Cond::Ok, .. } => continue,
-            Response::Tagged { status, text, .. } => {
-                return Err(ClientError::Refused {
-                    command: "XACK".into(),
-                    status: *status,
-                    text: text.clone(),
-                });
+                Some(Job::Folder(id)) => {
+                    sync_folder(&mut pool, replica, &id, &mut report, started, login).await?
+                }
+                Some(Job::Restart(id)) => {
+                    replica.restart_folder(&id).map_err(replica_err)?;
+                    sync_folder(&mut pool, replica, &id, &mut report, started, login).await?;
+                }
+                Some(Job::Missed(id)) => {
+                    hierarchy(&mut pool, replica).await?;
+                    sync_folder(&mut pool, replica, &id, &mut report, started, login).await?;
+                }
+                Some(Job::All) => sync_all(&mut pool, replica, &mut report, started, login).await?,
             }
-            Response::Continue(_) => return Err(ClientError::Protocol("an unexpected continuation".into())),
-        };
-        match &event {
-            Event::New { mailbox, uid, summary, .. } | Event::Flags { mailbox, uid, summary, .. } => {
-                let known = replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
-                if !known || replica.apply_events(mailbox, &[(*uid, (**summary).clone())], &[]).is_err() {
-                    // A folder it missed, or a change of a message it never held: sync that.
-                    if !known {
-                        hierarchy(&mut pool, replica).await?;
-                    } else {
-                        replica.restart_folder(mailbox).map_err(replica_err)?;
+            // A sync done: its batches so far, as a progress line.
+            progress(login, json, "synced", report.batches as u64);
+        }
+    };
+    let events = async {
+        loop {
+            let response = bc.read_response().await?;
+            let event = match &response {
+                Response::Untagged(u) => match event(u) {
+                    Some(Ok(e)) => e,
+                    Some(Err(e)) => return Err(ClientError::Protocol(e.0)),
+                    None => {
+                        if let crate::client::Untagged::Cond { status: Cond::Bye, text, .. } = u {
+                            return Err(ClientError::Closed(text.clone()));
+                        }
+                        continue;
                     }
-                    sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
+                },
+                // The answers to our XACKs.
+                Response::Tagged { status: Cond::Ok, .. } => continue,
+                Response::Tagged { status, text, .. } => {
+                    return Err(ClientError::Refused {
+                        command: "XACK".into(),
+                        status: *status,
+                        text: text.clone(),
+                    });
+                }
+                Response::Continue(_) => {
+                    return Err(ClientError::Protocol("an unexpected continuation".into()));
+                }
+            };
+            let queued = |job: Job| {
+                queue.try_send(job).map_err(|_| ClientError::Protocol("the sync queue is gone".into()))
+            };
+            match &event {
+                Event::New { mailbox, uid, summary, .. } | Event::Flags { mailbox, uid, summary, .. } => {
+                    let known = replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                    if !known {
+                        // A folder it missed: the tree, then the folder (which brings this).
+                        queued(Job::Missed(mailbox.clone()))?;
+                    } else if replica.apply_events(mailbox, &[(*uid, (**summary).clone())], &[]).is_err() {
+                        // A change of a message it never held (§10 rule 2): the folder again.
+                        queued(Job::Restart(mailbox.clone()))?;
+                    }
+                }
+                Event::Expunge { mailbox, uid, modseq, .. } => {
+                    replica.apply_events(mailbox, &[], &[(*modseq, *uid)]).map_err(replica_err)?;
+                }
+                Event::Folder { mailbox, info, .. } => {
+                    let created = info.is_some()
+                        && !replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                    replica.update_folder(mailbox, info.as_ref()).map_err(replica_err)?;
+                    if created {
+                        queued(Job::Folder(mailbox.clone()))?;
+                    }
+                }
+                Event::Changed { mailbox, .. } | Event::Resync { mailbox: Some(mailbox), .. } => {
+                    queued(Job::Folder(mailbox.clone()))?;
+                }
+                Event::Resync { mailbox: None, .. } => queued(Job::All)?,
+                Event::Counts { .. } => {}
+                Event::Live(c) => {
+                    applied = applied.max(*c);
+                    replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
+                    progress(login, json, "live", applied);
+                }
+                Event::Heartbeat { id, sent, .. } => {
+                    // Everything up to SENT is stored, or queued for a sync that a reconnect
+                    // would run anyway (every connected life starts with a sync of every folder).
+                    applied = applied.max(*sent);
+                    replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
+                    bc.send(&format!("XACK {id} {applied}")).await?;
                 }
             }
-            Event::Expunge { mailbox, uid, modseq, .. } => {
-                replica.apply_events(mailbox, &[], &[(*modseq, *uid)]).map_err(replica_err)?;
-            }
-            Event::Folder { mailbox, info, .. } => {
-                let created = info.is_some()
-                    && !replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
-                replica.update_folder(mailbox, info.as_ref()).map_err(replica_err)?;
-                if created {
-                    sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
-                }
-            }
-            Event::Changed { mailbox, .. } | Event::Resync { mailbox: Some(mailbox), .. } => {
-                sync_folder(&mut pool, replica, mailbox, &mut report, started, login).await?;
-            }
-            Event::Resync { mailbox: None, .. } => {
-                sync_all(&mut pool, replica, &mut report, started, login).await?;
-            }
-            Event::Counts { .. } => {}
-            Event::Live(c) => {
-                applied = applied.max(*c);
+            if let Some(c) = event.change() {
+                applied = applied.max(c);
                 replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
-                progress(login, json, "live", applied);
-            }
-            Event::Heartbeat { id, sent, .. } => {
-                // Everything up to SENT has been dealt with and is stored: acknowledge it.
-                applied = applied.max(*sent);
-                replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
-                bc.send(&format!("XACK {id} {applied}")).await?;
-                // §6: a pool connection kept open is not left silent for an interval.
-                if last_noop.elapsed() >= Duration::from_secs(granted) / 2 {
-                    pool.ok("NOOP").await?;
-                    last_noop = Instant::now();
-                }
+                progress(login, json, "applied", applied);
             }
         }
-        if let Some(c) = event.change() {
-            applied = applied.max(c);
-            replica.set_meta("applied", &applied.to_string()).map_err(replica_err)?;
-            progress(login, json, "applied", applied);
-        }
-    }
+    };
+    smol::future::try_zip(events, syncs).await.map(|_: ((), ())| ())
 }
 
-/// One progress line: `{"account":..,"applied":n}` with --json, else `login: applied n`.
+/// A sync the backchannel's events ask for, run on the pool connection.
+enum Job {
+    /// XSYNC of the folder from its state (`XCHANGED`, `XRESYNC mbox`, a folder created).
+    Folder(String),
+    /// Again from "" (a damaged copy, §10 rule 2).
+    Restart(String),
+    /// An event of a folder the replica does not know: XHIERARCHY, then the folder.
+    Missed(String),
+    /// `XRESYNC c HIERARCHY`: the tree and every folder.
+    All,
+}
+
+/// One progress line: `{"account":..,"applied":n}` with --json, else `login: applied n`
+/// (`live` once caught up, `applied` per event, `synced` after a sync an event asked for).
 fn progress(login: &str, json: bool, what: &str, n: u64) {
     if json {
         println!("{{\"account\":{},\"{what}\":{n}}}", json_string(login));
