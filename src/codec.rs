@@ -1,5 +1,6 @@
 //! Little-endian, length-prefixed fields: the one byte cursor behind the store's records
-//! (`store/records.rs`) and the stored FETCH data (`imap/fetchdata/format.rs`). Integers are
+//! (`store/records.rs`), the stored FETCH data (`imap/fetchdata/format.rs`) and the mirror's
+//! replica (`client/replica.rs`). Integers are
 //! little-endian; a byte string is its length as a u32 followed by its bytes. Reading never
 //! panics: a value that runs past the end is `None`, which each format reports as damage.
 
@@ -52,6 +53,15 @@ impl<'a> Cursor<'a> {
     }
 
     /// Bytes not read yet.
+    /// An optional string as [`put_opt_string`] wrote it; the outer `None` for damage.
+    pub fn opt_string(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+
     pub fn remaining(&self) -> usize {
         self.buf.len()
     }
@@ -71,6 +81,17 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
 pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_u32(out, u32::try_from(bytes.len()).unwrap_or(u32::MAX));
     out.extend_from_slice(bytes);
+}
+
+/// An optional string: a presence byte (0 or 1), then the string.
+pub fn put_opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.push(1);
+            put_bytes(out, s.as_bytes());
+        }
+        None => out.push(0),
+    }
 }
 
 #[cfg(test)]

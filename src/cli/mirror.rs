@@ -266,13 +266,7 @@ async fn sync_folder(
     started: Instant,
     login: &str,
 ) -> Result<(), ClientError> {
-    let mut state = replica
-        .folders()
-        .map_err(replica_err)?
-        .into_iter()
-        .find(|(f, _)| f == id)
-        .map(|(_, f)| f.state)
-        .unwrap_or_default();
+    let mut state = replica.folder(id).map_err(replica_err)?.map(|f| f.state).unwrap_or_default();
     loop {
         let arg = if state.is_empty() { "\"\"".to_string() } else { state.clone() };
         let tag = c.send(&format!("XSYNC ({id}) {arg} WINDOW 1000")).await?;
@@ -592,7 +586,7 @@ async fn live_once(a: &Account) -> Result<(), ClientError> {
             };
             match &event {
                 Event::New { mailbox, uid, summary, .. } | Event::Flags { mailbox, uid, summary, .. } => {
-                    let known = replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                    let known = replica.folder(mailbox).map_err(replica_err)?.is_some();
                     if !known {
                         // A folder it missed: the tree, then the folder (which brings this).
                         queued(Job::Missed(mailbox.clone()))?;
@@ -605,8 +599,7 @@ async fn live_once(a: &Account) -> Result<(), ClientError> {
                     replica.apply_events(mailbox, &[], &[(*modseq, *uid)]).map_err(replica_err)?;
                 }
                 Event::Folder { mailbox, info, .. } => {
-                    let created = info.is_some()
-                        && !replica.folders().map_err(replica_err)?.iter().any(|(id, _)| id == mailbox);
+                    let created = info.is_some() && replica.folder(mailbox).map_err(replica_err)?.is_none();
                     replica.update_folder(mailbox, info.as_ref()).map_err(replica_err)?;
                     if created {
                         queued(Job::Folder(mailbox.clone()))?;

@@ -11,7 +11,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::mapi::{FolderInfo, Summary};
-use crate::codec::{Cursor, put_bytes, put_u32, put_u64};
+use crate::codec::{Cursor, put_bytes, put_opt_string, put_u32, put_u64};
 
 const FORMAT: u64 = 1;
 
@@ -112,6 +112,16 @@ impl Replica {
             ));
         }
         Ok(out)
+    }
+
+    /// One folder by MAILBOXID, `None` when the replica does not have it.
+    pub fn folder(&self, id: &str) -> Result<Option<Folder>> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(FOLDERS).map_err(err)?;
+        match t.get(id).map_err(err)? {
+            Some(v) => Ok(Some(decode_folder(v.value()).ok_or_else(|| err("damaged folder record"))?)),
+            None => Ok(None),
+        }
     }
 
     /// A folder's messages, by UID.
@@ -315,24 +325,6 @@ pub struct Batch {
     pub complete: bool,
 }
 
-fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => {
-            out.push(1);
-            put_bytes(out, s.as_bytes());
-        }
-        None => out.push(0),
-    }
-}
-
-fn get_opt(c: &mut Cursor<'_>) -> Option<Option<String>> {
-    match c.u8()? {
-        0 => Some(None),
-        1 => Some(Some(c.string()?)),
-        _ => None,
-    }
-}
-
 fn put_list(out: &mut Vec<u8>, l: &[String]) {
     put_u32(out, u32::try_from(l.len()).unwrap_or(u32::MAX));
     for s in l {
@@ -348,7 +340,7 @@ fn get_list(c: &mut Cursor<'_>) -> Option<Vec<String>> {
 fn encode_folder(f: &Folder) -> Vec<u8> {
     let mut out = vec![1];
     put_list(&mut out, &f.info.attrs);
-    put_opt(&mut out, f.info.delimiter.map(String::from).as_deref());
+    put_opt_string(&mut out, f.info.delimiter.map(String::from).as_deref());
     put_bytes(&mut out, &f.info.name);
     put_u32(&mut out, u32::try_from(f.info.counts.len()).unwrap_or(u32::MAX));
     for (k, v) in &f.info.counts {
@@ -366,7 +358,7 @@ fn decode_folder(b: &[u8]) -> Option<Folder> {
         return None;
     }
     let attrs = get_list(&mut c)?;
-    let delimiter = get_opt(&mut c)?.and_then(|d| d.chars().next());
+    let delimiter = c.opt_string()?.and_then(|d| d.chars().next());
     let name = c.bytes()?.to_vec();
     let n = c.u32()?;
     let counts = (0..n).map(|_| Some((c.string()?, c.u64()?))).collect::<Option<_>>()?;
@@ -379,21 +371,21 @@ fn encode_message(m: &Message) -> Vec<u8> {
     let mut out = vec![1];
     put_list(&mut out, &m.flags);
     put_u64(&mut out, m.modseq);
-    put_opt(&mut out, m.internal_date.as_deref());
+    put_opt_string(&mut out, m.internal_date.as_deref());
     put_u64(&mut out, m.size.unwrap_or(u64::MAX));
-    put_opt(&mut out, m.email_id.as_deref());
-    put_opt(&mut out, m.thread_id.as_deref());
+    put_opt_string(&mut out, m.email_id.as_deref());
+    put_opt_string(&mut out, m.thread_id.as_deref());
     for a in [&m.from, &m.to] {
         match a {
             Some((name, addr)) => {
                 out.push(1);
-                put_opt(&mut out, name.as_deref());
+                put_opt_string(&mut out, name.as_deref());
                 put_bytes(&mut out, addr.as_bytes());
             }
             None => out.push(0),
         }
     }
-    put_opt(&mut out, m.subject.as_deref());
+    put_opt_string(&mut out, m.subject.as_deref());
     out.push(match m.attachment {
         None => 2,
         Some(a) => u8::from(a),
@@ -408,15 +400,15 @@ fn decode_message(b: &[u8]) -> Option<Message> {
     }
     let flags = get_list(&mut c)?;
     let modseq = c.u64()?;
-    let internal_date = get_opt(&mut c)?;
+    let internal_date = c.opt_string()?;
     let size = Some(c.u64()?).filter(|s| *s != u64::MAX);
-    let email_id = get_opt(&mut c)?;
-    let thread_id = get_opt(&mut c)?;
+    let email_id = c.opt_string()?;
+    let thread_id = c.opt_string()?;
     let mut addr = || -> Option<Option<(Option<String>, String)>> {
         match c.u8()? {
             0 => Some(None),
             1 => {
-                let name = get_opt(&mut c)?;
+                let name = c.opt_string()?;
                 Some(Some((name, c.string()?)))
             }
             _ => None,
@@ -424,7 +416,7 @@ fn decode_message(b: &[u8]) -> Option<Message> {
     };
     let from = addr()?;
     let to = addr()?;
-    let subject = get_opt(&mut c)?;
+    let subject = c.opt_string()?;
     let attachment = match c.u8()? {
         0 => Some(false),
         1 => Some(true),

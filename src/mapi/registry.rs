@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use ring::digest::{SHA256, digest};
 
 use super::link::{Closing, Link, LinkView};
+use super::state::{base64url, from_base64url};
 use crate::config::Mapi;
 use crate::proto::code::Code;
 
@@ -218,47 +219,6 @@ pub struct ConnView {
     pub is_self: bool,
 }
 
-/// base64url without padding (RFC 4648 §5).
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// Decodes base64url without padding; `None` for any other character or an impossible length.
-fn decode_base64url(text: &[u8]) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for chunk in text.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= value(*c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, bytes).as_ref());
@@ -280,8 +240,8 @@ fn split_token(token: &str) -> Option<(&str, [u8; 32])> {
         return None;
     }
     let (selector, verifier) = token.split_at(SELECTOR_CHARS);
-    let verifier = decode_base64url(verifier.as_bytes())?;
-    if verifier.len() != VERIFIER_LEN || decode_base64url(selector.as_bytes())?.len() != SELECTOR_LEN {
+    let verifier = from_base64url(verifier)?;
+    if verifier.len() != VERIFIER_LEN || from_base64url(selector)?.len() != SELECTOR_LEN {
         return None;
     }
     Some((selector, sha256(&verifier)))
@@ -561,19 +521,6 @@ mod tests {
 
     fn link() -> Arc<Link> {
         Arc::new(Link::new("127.0.0.1:1".parse().expect("addr"), true))
-    }
-
-    #[test]
-    fn base64url_known_answers() {
-        // RFC 4648 §10, in the URL alphabet and without padding.
-        for (raw, enc) in [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
-            assert_eq!(base64url(raw.as_bytes()), enc);
-            assert_eq!(decode_base64url(enc.as_bytes()).as_deref(), Some(raw.as_bytes()));
-        }
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
-        assert_eq!(decode_base64url(b"-_8").as_deref(), Some(&[0xfb, 0xff][..]));
-        assert_eq!(decode_base64url(b"+/8"), None);
-        assert_eq!(decode_base64url(b"Z"), None);
     }
 
     #[test]

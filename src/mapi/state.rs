@@ -202,7 +202,8 @@ fn verify(
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// base64url without padding (RFC 4648 §5): an IMAP atom.
+/// base64url without padding (RFC 4648 §5): an IMAP atom; states, epochs and the registry's
+/// tokens are written in it.
 pub fn base64url(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -260,6 +261,19 @@ mod tests {
         assert_eq!(from_base64url("abcde"), None, "no encoding is 5 characters");
         assert_eq!(from_base64url("ab=c"), None);
         assert_eq!(from_base64url("ab+/"), None, "the standard alphabet is not this one");
+    }
+
+    #[test]
+    fn base64url_known_answers() {
+        // RFC 4648 §10, in the URL alphabet and without padding.
+        for (raw, enc) in [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64url(raw.as_bytes()), enc);
+            assert_eq!(from_base64url(enc).as_deref(), Some(raw.as_bytes()));
+        }
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(from_base64url("-_8").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(from_base64url("+/8"), None);
+        assert_eq!(from_base64url("Z"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::summary::{Summary, SummaryAddress};
 use super::thread_keys::{self, ThreadKeys};
 use super::{Cte, FetchData, Part};
-use crate::codec::{Cursor, put_bytes, put_u32};
+use crate::codec::{Cursor, put_bytes, put_opt_string, put_u32};
 
 /// Current version of the [`FetchData::encode`] format (its first byte).
 /// Version 2 added [`FetchData::thread`] and [`FetchData::display`], version 3
@@ -77,7 +77,7 @@ impl FetchData {
         for address in [&summary.from, &summary.to] {
             put_address(&mut out, address.as_ref());
         }
-        put_optional(&mut out, summary.subject.as_deref());
+        put_opt_string(&mut out, summary.subject.as_deref());
         out.push(u8::from(summary.attachment));
         out
     }
@@ -158,7 +158,7 @@ impl FetchData {
         let summary = if version >= 3 {
             let from = read_address(&mut r)?;
             let to = read_address(&mut r)?;
-            let subject = read_optional(&mut r)?;
+            let subject = r.opt_string()?;
             let attachment = match r.u8()? {
                 0 => false,
                 1 => true,
@@ -190,31 +190,12 @@ impl FetchData {
     }
 }
 
-/// An optional string: a presence byte, then the string.
-fn put_optional(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => {
-            out.push(1);
-            put_bytes(out, s.as_bytes());
-        }
-        None => out.push(0),
-    }
-}
-
-fn read_optional(r: &mut Cursor<'_>) -> Option<Option<String>> {
-    match r.u8()? {
-        0 => Some(None),
-        1 => Some(Some(r.string()?)),
-        _ => None,
-    }
-}
-
 /// An optional address: a presence byte, the optional display name, the address.
 fn put_address(out: &mut Vec<u8>, a: Option<&SummaryAddress>) {
     match a {
         Some((name, address)) => {
             out.push(1);
-            put_optional(out, name.as_deref());
+            put_opt_string(out, name.as_deref());
             put_bytes(out, address.as_bytes());
         }
         None => out.push(0),
@@ -225,7 +206,7 @@ fn read_address(r: &mut Cursor<'_>) -> Option<Option<SummaryAddress>> {
     match r.u8()? {
         0 => Some(None),
         1 => {
-            let name = read_optional(r)?;
+            let name = r.opt_string()?;
             Some(Some((name, r.string()?)))
         }
         _ => None,
